@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install what is missing.
+# uv comes from PyPI into .tools/ when it is not on the PATH; everything else from uv.lock.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: install run test test-fast lint bench schemas clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+.venv/.installed: $(UV) uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml cli/pyproject.toml
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: .venv/.installed  ## install every package into .venv
+
+run: install  ## the whole system: broker, migrations, four services (SQLite under var/)
+	$(RUN) python scripts/run_local.py
+
+test: install  ## the whole suite, against PostgreSQL and the bundled broker
+	$(RUN) pytest
+
+test-fast: install  ## unit tests only
+	$(RUN) pytest -m "not e2e" libs services
+
+lint: install
+	$(RUN) ruff check .
+
+schemas: install  ## regenerate docs/events (JSON Schemas and the AsyncAPI document)
+	$(RUN) python -m contact_common.events.export docs/events
+
+clean:
+	rm -rf .venv .tools var .pytest_cache

@@ -1,0 +1,1 @@
+"""contactctl: the operator's command line."""

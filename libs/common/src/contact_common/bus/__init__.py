@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic names, the producer, the consumer loop and the outbox relay."""

@@ -1,0 +1,229 @@
+"""The consumer loop: decode, hand a batch to the service, then commit the offsets.
+
+Offsets are committed only after the handler's database transaction has committed, so a crash
+in between redelivers the batch and the inbox makes the redelivery change nothing. What cannot
+be decoded goes to the dead-letter topic with the reason and the partition carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter, Gauge
+
+from contact_common.bus.kafka import create_producer
+from contact_common.bus.topics import dead_letter_topic
+from contact_common.events import CloudEvent, EventDecodeError, decode_event
+from contact_common.logs import get_logger
+
+log = get_logger(__name__)
+
+EVENTS_CONSUMED = Counter(
+    "events_consumed_total", "Events handled by a consumer", ["group", "topic", "type"]
+)
+EVENTS_DEAD_LETTERED = Counter(
+    "events_dead_lettered_total", "Messages sent to a dead-letter topic", ["group", "topic"]
+)
+CONSUMER_LAG = Gauge(
+    "consumer_lag", "Messages behind the end of the partition", ["group", "topic", "partition"]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedEvent:
+    """An event with where it came from: the partition decides which instance owns its clocks."""
+
+    event: CloudEvent
+    topic: str
+    partition: int
+    offset: int
+
+
+BatchHandler = Callable[[Sequence[ConsumedEvent]], Awaitable[None]]
+PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, owner: EventConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        if self.owner.on_revoked is not None:
+            await self.owner.on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        if self.owner.on_assigned is not None:
+            await self.owner.on_assigned(set(assigned))
+
+
+class EventConsumer:
+    """Consumes topics as one member of a consumer group and hands batches to a handler."""
+
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        bootstrap_servers: str,
+        handler: BatchHandler,
+        client_id: str | None = None,
+        max_records: int = 1000,
+        on_assigned: PartitionsCallback | None = None,
+        on_revoked: PartitionsCallback | None = None,
+        auto_offset_reset: str = "earliest",
+    ) -> None:
+        self.group_id = group_id
+        self.topics = tuple(topics)
+        self.bootstrap_servers = bootstrap_servers
+        self.handler = handler
+        self.client_id = client_id or group_id
+        self.max_records = max_records
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
+        self.auto_offset_reset = auto_offset_reset
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dead_letters = None
+        self._positions: dict[TopicPartition, int] = {}
+        self.running = False
+
+    async def run(self) -> None:
+        """Consumes until `stop()`; reconnects after broker outages."""
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                await self._start()
+                backoff = 0.5
+                await self._consume()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                log.warning(
+                    "consumer lost the broker; will retry",
+                    group=self.group_id,
+                    error=type(exc).__name__,
+                    detail=str(exc),
+                )
+                await self._close()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        await self._close()
+
+    def stop(self) -> None:
+        """Asks the consumer to stop after the batch in hand (its offsets are committed first)."""
+        self._stopping.set()
+
+    async def _start(self) -> None:
+        if self._consumer is not None:
+            return
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=self.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=self.auto_offset_reset,
+            max_poll_records=self.max_records,
+        )
+        consumer.subscribe(list(self.topics), listener=_Rebalance(self))
+        try:
+            await consumer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            raise
+        self._consumer = consumer
+        self.running = True
+
+    async def _consume(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            for tp, records in batches.items():
+                await self._handle_partition(consumer, tp, records)
+            if batches:
+                self._record_lag(consumer)
+
+    async def _handle_partition(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
+    ) -> None:
+        decoded: list[ConsumedEvent] = []
+        for record in records:
+            try:
+                event = decode_event(record.value or b"")
+            except EventDecodeError as exc:
+                await self._dead_letter(record, exc.reason)
+                continue
+            decoded.append(ConsumedEvent(event, record.topic, record.partition, record.offset))
+        if decoded:
+            try:
+                await self.handler(decoded)
+            except Exception:
+                # The handler's transaction rolled back: read the batch again after a pause,
+                # rather than skip it (the database may be restarting).
+                log.exception(
+                    "handler failed; the batch will be retried",
+                    group=self.group_id,
+                    topic=tp.topic,
+                    partition=tp.partition,
+                )
+                consumer.seek(tp, records[0].offset)
+                await self._sleep(1.0)
+                return
+            for item in decoded:
+                EVENTS_CONSUMED.labels(self.group_id, item.topic, item.event.type).inc()
+        await consumer.commit({tp: records[-1].offset + 1})
+        self._positions[tp] = records[-1].offset + 1
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        if self._dead_letters is None:
+            producer = create_producer(self.bootstrap_servers, client_id=f"{self.client_id}-dlq")
+            await producer.start()
+            self._dead_letters = producer
+        headers = [
+            ("dlq.reason", reason.encode()),
+            ("dlq.topic", record.topic.encode()),
+            ("dlq.partition", str(record.partition).encode()),
+            ("dlq.offset", str(record.offset).encode()),
+            ("dlq.group", self.group_id.encode()),
+        ]
+        await self._dead_letters.send_and_wait(
+            dead_letter_topic(record.topic), value=record.value, key=record.key, headers=headers
+        )
+        EVENTS_DEAD_LETTERED.labels(self.group_id, record.topic).inc()
+        log.warning(
+            "message dead-lettered",
+            group=self.group_id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason[:500],
+        )
+
+    def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            position = self._positions.get(tp)
+            if highwater is None or position is None:
+                continue
+            CONSUMER_LAG.labels(self.group_id, tp.topic, tp.partition).set(
+                max(highwater - position, 0)
+            )
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _close(self) -> None:
+        self.running = False
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), timeout=10)
+        producer, self._dead_letters = self._dead_letters, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), timeout=10)

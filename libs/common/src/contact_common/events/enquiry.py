@@ -1,0 +1,127 @@
+"""Events in an enquiry's life, published by enquiry-api; subject = the enquiry id.
+
+Every enquiry event repeats the enquiry's channel, service area and received_at, so a consumer
+can start or attribute a clock from whichever event it sees first.
+"""
+
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from contact_common.events.common import Channel, Reference, ServiceArea, StaffId, UtcDatetime
+from contact_common.events.envelope import CloudEvent, EventData
+
+
+class _EnquiryData(EventData):
+    subject_field: ClassVar[str] = "enquiry_id"
+
+    enquiry_id: UUID = Field(description="The enquiry's id.")
+    channel: Channel = Field(description="The channel the enquiry came in by.")
+    service_area: ServiceArea = Field(description="The service area the enquiry is for (a slug).")
+    received_at: UtcDatetime = Field(
+        description="When the council received the enquiry; commitments count from it."
+    )
+
+
+class EnquiryOpenedData(_EnquiryData):
+    """An enquiry was recorded."""
+
+    time_field: ClassVar[str] = "received_at"
+
+    reference: Reference = Field(
+        description="The reference given to the resident, e.g. ENQ-2026-000123."
+    )
+    call_id: UUID | None = Field(
+        default=None,
+        description="The call the enquiry was raised from (e.g. a standby follow-up), if any.",
+    )
+
+
+class EnquiryAcknowledgedData(_EnquiryData):
+    """The council acknowledged an enquiry."""
+
+    time_field: ClassVar[str] = "acknowledged_at"
+
+    acknowledged_at: UtcDatetime = Field(description="When the acknowledgement was sent.")
+
+
+class EnquiryAssignedData(_EnquiryData):
+    """An enquiry was handed to a service area or officer."""
+
+    time_field: ClassVar[str] = "assigned_at"
+
+    assigned_at: UtcDatetime = Field(description="When the enquiry was assigned.")
+    assignee_id: StaffId | None = Field(
+        default=None, description="The staff id of the officer it was assigned to, if one."
+    )
+
+
+class EnquiryRespondedData(_EnquiryData):
+    """The council sent a substantive response to an enquiry."""
+
+    time_field: ClassVar[str] = "responded_at"
+
+    responded_at: UtcDatetime = Field(description="When the response was sent.")
+
+
+class EnquiryResolvedData(_EnquiryData):
+    """An enquiry was resolved."""
+
+    time_field: ClassVar[str] = "resolved_at"
+
+    resolved_at: UtcDatetime = Field(description="When the enquiry was resolved.")
+    first_point: bool = Field(
+        description="Resolved within the first contact with no hand-off (KPI CX04)."
+    )
+
+
+class EnquiryReopenedData(_EnquiryData):
+    """A resolved enquiry was reopened; its new response clock is a new clock."""
+
+    time_field: ClassVar[str] = "reopened_at"
+
+    reopened_at: UtcDatetime = Field(description="When the enquiry was reopened.")
+    reopen_count: int = Field(ge=1, description="How many times it has now been reopened.")
+
+
+class EnquiryOpened(CloudEvent):
+    """enquiry.opened: an enquiry was recorded."""
+
+    type: Literal["enquiry.opened"] = "enquiry.opened"
+    data: EnquiryOpenedData
+
+
+class EnquiryAcknowledged(CloudEvent):
+    """enquiry.acknowledged: the council acknowledged an enquiry."""
+
+    type: Literal["enquiry.acknowledged"] = "enquiry.acknowledged"
+    data: EnquiryAcknowledgedData
+
+
+class EnquiryAssigned(CloudEvent):
+    """enquiry.assigned: an enquiry was handed to a service area or officer."""
+
+    type: Literal["enquiry.assigned"] = "enquiry.assigned"
+    data: EnquiryAssignedData
+
+
+class EnquiryResponded(CloudEvent):
+    """enquiry.responded: the council sent a substantive response to an enquiry."""
+
+    type: Literal["enquiry.responded"] = "enquiry.responded"
+    data: EnquiryRespondedData
+
+
+class EnquiryResolved(CloudEvent):
+    """enquiry.resolved: an enquiry was resolved, at first point or not."""
+
+    type: Literal["enquiry.resolved"] = "enquiry.resolved"
+    data: EnquiryResolvedData
+
+
+class EnquiryReopened(CloudEvent):
+    """enquiry.reopened: a resolved enquiry was reopened."""
+
+    type: Literal["enquiry.reopened"] = "enquiry.reopened"
+    data: EnquiryReopenedData

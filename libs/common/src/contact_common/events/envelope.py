@@ -1,0 +1,108 @@
+"""The CloudEvents 1.0 envelope (structured JSON mode) and the base of every event's data."""
+
+from datetime import datetime
+from typing import Any, ClassVar, Literal, Self
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contact_common.events.common import UtcDatetime
+
+_ENVELOPE_ATTRIBUTES = (
+    "specversion",
+    "id",
+    "source",
+    "type",
+    "subject",
+    "time",
+    "datacontenttype",
+    "data",
+)
+
+
+class EventData(BaseModel):
+    """Base of every event's data: frozen, and naming its contact-id and instant fields."""
+
+    # A tolerant reader: a field added later (an additive change, same type) is ignored by a
+    # consumer that does not know it yet, rather than sending the event to the dead letters.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    subject_field: ClassVar[str]
+    """The data field holding the contact's id: the envelope's subject and the Kafka key."""
+    time_field: ClassVar[str]
+    """The data field holding when the thing happened: the envelope's time."""
+
+    @property
+    def subject_id(self) -> UUID:
+        """The id of the contact this event is about (the value of `subject_field`)."""
+        return getattr(self, self.subject_field)
+
+    @property
+    def occurred_at(self) -> datetime:
+        """When the thing happened in the world (UTC)."""
+        return getattr(self, self.time_field)
+
+
+def _every_attribute_on_the_wire(schema: dict[str, Any]) -> None:
+    # Producers always write every attribute, so the published contract requires them all,
+    # though the model has defaults for convenience when an event is built.
+    schema["required"] = [name for name in _ENVELOPE_ATTRIBUTES if name in schema["properties"]]
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event, structured JSON mode; each event type narrows `type` and `data`."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_extra=_every_attribute_on_the_wire
+    )
+
+    specversion: Literal["1.0"] = Field(default="1.0", description="CloudEvents version.")
+    id: UUID = Field(
+        default_factory=uuid4,
+        description="Unique per event, kept when republished; consumers deduplicate on it.",
+    )
+    source: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The service that published the event, e.g. /enquiry-api.",
+    )
+    type: str = Field(description="The event type, named domain.past_tense.")
+    subject: str = Field(
+        description="The contact's id (enquiry, call, visit, complaint or feedback id); "
+        "also the Kafka message key, so one contact's events stay in order."
+    )
+    time: UtcDatetime = Field(
+        description="When the thing happened in the world (not when it was recorded), in UTC."
+    )
+    datacontenttype: Literal["application/json"] = Field(
+        default="application/json", description="The media type of data."
+    )
+    data: EventData = Field(description="The event's facts: ids, channel, service area, times.")
+
+    @model_validator(mode="after")
+    def _agrees_with_data(self) -> Self:
+        try:
+            same_contact = UUID(self.subject) == self.data.subject_id
+        except ValueError:
+            same_contact = False
+        if not same_contact:
+            raise ValueError(f"subject must be data.{self.data.subject_field}")
+        if self.time != self.data.occurred_at:
+            raise ValueError(f"time must equal data.{self.data.time_field}")
+        return self
+
+    @property
+    def partition_key(self) -> bytes:
+        """The Kafka message key: the contact's id."""
+        return self.subject.encode()
+
+    @classmethod
+    def from_data(cls, data: EventData, *, source: str, id: UUID | None = None) -> Self:
+        """Build the event for `data`, taking subject and time from it."""
+        return cls(
+            id=id or uuid4(),
+            source=source,
+            subject=str(data.subject_id),
+            time=data.occurred_at,
+            data=data,
+        )

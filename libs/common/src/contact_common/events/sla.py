@@ -1,0 +1,86 @@
+"""SLA clock events, published by sla-monitor to sla.events; subject = the contact's id.
+
+One clock runs per (contact, commitment); a clock breaches at most once.
+"""
+
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field, NonNegativeFloat
+
+from contact_common.events.common import (
+    Channel,
+    CommitmentId,
+    ContactType,
+    ServiceArea,
+    UtcDatetime,
+)
+from contact_common.events.envelope import CloudEvent, EventData
+
+
+class _ClockData(EventData):
+    subject_field: ClassVar[str] = "contact_id"
+
+    clock_id: UUID = Field(description="The clock's id: one per (contact, commitment) window.")
+    commitment: CommitmentId = Field(description="The commitment's id, e.g. email-acknowledge.")
+    contact_type: ContactType = Field(description="The kind of contact the clock runs for.")
+    contact_id: UUID = Field(description="The contact's id (enquiry, call, visit or complaint).")
+    channel: Channel = Field(description="The contact's channel.")
+    service_area: ServiceArea | None = Field(
+        default=None, description="The contact's service area; absent for calls without one."
+    )
+    started_at: UtcDatetime = Field(description="When the clock started.")
+    due_at: UtcDatetime = Field(description="The deadline.")
+
+
+class SlaAtRiskData(_ClockData):
+    """A clock passed the at-risk share of its window with no stop."""
+
+    time_field: ClassVar[str] = "at_risk_at"
+
+    at_risk_at: UtcDatetime = Field(description="When the at-risk share of the window was reached.")
+
+
+class SlaBreachedData(_ClockData):
+    """A commitment was breached: the deadline passed, or a stop arrived after it."""
+
+    time_field: ClassVar[str] = "breached_at"
+
+    breached_at: UtcDatetime = Field(
+        description="When the breach happened: the deadline, or the late stop."
+    )
+    stopped_at: UtcDatetime | None = Field(
+        default=None, description="The late stop that revealed the breach, if it came from one."
+    )
+
+
+class SlaMetData(_ClockData):
+    """A commitment was met: the clock stopped by its deadline."""
+
+    time_field: ClassVar[str] = "stopped_at"
+
+    stopped_at: UtcDatetime = Field(description="When the clock stopped.")
+    elapsed_seconds: NonNegativeFloat = Field(
+        description="Seconds from start to stop (wall-clock, not working time)."
+    )
+
+
+class SlaAtRisk(CloudEvent):
+    """sla.at_risk: a clock passed the at-risk share of its window."""
+
+    type: Literal["sla.at_risk"] = "sla.at_risk"
+    data: SlaAtRiskData
+
+
+class SlaBreached(CloudEvent):
+    """sla.breached: a commitment was breached."""
+
+    type: Literal["sla.breached"] = "sla.breached"
+    data: SlaBreachedData
+
+
+class SlaMet(CloudEvent):
+    """sla.met: a commitment was met."""
+
+    type: Literal["sla.met"] = "sla.met"
+    data: SlaMetData

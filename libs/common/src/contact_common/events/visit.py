@@ -1,0 +1,58 @@
+"""Events for visits to reception; subject = the visit id."""
+
+from typing import ClassVar, Literal, Self
+from uuid import UUID
+
+from pydantic import Field, NonNegativeFloat, model_validator
+
+from contact_common.events.common import Channel, ServiceArea, StaffId, UtcDatetime
+from contact_common.events.envelope import CloudEvent, EventData
+
+
+class _VisitData(EventData):
+    subject_field: ClassVar[str] = "visit_id"
+
+    visit_id: UUID = Field(description="The visit's id.")
+    channel: Literal[Channel.face_to_face] = Field(
+        default=Channel.face_to_face, description="Always face_to_face."
+    )
+    service_area: ServiceArea | None = Field(
+        default=None, description="The service area the visitor came about, where known."
+    )
+    arrived_at: UtcDatetime = Field(description="When the visitor arrived (checked in).")
+
+
+class VisitArrivedData(_VisitData):
+    """A visitor arrived at reception."""
+
+    time_field: ClassVar[str] = "arrived_at"
+
+
+class VisitAttendedData(_VisitData):
+    """A visitor was seen by a member of staff."""
+
+    time_field: ClassVar[str] = "attended_at"
+
+    attended_at: UtcDatetime = Field(description="When staff began to see the visitor.")
+    wait_seconds: NonNegativeFloat = Field(description="Seconds the visitor waited to be seen.")
+    agent_id: StaffId | None = Field(default=None, description="The attending officer's staff id.")
+
+    @model_validator(mode="after")
+    def _attended_after_arrival(self) -> Self:
+        if self.attended_at < self.arrived_at:
+            raise ValueError("attended_at is before arrived_at")
+        return self
+
+
+class VisitArrived(CloudEvent):
+    """visit.arrived: a visitor arrived at reception."""
+
+    type: Literal["visit.arrived"] = "visit.arrived"
+    data: VisitArrivedData
+
+
+class VisitAttended(CloudEvent):
+    """visit.attended: a visitor was seen by a member of staff."""
+
+    type: Literal["visit.attended"] = "visit.attended"
+    data: VisitAttendedData

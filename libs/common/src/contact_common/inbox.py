@@ -1,0 +1,77 @@
+"""The inbox: the ids of events a consumer has already handled, so handling is idempotent.
+
+A consumer claims an event id in the same transaction as the work the event causes; a second
+delivery finds the claim and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import Column, MetaData, String, Table, Uuid
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contact_common.db import UTCDateTime
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """The inbox table in a service's own schema."""
+    return Table(
+        "inbox_message",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", Uuid, primary_key=True),
+        Column("event_type", String(100), nullable=False),
+        Column("processed_at", UTCDateTime, nullable=False),
+    )
+
+
+async def claim(
+    session: AsyncSession, table: Table, *, consumer: str, event_id: UUID, event_type: str
+) -> bool:
+    """Records that `consumer` handles `event_id`; False if it was handled before."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(table)
+        .values(
+            consumer=consumer,
+            event_id=event_id,
+            event_type=event_type,
+            processed_at=datetime.now(UTC),
+        )
+        .on_conflict_do_nothing()
+    )
+    result = await session.execute(statement)
+    return result.rowcount == 1
+
+
+async def claim_many(
+    session: AsyncSession, table: Table, *, consumer: str, events: list[tuple[UUID, str]]
+) -> set[UUID]:
+    """Claims a batch of (event id, type) in one round trip; returns the ids not seen before."""
+    if not events:
+        return set()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = datetime.now(UTC)
+    statement = (
+        insert(table)
+        .values(
+            [
+                {
+                    "consumer": consumer,
+                    "event_id": event_id,
+                    "event_type": event_type,
+                    "processed_at": now,
+                }
+                for event_id, event_type in events
+            ]
+        )
+        .on_conflict_do_nothing()
+        .returning(table.c.event_id)
+    )
+    result = await session.execute(statement)
+    return set(result.scalars())

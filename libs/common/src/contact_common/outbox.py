@@ -1,0 +1,129 @@
+"""The transactional outbox: a state change and its event written in one transaction.
+
+A service calls `Outbox.add(session, event)` inside the transaction that changes its state;
+the `OutboxRelay` (bus/relay.py) later publishes the row to Kafka and marks it sent. If the
+transaction rolls back, the event never existed; if the broker is down, the row waits.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Uuid,
+    event,
+    insert,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from contact_common.db import UTCDateTime
+from contact_common.events import CloudEvent, encode_event, topic_for
+
+DEFAULT_SHARDS = 16
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The outbox table in a service's own schema."""
+    table = Table(
+        "outbox_message",
+        metadata,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("event_type", String(100), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("shard", SmallInteger, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("published_at", UTCDateTime, nullable=True),
+    )
+    # Only unpublished rows are ever searched, so the index holds only them.
+    Index(
+        "ix_outbox_message_unpublished",
+        table.c.shard,
+        table.c.id,
+        postgresql_where=table.c.published_at.is_(None),
+        sqlite_where=table.c.published_at.is_(None),
+    )
+    return table
+
+
+def shard_of(key: str, shards: int = DEFAULT_SHARDS) -> int:
+    """A stable shard for a key: one key's rows are only ever relayed by one relay at a time."""
+    return zlib.crc32(key.encode()) % shards
+
+
+class Outbox:
+    """Adds events to a service's outbox inside the caller's transaction."""
+
+    def __init__(self, table: Table, *, shards: int = DEFAULT_SHARDS) -> None:
+        self.table = table
+        self.shards = shards
+        schema = table.schema or "public"
+        self.notify_channel = f"outbox_{schema}"
+        # Called after a commit that wrote outbox rows, so a relay in this process wakes at once.
+        self._on_commit: list[Callable[[], None]] = []
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Calls `callback` after every commit that added rows to this outbox."""
+        self._on_commit.append(callback)
+
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        """Stops calling `callback`."""
+        if callback in self._on_commit:
+            self._on_commit.remove(callback)
+
+    async def add(
+        self, session: AsyncSession, event_: CloudEvent, *, topic: str | None = None
+    ) -> None:
+        """Writes `event_` to the outbox in the session's transaction (no commit here)."""
+        await self.add_many(session, [event_], topic=topic)
+
+    async def add_many(
+        self, session: AsyncSession, events: list[CloudEvent], *, topic: str | None = None
+    ) -> None:
+        """Writes several events in one round trip, in order."""
+        if not events:
+            return
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "event_id": e.id,
+                "event_type": e.type,
+                "topic": topic or topic_for(e),
+                "key": e.subject,
+                "shard": shard_of(e.subject, self.shards),
+                "payload": encode_event(e),
+                "created_at": now,
+            }
+            for e in events
+        ]
+        await session.execute(insert(self.table), rows)
+        if not session.info.get(self.notify_channel):
+            session.info[self.notify_channel] = True
+            if session.get_bind().dialect.name == "postgresql":
+                # NOTIFY is delivered on commit, so relays in other processes wake then.
+                await session.execute(text(f"NOTIFY {self.notify_channel}"))
+            event.listen(session.sync_session, "after_commit", self._after_commit, once=True)
+            event.listen(session.sync_session, "after_rollback", self._forget, once=True)
+
+    def _after_commit(self, sync_session: Session) -> None:
+        sync_session.info.pop(self.notify_channel, None)
+        for callback in self._on_commit:
+            callback()
+
+    def _forget(self, sync_session: Session) -> None:
+        sync_session.info.pop(self.notify_channel, None)

@@ -1,0 +1,188 @@
+"""The frame of every service: settings, database, key store, background workers, health, metrics.
+
+`ServiceRuntime` owns what lives as long as the process; `create_app` wires it into FastAPI with
+the shared error handling, `/healthz`, `/readyz`, `/metrics` and the lifespan that starts and
+stops the service's workers (outbox relay, event consumer, timers) in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Protocol
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import ORJSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from contact_common.auth import KeyStore
+from contact_common.bus.kafka import broker_reachable, ensure_topics
+from contact_common.db import create_engine, create_session_factory, ping
+from contact_common.errors import install_problem_handlers
+from contact_common.http import BodySizeLimit, RequestMetrics
+from contact_common.logs import configure_logging, get_logger
+from contact_common.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+class Worker(Protocol):
+    """A background worker: runs until asked to stop."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class ServiceRuntime:
+    """What one service process holds for its lifetime."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.engine: AsyncEngine = create_engine(
+            settings.effective_database_url,
+            schema=settings.database_schema,
+            echo=settings.database_echo,
+        )
+        self.session_factory: async_sessionmaker[AsyncSession] = create_session_factory(self.engine)
+        self.key_store = KeyStore(settings.api_keys_file)
+        self.workers: list[Worker] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def add_worker(self, worker: Worker) -> None:
+        """Registers a worker that the lifespan starts and stops."""
+        self.workers.append(worker)
+
+    async def start(self) -> None:
+        """Creates the topics (in the background if the broker is away) and starts the workers."""
+        self._tasks.append(asyncio.create_task(self._ensure_topics(), name="ensure-topics"))
+        for worker in self.workers:
+            self._tasks.append(asyncio.create_task(worker.run(), name=type(worker).__name__))
+
+    async def _ensure_topics(self) -> None:
+        try:
+            await ensure_topics(
+                self.settings.kafka_bootstrap_servers,
+                partitions=self.settings.topic_partitions,
+                timeout=3600,
+            )
+        except Exception as exc:  # the broker stayed away: readiness says so
+            log.warning("could not create topics", error=type(exc).__name__)
+
+    async def stop(self) -> None:
+        """Stops the workers between batches, then closes the database."""
+        for worker in self.workers:
+            worker.stop()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=20)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*pending, return_exceptions=True)
+        self._tasks.clear()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        """Which dependencies answer: the database and the broker."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(ping(self.engine), timeout=2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        reachable = await broker_reachable(self.settings.kafka_bootstrap_servers)
+        checks["broker"] = "ok" if reachable else "unreachable"
+        return checks
+
+
+def _health_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.settings.service_name}
+
+    @router.get(
+        "/readyz",
+        summary="The database and the broker are reachable",
+        responses={503: {"description": "A dependency is unreachable"}},
+    )
+    async def readyz(response: Response) -> dict[str, Any]:
+        checks = await runtime.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        if not ready:
+            response.status_code = 503
+        return {"status": "ready" if ready else "not ready", "checks": checks}
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_app(
+    *,
+    runtime: ServiceRuntime,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter] = (),
+    on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+    version: str = "0.1.0",
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """A FastAPI app for one service, with the shared frame around its routers."""
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(
+            service=settings.service_name, level=settings.log_level, json=settings.log_json
+        )
+        for hook in on_startup:
+            await hook()
+        await runtime.start()
+        log.info("service started", port=settings.port)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("service stopped")
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+        openapi_tags=openapi_tags,
+    )
+    app.state.runtime = runtime
+    app.state.key_store = runtime.key_store
+    install_problem_handlers(app)
+    app.add_middleware(RequestMetrics, service=settings.service_name)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(_health_router(runtime))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: commits if the route returns, rolls back if it raises."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.session_factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+# scope="function": the commit happens when the route returns, before the response is sent, so a
+# client never sees 201 for a transaction that then failed to commit.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -1,0 +1,124 @@
+"""Settings shared by every service: one `BaseSettings` subclass per service, each with its prefix.
+
+A service's own variables carry its prefix (`ENQUIRY_DATABASE_URL`); the few that point the
+whole system at its infrastructure may also be given once, unprefixed (`DATABASE_URL`,
+`KAFKA_BOOTSTRAP_SERVERS`, `API_KEYS_FILE`), so a deployment sets them in one place.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from contact_common.calendar import OfficeHours, WorkingCalendar
+
+SHARED_VARIABLES = ("database_url", "kafka_bootstrap_servers", "api_keys_file")
+
+DEFAULT_SERVICE_AREAS = (
+    "waste",
+    "council_tax",
+    "benefits",
+    "planning",
+    "housing",
+    "parking",
+    "environmental_health",
+    "licensing",
+    "leisure",
+    "general",
+)
+
+
+class _SharedEnvSource(EnvSettingsSource):
+    """Reads only the infrastructure variables, without the service's prefix."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls, env_prefix="")
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name not in SHARED_VARIABLES:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: its database, the broker, the calendar, keys and logging."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_nested_delimiter="__")
+
+    service_name: ClassVar[str] = "service"
+    database_schema: ClassVar[str] = "public"
+
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL; empty means SQLite under var/ (the embedded default).",
+    )
+    database_echo: bool = False
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_client_id: str = ""
+    topic_partitions: int = Field(default=6, ge=1, description="Partitions when creating topics.")
+    api_keys_file: Path = Path("var/api-keys.json")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    # The calendar (DESIGN.md, "The commitments": working days, office hours, closures).
+    holiday_country: str = "GB"
+    holiday_subdivision: str | None = "ENG"
+    office_opens: time = time(9, 0)
+    office_closes: time = time(17, 0)
+    office_timezone: str = "Europe/London"
+    closure_days: list[date] = Field(default_factory=list)
+    service_areas: list[str] = Field(default_factory=lambda: list(DEFAULT_SERVICE_AREAS))
+    max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _SharedEnvSource(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured URL, or this service's SQLite file under var/."""
+        if self.database_url:
+            return self.database_url
+        Path("var").mkdir(exist_ok=True)
+        return f"sqlite+aiosqlite:///var/{self.service_name}.db"
+
+    @property
+    def effective_client_id(self) -> str:
+        """The Kafka client id: configured, or the service's name."""
+        return self.kafka_client_id or self.service_name
+
+    @cached_property
+    def calendar(self) -> WorkingCalendar:
+        """The working-day calendar this council keeps."""
+        return WorkingCalendar(
+            country=self.holiday_country,
+            subdivision=self.holiday_subdivision,
+            closure_days=self.closure_days,
+            office_hours=OfficeHours(opens=self.office_opens, closes=self.office_closes),
+            timezone=self.office_timezone,
+        )

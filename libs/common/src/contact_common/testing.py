@@ -1,0 +1,226 @@
+"""Test fixtures for the whole repository: the real broker and the real database, never mocks.
+
+They prefer what the environment provides (`KAFKA_BOOTSTRAP_SERVERS`, `TEST_DATABASE_URL` or
+`DATABASE_URL`), then testcontainers when a Docker engine answers, and otherwise start the
+bundled broker and use the local PostgreSQL at 127.0.0.1:5432. Each test that needs a database
+gets a new PostgreSQL database of its own, dropped afterwards (no cleaning by deletes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import uvicorn
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from contact_common.auth import issue_key
+from contact_common.bus.kafka import ensure_topics
+from contact_common.devbroker import DevBroker, S3Store, free_port
+from contact_common.events import CloudEvent, decode_event
+
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
+LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers (never on the python-svc machines)."""
+    if not os.path.exists("/var/run/docker.sock") and not os.environ.get("DOCKER_HOST"):
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=2).ping()
+        return True
+    except Exception:
+        return False
+
+
+def _port_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+        return True
+    return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A Kafka-compatible broker for the whole session, with the platform's topics."""
+    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if configured:
+        asyncio.run(ensure_topics(configured))
+        yield configured
+        return
+    if docker_available():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer() as kafka:
+            bootstrap = kafka.get_bootstrap_server()
+            asyncio.run(ensure_topics(bootstrap))
+            yield bootstrap
+        return
+    ARTIFACTS.mkdir(exist_ok=True)
+    broker = DevBroker(log_path=ARTIFACTS / "broker.log").start()
+    try:
+        asyncio.run(ensure_topics(broker.bootstrap_servers))
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def restartable_broker(tmp_path: Path) -> Iterator[DevBroker]:
+    """A broker of this test's own whose log survives a restart (tansu on a local S3 store)."""
+    store = S3Store().start()
+    broker = DevBroker(
+        storage=f"s3://{store.bucket}/", env=store.broker_env, log_path=tmp_path / "broker.log"
+    ).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+        store.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str | None]:
+    """A URL of a PostgreSQL server that tests may create databases on; None if there is none."""
+    configured = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if configured and configured.startswith("postgresql"):
+        yield configured
+        return
+    if docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:16", driver="asyncpg") as pg:
+            yield pg.get_connection_url()
+        return
+    yield LOCAL_POSTGRES if _port_open("127.0.0.1", 5432) else None
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+async def database_url(postgres_server_url: str | None, tmp_path: Path) -> AsyncIterator[str]:
+    """A new, empty database for this test: PostgreSQL when there is one, else SQLite."""
+    if postgres_server_url is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test against PostgreSQL, and none answered on 127.0.0.1:5432")
+        yield f"sqlite+aiosqlite:///{tmp_path}/test.db"
+        return
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(_asyncpg_dsn(postgres_server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    admin = await asyncpg.connect(_asyncpg_dsn(postgres_server_url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def api_keys_file(tmp_path: Path) -> Path:
+    """An empty key file for this test."""
+    return tmp_path / "api-keys.json"
+
+
+@pytest.fixture
+def issue_api_key(api_keys_file: Path) -> Callable[..., str]:
+    """Issues keys into this test's key file: `issue_api_key("admin")`."""
+
+    def issue(*scopes: str, name: str = "test") -> str:
+        return issue_key(api_keys_file, name=name, scopes=scopes)
+
+    return issue
+
+
+class LiveServer:
+    """A FastAPI app served by uvicorn on a real port in this event loop."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LiveServer:
+        self._task = asyncio.create_task(self.server.serve())
+        for _ in range(500):
+            if self.server.started:
+                return self
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        raise TimeoutError("the server did not start")
+
+    async def __aexit__(self, *_: Any) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await asyncio.wait_for(self._task, timeout=30)
+
+
+class EventTap:
+    """Reads what is published to a topic from the moment it is opened (not earlier events)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.consumer: AIOKafkaConsumer | None = None
+        self.events: list[CloudEvent] = []
+        self.raw: list[Any] = []
+
+    async def __aenter__(self) -> EventTap:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await self.consumer.start()
+        partitions = self.consumer.partitions_for_topic(self.topic) or set()
+        assignment = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self.consumer.assign(assignment)
+        await self.consumer.seek_to_end(*assignment)
+        for tp in assignment:  # resolve the end offsets now, before the test publishes
+            await self.consumer.position(tp)
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+    async def wait_for(
+        self, predicate: Callable[[list[CloudEvent]], bool], *, timeout: float = 20.0
+    ) -> list[CloudEvent]:
+        """Reads until `predicate(events so far)` holds; fails the test after `timeout`."""
+        assert self.consumer is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate(self.events):
+            if loop.time() > deadline:
+                pytest.fail(f"events on {self.topic} never satisfied the test: {self.events!r}")
+            batches = await self.consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    self.raw.append(record)
+                    self.events.append(decode_event(record.value))
+        return self.events
+
+
+@pytest.fixture
+def event_tap(kafka_bootstrap: str) -> Callable[[str], EventTap]:
+    """`async with event_tap("contact.events") as tap: ...; await tap.wait_for(...)`."""
+    return lambda topic: EventTap(kafka_bootstrap, topic)

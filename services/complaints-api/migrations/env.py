@@ -1,0 +1,6 @@
+"""Alembic environment of complaints-api: its own history in the `complaints` schema."""
+
+from complaints_api.models import metadata
+from contact_common.migrations import run_env
+
+run_env(metadata)

@@ -1,0 +1,35 @@
+"""complaints-api: complaints through stage 1, stage 2 and the Ombudsman."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from complaints_api.config import Settings, get_settings
+from complaints_api.models import outbox
+from contact_common.bus.relay import OutboxRelay
+from contact_common.service import ServiceRuntime
+from contact_common.service import create_app as create_service_app
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The complaints-api application."""
+    settings = settings or get_settings()
+    runtime = ServiceRuntime(settings)
+    runtime.add_worker(
+        OutboxRelay(
+            service=settings.service_name,
+            outbox=outbox,
+            engine=runtime.engine,
+            session_factory=runtime.session_factory,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+        )
+    )
+    return create_service_app(
+        runtime=runtime,
+        title="Council contact platform: complaints API",
+        description=(
+            "Records complaints at stage 1, stage 2 and the Ombudsman (LGSCO) with the council's "
+            "escalation policy, and "
+            "publishes each step as an event on `contact.events`."
+        ),
+    )

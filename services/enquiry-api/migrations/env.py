@@ -1,0 +1,6 @@
+"""Alembic environment of enquiry-api: its own history in the `enquiry` schema."""
+
+from contact_common.migrations import run_env
+from enquiry_api.models import metadata
+
+run_env(metadata)

@@ -1,0 +1,6 @@
+"""Alembic environment of metrics-api: its own history in the `metrics` schema."""
+
+from contact_common.migrations import run_env
+from metrics_api.models import metadata
+
+run_env(metadata)

@@ -1,0 +1,1 @@
+"""Consumers of metrics-api: decode an event, call a service, nothing more."""

@@ -1,0 +1,1 @@
+"""Consumers of sla-monitor: decode an event, call a service, nothing more."""
