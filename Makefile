@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: install run test test-fast lint bench schemas clean
+.PHONY: install run test test-fast lint bench schemas clean browser
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -21,8 +21,14 @@ install: .venv/.installed  ## install every package into .venv
 run: install  ## the whole system: broker, migrations, four services (SQLite under var/)
 	$(RUN) python scripts/run_local.py
 
-test: install  ## the whole suite, against PostgreSQL and the bundled broker
+test: install browser  ## the whole suite, against PostgreSQL and the bundled broker
 	$(RUN) pytest
+
+# The dashboard test drives Debian's Chromium headless; install it where we may (root, apt).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "chromium is not installed and could not be: the dashboard test will fail"
 
 test-fast: install  ## unit tests only
 	$(RUN) pytest -m "not e2e" libs services

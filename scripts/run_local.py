@@ -23,7 +23,7 @@ from contact_common.devbroker import DevBroker
 from contact_common.migrations import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve()
 
 SERVICES = [
     # (name, module, port, env prefix, schema)
@@ -37,6 +37,11 @@ SERVICES = [
 def database_url(name: str) -> str:
     """The shared DATABASE_URL (one schema per service), or this service's SQLite file."""
     return os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{VAR}/{name}.db"
+
+
+def service_port(prefix: str, default: int) -> int:
+    """The port a service listens on: `<PREFIX>PORT` or its default."""
+    return int(os.environ.get(f"{prefix}PORT", default))
 
 
 def dev_admin_key() -> str:
@@ -70,7 +75,7 @@ def main() -> int:
         port = int(os.environ.get("DEV_BROKER_PORT", "9092"))
         broker = DevBroker(port=port, log_path=VAR / "broker.log").start()
         bootstrap = broker.bootstrap_servers
-        print(f"broker      tansu on {bootstrap} (log: var/broker.log)")
+        print(f"broker          tansu on {bootstrap} (log: {VAR}/broker.log)")
     asyncio.run(ensure_topics(bootstrap, partitions=int(os.environ.get("TOPIC_PARTITIONS", "6"))))
 
     for name, _module, _port, _prefix, _schema in SERVICES:
@@ -81,7 +86,8 @@ def main() -> int:
     issue_key(keys_file, name="dev-admin", scopes=["admin"], token=admin_key)
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        for name, module, port, prefix, _schema in SERVICES:
+        for name, module, default_port, prefix, _schema in SERVICES:
+            port = service_port(prefix, default_port)
             env = {
                 **os.environ,
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -107,16 +113,17 @@ def main() -> int:
                     stderr=open(VAR / f"{name}.log", "ab"),  # noqa: SIM115
                 )
             )
-        for name, _module, port, _prefix, _schema in SERVICES:
+        for name, _module, default_port, prefix, _schema in SERVICES:
+            port = service_port(prefix, default_port)
             wait_healthy(f"http://127.0.0.1:{port}/healthz")
-            print(f"{name:<15} http://127.0.0.1:{port}/docs   (log: var/{name}.log)")
-        print("dashboard       http://127.0.0.1:8004/dashboard")
+            print(f"{name:<15} http://127.0.0.1:{port}/docs   (log: {VAR}/{name}.log)")
+        print(f"dashboard       http://127.0.0.1:{service_port('METRICS_', 8004)}/dashboard")
         print(f"admin API key   {admin_key}")
         print("Ctrl-C stops everything.")
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
-        print("a service stopped; see its log under var/", file=sys.stderr)
+        print(f"a service stopped; see its log under {VAR}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import ORJSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -157,7 +156,6 @@ def create_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
         openapi_tags=openapi_tags,
     )
     app.state.runtime = runtime

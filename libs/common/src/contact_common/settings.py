@@ -2,7 +2,8 @@
 
 A service's own variables carry its prefix (`ENQUIRY_DATABASE_URL`); the few that point the
 whole system at its infrastructure may also be given once, unprefixed (`DATABASE_URL`,
-`KAFKA_BOOTSTRAP_SERVERS`, `API_KEYS_FILE`), so a deployment sets them in one place.
+`KAFKA_BOOTSTRAP_SERVERS`, `API_KEYS_FILE`), so a deployment sets them in one place. The
+environment wins over a `.env` file; within each, the prefixed variable wins over the shared one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -49,6 +51,22 @@ class _SharedEnvSource(EnvSettingsSource):
         if field_name not in SHARED_VARIABLES:
             return None, field_name, False
         return super().get_field_value(field, field_name)
+
+
+class _SharedDotEnvSource(DotEnvSettingsSource):
+    """Reads only the infrastructure variables from the `.env` file, without the prefix."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls, env_prefix="")
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name not in SHARED_VARIABLES:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        # The shared fields only: the file's other lines are the prefixed source's to read.
+        return EnvSettingsSource.__call__(self)
 
 
 class ServiceSettings(BaseSettings):
@@ -96,6 +114,7 @@ class ServiceSettings(BaseSettings):
             env_settings,
             _SharedEnvSource(settings_cls),
             dotenv_settings,
+            _SharedDotEnvSource(settings_cls),
             file_secret_settings,
         )
 

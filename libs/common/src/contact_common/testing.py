@@ -224,3 +224,32 @@ class EventTap:
 def event_tap(kafka_bootstrap: str) -> Callable[[str], EventTap]:
     """`async with event_tap("contact.events") as tap: ...; await tap.wait_for(...)`."""
     return lambda topic: EventTap(kafka_bootstrap, topic)
+
+
+REPOSITORY = Path(__file__).resolve().parents[4]
+
+
+@contextlib.asynccontextmanager
+async def running_service(
+    create_app: Callable[..., FastAPI],
+    settings_class: type[Any],
+    *,
+    service: str,
+    database_url: str,
+    kafka_bootstrap: str,
+    api_keys_file: Path,
+    **overrides: Any,
+) -> AsyncIterator[LiveServer]:
+    """A service on a real port: its migrations applied, the real broker, this test's keys."""
+    from contact_common.migrations import upgrade
+
+    await upgrade(REPOSITORY / "services" / service, database_url)
+    settings = settings_class(
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        api_keys_file=api_keys_file,
+        log_json=False,
+        **overrides,
+    )
+    async with LiveServer(create_app(settings)) as server:
+        yield server

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -151,12 +152,16 @@ class EventConsumer:
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
     ) -> None:
         decoded: list[ConsumedEvent] = []
+        seen: set[UUID] = set()
         for record in records:
             try:
                 event = decode_event(record.value or b"")
             except EventDecodeError as exc:
                 await self._dead_letter(record, exc.reason)
                 continue
+            if event.id in seen:  # a republished copy in the same batch: the inbox sees it once
+                continue
+            seen.add(event.id)
             decoded.append(ConsumedEvent(event, record.topic, record.partition, record.offset))
         if decoded:
             try:

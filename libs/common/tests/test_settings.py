@@ -1,0 +1,167 @@
+"""Tests for the settings every service shares: its prefix, the shared variables, `.env` files."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from pydantic_settings import SettingsConfigDict
+
+from contact_common.settings import ServiceSettings
+
+
+class TestServiceSettings(ServiceSettings):
+    """A service of the tests' own, configured like the real ones."""
+
+    __test__ = False  # a settings class, not a test class
+
+    model_config = SettingsConfigDict(env_prefix="TESTSVC_", env_file=".env", extra="ignore")
+
+    service_name: ClassVar[str] = "test-service"
+    database_schema: ClassVar[str] = "testsvc"
+
+    port: int = 8099
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No variable or `.env` file of the machine running the tests leaks in."""
+    for name in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "API_KEYS_FILE", "PORT", "LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"TESTSVC_{name}", raising=False)
+    monkeypatch.delenv("TESTSVC_CLOSURE_DAYS", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_without_any_configuration() -> None:
+    settings = TestServiceSettings()
+
+    assert settings.database_url == ""
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.port == 8099
+    assert settings.effective_client_id == "test-service"
+    assert settings.closure_days == []
+
+
+def test_prefixed_variables_configure_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TESTSVC_PORT", "9001")
+    monkeypatch.setenv("TESTSVC_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("TESTSVC_DATABASE_URL", "postgresql+asyncpg://svc@db/contact")
+
+    settings = TestServiceSettings()
+
+    assert settings.port == 9001
+    assert settings.log_level == "DEBUG"
+    assert settings.database_url == "postgresql+asyncpg://svc@db/contact"
+
+
+def test_another_services_prefix_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTHERSVC_PORT", "9002")
+    monkeypatch.setenv("OTHERSVC_DATABASE_URL", "postgresql+asyncpg://other@db/contact")
+
+    settings = TestServiceSettings()
+
+    assert settings.port == 8099
+    assert settings.database_url == ""
+
+
+def test_shared_variables_apply_unprefixed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://shared@db/contact")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
+    monkeypatch.setenv("API_KEYS_FILE", "/run/secrets/api-keys.json")
+
+    settings = TestServiceSettings()
+
+    assert settings.database_url == "postgresql+asyncpg://shared@db/contact"
+    assert settings.effective_database_url == "postgresql+asyncpg://shared@db/contact"
+    assert settings.kafka_bootstrap_servers == "kafka-1:9092,kafka-2:9092"
+    assert settings.api_keys_file == Path("/run/secrets/api-keys.json")
+
+
+def test_prefixed_variables_win_over_shared_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://shared@db/contact")
+    monkeypatch.setenv("TESTSVC_DATABASE_URL", "postgresql+asyncpg://own@db/contact")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "shared:9092")
+    monkeypatch.setenv("TESTSVC_KAFKA_BOOTSTRAP_SERVERS", "own:9092")
+    monkeypatch.setenv("API_KEYS_FILE", "/shared/keys.json")
+    monkeypatch.setenv("TESTSVC_API_KEYS_FILE", "/own/keys.json")
+
+    settings = TestServiceSettings()
+
+    assert settings.database_url == "postgresql+asyncpg://own@db/contact"
+    assert settings.kafka_bootstrap_servers == "own:9092"
+    assert settings.api_keys_file == Path("/own/keys.json")
+
+
+def test_other_unprefixed_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    # PORT, LOG_LEVEL and the like belong to whichever program set them, not to this service.
+    monkeypatch.setenv("PORT", "1234")
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+
+    settings = TestServiceSettings()
+
+    assert settings.port == 8099
+    assert settings.log_level == "INFO"
+
+
+def test_dotenv_file_configures_the_service(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "TESTSVC_PORT=9003\n"
+        "TESTSVC_KAFKA_BOOTSTRAP_SERVERS=dotenv-kafka:9092\n"
+        "DATABASE_URL=postgresql+asyncpg://dotenv@db/contact\n"
+        "PORT=1234\n"
+    )
+
+    settings = TestServiceSettings()
+
+    assert settings.port == 9003
+    assert settings.kafka_bootstrap_servers == "dotenv-kafka:9092"
+    # A deployment's one `.env` may point every service at the database unprefixed, too.
+    assert settings.database_url == "postgresql+asyncpg://dotenv@db/contact"
+
+
+def test_environment_wins_over_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text(
+        "TESTSVC_PORT=9003\nDATABASE_URL=postgresql+asyncpg://dotenv@db/contact\n"
+    )
+    monkeypatch.setenv("TESTSVC_PORT", "9004")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://environment@db/contact")
+
+    settings = TestServiceSettings()
+
+    assert settings.port == 9004
+    assert settings.database_url == "postgresql+asyncpg://environment@db/contact"
+
+
+def test_dotenv_prefixed_shared_variable_wins_over_dotenv_unprefixed(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "DATABASE_URL=postgresql+asyncpg://shared@db/contact\n"
+        "TESTSVC_DATABASE_URL=postgresql+asyncpg://own@db/contact\n"
+    )
+
+    assert TestServiceSettings().database_url == "postgresql+asyncpg://own@db/contact"
+
+
+def test_closure_days_from_json_feed_the_calendar(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 24 December 2026 is a Thursday, an ordinary working day unless the council closes.
+    monkeypatch.setenv("TESTSVC_CLOSURE_DAYS", '["2026-12-24"]')
+
+    settings = TestServiceSettings()
+
+    assert settings.closure_days == [date(2026, 12, 24)]
+    assert not settings.calendar.is_working_day(date(2026, 12, 24))
+    assert settings.calendar.is_working_day(date(2026, 12, 23))
+    assert not TestServiceSettings.model_validate({}).calendar.is_working_day(date(2026, 12, 25))
+
+
+def test_without_closure_days_the_day_is_a_working_day() -> None:
+    assert TestServiceSettings().calendar.is_working_day(date(2026, 12, 24))
+
+
+def test_invalid_closure_days_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TESTSVC_CLOSURE_DAYS", '["24/12/2026"]')
+
+    with pytest.raises(ValueError, match="closure_days"):
+        TestServiceSettings()
