@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: install run test test-fast lint bench schemas clean browser
+.PHONY: install run test test-fast lint bench schemas clean test-tools
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -21,14 +21,19 @@ install: .venv/.installed  ## install every package into .venv
 run: install  ## the whole system: broker, migrations, four services (SQLite under var/)
 	$(RUN) python scripts/run_local.py
 
-test: install browser  ## the whole suite, against PostgreSQL and the bundled broker
+test: install test-tools  ## the whole suite, against PostgreSQL and the bundled broker
 	$(RUN) pytest
 
-# The dashboard test drives Debian's Chromium headless; install it where we may (root, apt).
-browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-		echo "chromium is not installed and could not be: the dashboard test will fail"
+# Tools the tests drive that PyPI does not carry: Debian's Chromium (the dashboard test) and
+# docker-compose (validates deploy/docker-compose.yml without an engine). Installed where we may.
+DEBIAN_TEST_TOOLS := chromium:chromium docker-compose:docker-compose
+test-tools:
+	@missing=""; for pair in $(DEBIAN_TEST_TOOLS); do command -v $${pair%%:*} >/dev/null 2>&1 || \
+		missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "please install:$$missing (Debian packages) for the whole suite to pass"; fi; fi
 
 test-fast: install  ## unit tests only
 	$(RUN) pytest -m "not e2e" libs services
