@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from contact_common.settings import ServiceSettings
@@ -19,6 +20,26 @@ class Settings(ServiceSettings):
     database_schema: ClassVar[str] = "complaints"
 
     port: int = 8002
+    # Deadlines shown on a complaint (DESIGN.md commitments); sla-monitor is the authority on
+    # breaches, these only tell an officer when a step is due.
+    acknowledge_working_days: int = Field(
+        default=3, ge=1, description="Working days to acknowledge a complaint at each stage."
+    )
+    stage_1_response_working_days: int = Field(
+        default=10, ge=1, description="Working days from receipt to the stage-1 response."
+    )
+    stage_2_response_working_days: int = Field(
+        default=20, ge=1, description="Working days from the escalation to the stage-2 response."
+    )
+    escalation_window_days: int = Field(
+        default=20,
+        ge=1,
+        description="Working days after the stage-1 response within which the customer may "
+        "ask for stage 2 (counted like any deadline: to closing time on the last day).",
+    )
+    clock_skew_seconds: int = Field(
+        default=300, ge=0, description="How far in the future an `at` or `received_at` may be."
+    )
 
 
 @lru_cache

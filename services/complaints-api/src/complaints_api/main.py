@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from complaints_api.complaints.router import router as complaints_router
 from complaints_api.config import Settings, get_settings
 from complaints_api.models import outbox
 from contact_common.bus.relay import OutboxRelay
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     return create_service_app(
         runtime=runtime,
+        routers=[complaints_router],
         title="Council contact platform: complaints API",
         description=(
             "Records complaints at stage 1, stage 2 and the Ombudsman (LGSCO) with the council's "

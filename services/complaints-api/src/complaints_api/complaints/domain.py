@@ -1,0 +1,371 @@
+"""The council's complaint and escalation policy as pure rules on plain values.
+
+Norfolk's customer experience strategy (recommendation 4) asks for a clear issue, complaint and
+escalation procedure, so that a customer who does not like an answer escalates through it rather
+than around it. The procedure here is the Complaint Handling Code's two stages and the Ombudsman:
+
+    stage 1: received -> acknowledged -> responded (outcome) -> closed
+             the customer may escalate to stage 2 within the escalation window after the response
+    stage 2: received -> acknowledged -> responded (by another officer) -> closed
+             the customer may take it to the Ombudsman (LGSCO)
+    ombudsman: referred -> the Ombudsman's decision closes it
+
+One extension per stage, with a reason, of at most 10 working days, before the stage's response.
+Every refusal says where the complaint is and what may happen next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from contact_common.calendar import WorkingCalendar
+from contact_common.events import ComplaintStage
+
+MAX_EXTENSION_WORKING_DAYS = 10
+"""DESIGN.md: a complaint may be extended once per stage by up to 10 working days."""
+
+
+class Status(StrEnum):
+    """Where a complaint is within its stage."""
+
+    received = "received"
+    """Recorded at this stage (received, or escalated to it), awaiting acknowledgement."""
+    acknowledged = "acknowledged"
+    responded = "responded"
+    referred = "referred"
+    """With the Ombudsman, awaiting its decision."""
+    closed = "closed"
+
+
+class Action(StrEnum):
+    """What an officer (or the Ombudsman's decision) can do to a complaint; the path's last part."""
+
+    acknowledge = "acknowledge"
+    extend = "extend"
+    respond = "respond"
+    escalate = "escalate"
+    close = "close"
+    ombudsman_decision = "ombudsman-decision"
+
+
+S1, S2, OMBUDSMAN = ComplaintStage.stage_1, ComplaintStage.stage_2, ComplaintStage.ombudsman
+
+State = tuple[ComplaintStage, Status]
+
+TRANSITIONS: Mapping[State, Mapping[Action, State]] = {
+    (S1, Status.received): {
+        Action.acknowledge: (S1, Status.acknowledged),
+        Action.extend: (S1, Status.received),
+    },
+    (S1, Status.acknowledged): {
+        Action.respond: (S1, Status.responded),
+        Action.extend: (S1, Status.acknowledged),
+    },
+    (S1, Status.responded): {
+        Action.escalate: (S2, Status.received),
+        Action.close: (S1, Status.closed),
+    },
+    # Closing records that the council considers the matter finished; the customer's right to
+    # ask for stage 2 within the window stands all the same.
+    (S1, Status.closed): {Action.escalate: (S2, Status.received)},
+    (S2, Status.received): {
+        Action.acknowledge: (S2, Status.acknowledged),
+        Action.extend: (S2, Status.received),
+    },
+    (S2, Status.acknowledged): {
+        Action.respond: (S2, Status.responded),
+        Action.extend: (S2, Status.acknowledged),
+    },
+    (S2, Status.responded): {
+        Action.escalate: (OMBUDSMAN, Status.referred),
+        Action.close: (S2, Status.closed),
+    },
+    # The LGSCO takes complaints up to 12 months after the council's final response, usually
+    # long after the council closed its file; its own time limit applies, not ours.
+    (S2, Status.closed): {Action.escalate: (OMBUDSMAN, Status.referred)},
+    (OMBUDSMAN, Status.referred): {Action.ombudsman_decision: (OMBUDSMAN, Status.closed)},
+    (OMBUDSMAN, Status.closed): {},
+}
+"""Every state a complaint can be in, and where each allowed action takes it."""
+
+STAGE_NAMES = {S1: "stage 1", S2: "stage 2", OMBUDSMAN: "the Ombudsman (LGSCO)"}
+
+_WHY: Mapping[tuple[Status, Action], str] = {
+    (Status.received, Action.respond): "it has not been acknowledged yet; acknowledge it first",
+    (Status.received, Action.escalate): "escalation follows the council's response at this "
+    "stage, and there is none yet",
+    (Status.acknowledged, Action.escalate): "escalation follows the council's response at this "
+    "stage, and there is none yet",
+    (Status.received, Action.close): "a complaint is closed after the council's response at its "
+    "stage, and there is none yet",
+    (Status.acknowledged, Action.close): "a complaint is closed after the council's response at "
+    "its stage, and there is none yet",
+    (Status.acknowledged, Action.acknowledge): "it has already been acknowledged at this stage",
+    (Status.responded, Action.acknowledge): "it has already been acknowledged and answered at "
+    "this stage",
+    (Status.responded, Action.respond): "the council has already responded at this stage",
+    (Status.responded, Action.extend): "the deadline of a stage cannot be extended after its "
+    "response",
+    (Status.closed, Action.close): "it is already closed",
+    (Status.referred, Action.acknowledge): "the Ombudsman is considering it; the council's "
+    "stages are over",
+    (Status.referred, Action.respond): "the Ombudsman is considering it; record its decision "
+    "when it arrives",
+    (Status.referred, Action.extend): "the Ombudsman is considering it; the council's deadlines "
+    "are over",
+    (Status.referred, Action.escalate): "the Ombudsman is the last stage",
+    (Status.referred, Action.close): "it closes when the Ombudsman's decision is recorded",
+}
+
+
+def _why(stage: ComplaintStage, status: Status, action: Action) -> str:
+    """Why `action` is not allowed in (stage, status), in an officer's words."""
+    if stage is OMBUDSMAN and status is Status.closed:
+        return "the Ombudsman's decision has closed it; nothing further can happen"
+    if action is Action.ombudsman_decision:
+        return (
+            "the Ombudsman decides only a complaint referred to it (escalate from a stage 2 "
+            "response first)"
+        )
+    if (status, action) in _WHY:
+        return _WHY[(status, action)]
+    if status is Status.closed:
+        return "it is closed; only the customer's escalation can reopen it"
+    return f"that does not follow '{status}'"
+
+
+class PolicyRefusal(Exception):
+    """An action the policy does not allow now; `detail` says why and what may happen next."""
+
+    def __init__(self, detail: str, *, problem: str, allowed_next: list[Action]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problem = problem
+        self.allowed_next = allowed_next
+
+
+class InvalidTime(ValueError):
+    """An `at` that is in the future or before the step it follows."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The configurable parts of the policy (settings), in working days."""
+
+    acknowledge_working_days: int = 3
+    stage_1_response_working_days: int = 10
+    stage_2_response_working_days: int = 20
+    escalation_window_days: int = 20
+    clock_skew: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class StageFacts:
+    """What happened at one stage, as far as the rules need to know."""
+
+    stage: ComplaintStage
+    started_at: datetime
+    acknowledged_at: datetime | None = None
+    extended: bool = False
+    responded_at: datetime | None = None
+    responded_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ComplaintFacts:
+    """A complaint's position: its stage, status and each stage reached so far."""
+
+    stage: ComplaintStage
+    status: Status
+    stages: Mapping[ComplaintStage, StageFacts] = field(default_factory=dict)
+
+    @property
+    def current(self) -> StageFacts:
+        """The record of the stage the complaint is at."""
+        return self.stages[self.stage]
+
+
+def response_due_at(
+    calendar: WorkingCalendar, policy: Policy, stage: ComplaintStage, started_at: datetime
+) -> datetime | None:
+    """The default response deadline of a stage (none for the Ombudsman, which keeps its own)."""
+    if stage is S1:
+        return calendar.deadline(started_at, policy.stage_1_response_working_days)
+    if stage is S2:
+        return calendar.deadline(started_at, policy.stage_2_response_working_days)
+    return None
+
+
+def acknowledge_due_at(
+    calendar: WorkingCalendar, policy: Policy, stage: ComplaintStage, started_at: datetime
+) -> datetime | None:
+    """When acknowledgement is due at a council stage (DESIGN.md complaint-acknowledge)."""
+    if stage is OMBUDSMAN:
+        return None
+    return calendar.deadline(started_at, policy.acknowledge_working_days)
+
+
+def escalate_by(
+    calendar: WorkingCalendar, policy: Policy, facts: ComplaintFacts
+) -> datetime | None:
+    """The last moment the customer may ask for stage 2; None when no such window is open."""
+    stage_1 = facts.stages.get(S1)
+    if facts.stage is not S1 or stage_1 is None or stage_1.responded_at is None:
+        return None
+    return calendar.deadline(stage_1.responded_at, policy.escalation_window_days)
+
+
+def allowed_next(
+    facts: ComplaintFacts, *, now: datetime, calendar: WorkingCalendar, policy: Policy
+) -> list[Action]:
+    """The actions the policy allows now (an officer's identity aside)."""
+    allowed: list[Action] = []
+    for action in TRANSITIONS[(facts.stage, facts.status)]:
+        if action is Action.extend and facts.current.extended:
+            continue
+        if action is Action.escalate and facts.stage is S1:
+            deadline = escalate_by(calendar, policy, facts)
+            if deadline is None or now > deadline:
+                continue
+        allowed.append(action)
+    return allowed
+
+
+def next_state(
+    stage: ComplaintStage, status: Status, action: Action, *, allowed: list[Action] | None = None
+) -> State:
+    """Where `action` takes a complaint in (stage, status); PolicyRefusal if it may not.
+
+    `allowed` is what to offer instead (default: every action the table allows there).
+    """
+    state = (stage, status)
+    if state not in TRANSITIONS:
+        raise ValueError(f"{stage}/{status} is not a state a complaint can be in")
+    target = TRANSITIONS[state].get(action)
+    if target is None:
+        offer = list(TRANSITIONS[state]) if allowed is None else allowed
+        raise PolicyRefusal(
+            _refusal_text(stage, status, action, _why(stage, status, action), offer),
+            problem="illegal-transition",
+            allowed_next=offer,
+        )
+    return target
+
+
+_PASSIVE = {
+    Action.acknowledge: "be acknowledged",
+    Action.extend: "be extended",
+    Action.respond: "be responded to",
+    Action.escalate: "be escalated",
+    Action.close: "be closed",
+    Action.ombudsman_decision: "take an Ombudsman's decision",
+}
+
+
+def _refusal_text(
+    stage: ComplaintStage, status: Status, action: Action, why: str, allowed: list[Action]
+) -> str:
+    where = f"The complaint is at {STAGE_NAMES[stage]} and {status}"
+    next_ = ", ".join(allowed) if allowed else "nothing"
+    return f"{where}: it cannot {_PASSIVE[action]} now because {why}. Allowed next: {next_}."
+
+
+def _earliest(facts: ComplaintFacts, action: Action) -> tuple[datetime, str]:
+    """The step `action` follows: it may not be dated before it."""
+    current = facts.current
+    if action is Action.respond and current.acknowledged_at is not None:
+        return current.acknowledged_at, "the acknowledgement"
+    if action in (Action.escalate, Action.close) and current.responded_at is not None:
+        return current.responded_at, f"the {STAGE_NAMES[current.stage]} response"
+    if action is Action.ombudsman_decision:
+        return current.started_at, "the referral to the Ombudsman"
+    return current.started_at, (
+        "the complaint's receipt" if current.stage is S1 else "the escalation to this stage"
+    )
+
+
+def check_time(
+    at: datetime,
+    *,
+    now: datetime,
+    policy: Policy,
+    not_before: datetime | None = None,
+    not_before_what: str = "",
+) -> None:
+    """Refuse an instant in the future (beyond the clock skew) or before the step it follows."""
+    if at > now + policy.clock_skew:
+        raise InvalidTime(f"{at.isoformat()} is in the future; say when it happened")
+    if not_before is not None and at < not_before:
+        raise InvalidTime(
+            f"{at.isoformat()} is before {not_before_what} ({not_before.isoformat()})"
+        )
+
+
+def plan(
+    facts: ComplaintFacts,
+    action: Action,
+    *,
+    at: datetime,
+    now: datetime,
+    calendar: WorkingCalendar,
+    policy: Policy,
+    officer: str | None = None,
+) -> State:
+    """Check `action` at `at` against the policy; return the state it leads to.
+
+    Raises PolicyRefusal when the policy forbids it now, InvalidTime when `at` cannot be right.
+    """
+    allowed = allowed_next(facts, now=now, calendar=calendar, policy=policy)
+    target = next_state(facts.stage, facts.status, action, allowed=allowed)
+    where = (facts.stage, facts.status, action)
+    if action is Action.extend and facts.current.extended:
+        raise PolicyRefusal(
+            _refusal_text(
+                *where,
+                f"its deadline at {STAGE_NAMES[facts.stage]} has already "
+                "been extended once, and the policy allows one extension per stage",
+                allowed,
+            ),
+            problem="extension-used",
+            allowed_next=allowed,
+        )
+    earliest, what = _earliest(facts, action)
+    check_time(at, now=now, policy=policy, not_before=earliest, not_before_what=what)
+    if action is Action.escalate and facts.stage is S1:
+        deadline = escalate_by(calendar, policy, facts)
+        assert deadline is not None  # a stage-1 complaint that may escalate has a response
+        if at > deadline:
+            raise PolicyRefusal(
+                _refusal_text(
+                    *where,
+                    "the customer may ask for stage 2 only within "
+                    f"{policy.escalation_window_days} working days of the stage 1 "
+                    f"response, which ended {deadline.isoformat()}",
+                    allowed,
+                ),
+                problem="escalation-window-passed",
+                allowed_next=allowed,
+            )
+    if action is Action.respond and facts.stage is S2:
+        first = facts.stages[S1].responded_by
+        if officer is not None and first is not None and same_officer(first, officer):
+            raise PolicyRefusal(
+                _refusal_text(
+                    *where,
+                    f"{officer} responded at stage 1, and the Complaint "
+                    "Handling Code asks for a stage 2 response from a different "
+                    "officer",
+                    allowed,
+                ),
+                problem="same-officer",
+                allowed_next=allowed,
+            )
+    return target
+
+
+def same_officer(first: str, second: str) -> bool:
+    """True if two officer ids name the same person (ignoring case and surrounding spaces)."""
+    return first.strip().casefold() == second.strip().casefold()

@@ -1,0 +1,115 @@
+"""All SQL of complaints: reading, locking, listing, and issuing references."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from complaints_api.complaints.domain import Status
+from complaints_api.complaints.models import Complaint, ReferenceCounter
+from contact_common.events import ComplaintOutcome, ComplaintStage
+
+
+async def next_reference_number(session: AsyncSession, *, year: int) -> int:
+    """The next number in `year`'s sequence, safe under concurrency.
+
+    One upsert that increments and returns: concurrent creators queue on the year's row for
+    the rest of their transaction, so no two complaints share a number and none is skipped
+    unless a transaction rolls back.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(ReferenceCounter)
+        .values(year=year, last_number=1)
+        .on_conflict_do_update(
+            index_elements=[ReferenceCounter.year],
+            set_={"last_number": ReferenceCounter.last_number + 1},
+        )
+        .returning(ReferenceCounter.last_number)
+    )
+    return (await session.execute(statement)).scalar_one()
+
+
+def _with_records(statement: Select[tuple[Complaint]]) -> Select[tuple[Complaint]]:
+    return statement.options(selectinload(Complaint.stages), selectinload(Complaint.history))
+
+
+async def get(session: AsyncSession, complaint_id: uuid.UUID) -> Complaint | None:
+    """A complaint with its stages and history."""
+    statement = _with_records(select(Complaint).where(Complaint.id == complaint_id))
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_for_update(session: AsyncSession, complaint_id: uuid.UUID) -> Complaint | None:
+    """A complaint locked for this transaction: a second writer waits, then sees the change."""
+    statement = _with_records(
+        select(Complaint).where(Complaint.id == complaint_id).with_for_update(of=Complaint)
+    ).execution_options(populate_existing=True)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class ComplaintFilter:
+    """What a list of complaints may be narrowed by."""
+
+    stage: ComplaintStage | None = None
+    status: Status | None = None
+    outcome: ComplaintOutcome | None = None
+    service_area: str | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    where: ComplaintFilter,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Complaint]:
+    """Up to `limit` + 1 complaints, newest received first, after the cursor position."""
+    statement = select(Complaint).options(selectinload(Complaint.stages))
+    if where.stage is not None:
+        statement = statement.where(Complaint.stage == where.stage)
+    if where.status is not None:
+        statement = statement.where(Complaint.status == where.status)
+    if where.outcome is not None:
+        statement = statement.where(Complaint.outcome == where.outcome)
+    if where.service_area is not None:
+        statement = statement.where(Complaint.service_area == where.service_area)
+    if where.received_from is not None:
+        statement = statement.where(Complaint.received_at >= where.received_from)
+    if where.received_to is not None:
+        statement = statement.where(Complaint.received_at < where.received_to)
+    if after is not None:
+        received_at, complaint_id = after
+        statement = statement.where(
+            or_(
+                Complaint.received_at < received_at,
+                and_(Complaint.received_at == received_at, Complaint.id < complaint_id),
+            )
+        )
+    statement = statement.order_by(Complaint.received_at.desc(), Complaint.id.desc()).limit(
+        limit + 1
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+async def add(session: AsyncSession, complaint: Complaint) -> None:
+    """Stores a new complaint with its first stage and history."""
+    session.add(complaint)
+    await session.flush()
+
+
+async def flush(session: AsyncSession) -> None:
+    """Writes pending changes (history ids, the updated complaint) within the transaction."""
+    await session.flush()

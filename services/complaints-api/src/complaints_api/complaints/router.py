@@ -1,0 +1,237 @@
+"""HTTP routes of complaints: each reads the request and calls one service function."""
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import AwareDatetime
+
+from complaints_api.complaints import service
+from complaints_api.complaints.domain import Status
+from complaints_api.complaints.repository import ComplaintFilter
+from complaints_api.complaints.schemas import (
+    AcknowledgeRequest,
+    CloseRequest,
+    ComplaintCreate,
+    ComplaintDetail,
+    ComplaintPage,
+    EscalateRequest,
+    ExtendRequest,
+    OmbudsmanDecisionRequest,
+    PolicyProblem,
+    RespondRequest,
+)
+from complaints_api.complaints.service import Context
+from contact_common.auth import Principal, require_scope
+from contact_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES
+from contact_common.events import ComplaintOutcome, ComplaintStage
+from contact_common.service import SessionDep
+
+router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
+
+
+def _context(scope: str) -> Callable[..., Any]:
+    async def dependency(
+        request: Request, principal: Annotated[Principal, Depends(require_scope(scope))]
+    ) -> Context:
+        return Context(
+            settings=request.app.state.runtime.settings,
+            recorded_by=principal.name,
+            now=datetime.now(UTC),
+        )
+
+    return dependency
+
+
+Reader = Annotated[Context, Depends(_context("complaints:read"))]
+Writer = Annotated[Context, Depends(_context("complaints:write"))]
+Eraser = Annotated[Context, Depends(_context("customers:erase"))]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: PROBLEM_RESPONSES[code] for code in codes}
+
+
+_STEP_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_errors(401, 403, 404, 422),
+    409: {
+        "model": PolicyProblem,
+        "content": {PROBLEM_JSON: {}},
+        "description": "The escalation policy does not allow this step now (or another officer "
+        "changed the complaint first): the detail says where it is and `allowed_next` what may "
+        "happen next.",
+    },
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a complaint",
+    description="Records a complaint at stage 1, gives it a reference (CMP-year-number) and "
+    "publishes `complaint.received`. The customer's details stay in this service.",
+    responses=_errors(401, 403, 413, 422),
+)
+async def create_complaint(
+    body: ComplaintCreate, session: SessionDep, context: Writer, response: Response
+) -> ComplaintDetail:
+    created = await service.receive(session=session, context=context, request=body)
+    response.headers["Location"] = f"/v1/complaints/{created.id}"
+    return created
+
+
+@router.get(
+    "",
+    summary="List complaints",
+    description="Complaints newest received first, filtered by stage, status, outcome (the "
+    "latest decision), service area and received time; cursor pagination.",
+    responses=_errors(401, 403, 422),
+)
+async def list_complaints(
+    session: SessionDep,
+    context: Reader,
+    stage: Annotated[ComplaintStage | None, Query(description="Only this stage.")] = None,
+    status: Annotated[Status | None, Query(description="Only this status.")] = None,
+    outcome: Annotated[
+        ComplaintOutcome | None, Query(description="Only this latest decision.")
+    ] = None,
+    service_area: Annotated[str | None, Query(description="Only this service area.")] = None,
+    received_from: Annotated[
+        AwareDatetime | None, Query(description="Received at or after (ISO 8601 with offset).")
+    ] = None,
+    received_to: Annotated[
+        AwareDatetime | None, Query(description="Received before (ISO 8601 with offset).")
+    ] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size, at most 200.")] = 50,
+) -> ComplaintPage:
+    where = ComplaintFilter(
+        stage=stage,
+        status=status,
+        outcome=outcome,
+        service_area=service_area,
+        received_from=received_from,
+        received_to=received_to,
+    )
+    return await service.list_complaints(
+        session=session, context=context, where=where, cursor=cursor, limit=limit
+    )
+
+
+@router.get(
+    "/{complaint_id}",
+    summary="A complaint with its history",
+    description="The complaint, each stage's record, its audit history and the steps the "
+    "policy allows next.",
+    responses=_errors(401, 403, 404, 422),
+)
+async def get_complaint(
+    complaint_id: uuid.UUID, session: SessionDep, context: Reader
+) -> ComplaintDetail:
+    return await service.get(session=session, context=context, complaint_id=complaint_id)
+
+
+@router.post(
+    "/{complaint_id}/acknowledge",
+    summary="Acknowledge at the current stage",
+    description="Records the acknowledgement sent to the customer (stage 1 or 2) and publishes "
+    "`complaint.acknowledged`.",
+    responses=_STEP_ERRORS,
+)
+async def acknowledge(
+    complaint_id: uuid.UUID, body: AcknowledgeRequest, session: SessionDep, context: Writer
+) -> ComplaintDetail:
+    return await service.acknowledge(
+        session=session, context=context, complaint_id=complaint_id, request=body
+    )
+
+
+@router.post(
+    "/{complaint_id}/extend",
+    summary="Extend the response deadline",
+    description="Once per stage, with a reason, by 1 to 10 working days, before the stage's "
+    "response. The new deadline is the stage's `due_at`; `complaint.extended` carries it.",
+    responses=_STEP_ERRORS,
+)
+async def extend(
+    complaint_id: uuid.UUID, body: ExtendRequest, session: SessionDep, context: Writer
+) -> ComplaintDetail:
+    return await service.extend(
+        session=session, context=context, complaint_id=complaint_id, request=body
+    )
+
+
+@router.post(
+    "/{complaint_id}/respond",
+    summary="Respond with a decision",
+    description="The council's response at the current stage with its outcome (upheld, "
+    "partly_upheld, not_upheld), after the acknowledgement. A stage 2 response must come from "
+    "a different officer than stage 1. Publishes `complaint.responded`.",
+    responses=_STEP_ERRORS,
+)
+async def respond(
+    complaint_id: uuid.UUID, body: RespondRequest, session: SessionDep, context: Writer
+) -> ComplaintDetail:
+    return await service.respond(
+        session=session, context=context, complaint_id=complaint_id, request=body
+    )
+
+
+@router.post(
+    "/{complaint_id}/escalate",
+    summary="Escalate at the customer's request",
+    description="After a stage 1 response (within the escalation window, even if closed): to "
+    "stage 2. After a stage 2 response: to the Ombudsman (LGSCO). Publishes "
+    "`complaint.escalated`; the new stage's clocks start at `at`.",
+    responses=_STEP_ERRORS,
+)
+async def escalate(
+    complaint_id: uuid.UUID, body: EscalateRequest, session: SessionDep, context: Writer
+) -> ComplaintDetail:
+    return await service.escalate(
+        session=session, context=context, complaint_id=complaint_id, request=body
+    )
+
+
+@router.post(
+    "/{complaint_id}/close",
+    summary="Close after the response",
+    description="Closes a complaint the council has responded to (the customer is satisfied, "
+    "or the window to escalate passed), recording who closed it. Publishes `complaint.closed`.",
+    responses=_STEP_ERRORS,
+)
+async def close(
+    complaint_id: uuid.UUID, body: CloseRequest, session: SessionDep, context: Writer
+) -> ComplaintDetail:
+    return await service.close(
+        session=session, context=context, complaint_id=complaint_id, request=body
+    )
+
+
+@router.post(
+    "/{complaint_id}/ombudsman-decision",
+    summary="Record the Ombudsman's decision",
+    description="For a complaint referred to the Ombudsman: records its decision, which closes "
+    "the complaint. Publishes `complaint.closed` with `ombudsman_decision`.",
+    responses=_STEP_ERRORS,
+)
+async def ombudsman_decision(
+    complaint_id: uuid.UUID, body: OmbudsmanDecisionRequest, session: SessionDep, context: Writer
+) -> ComplaintDetail:
+    return await service.record_ombudsman_decision(
+        session=session, context=context, complaint_id=complaint_id, request=body
+    )
+
+
+@router.post(
+    "/{complaint_id}/erase",
+    summary="Erase the customer's personal data",
+    description="Blanks the customer's details and every free text (description, reasons, "
+    "summaries), keeps the facts for statistics, and records the erasure in the history. "
+    "Needs the `customers:erase` scope; erasing twice is harmless.",
+    responses=_errors(401, 403, 404, 422),
+)
+async def erase(complaint_id: uuid.UUID, session: SessionDep, context: Eraser) -> ComplaintDetail:
+    return await service.erase_customer(session=session, context=context, complaint_id=complaint_id)

@@ -1,0 +1,605 @@
+"""Complaint use cases: each checks the policy, changes the complaint and writes its event.
+
+Every function takes the request's session and never commits: the change, its history entry
+and its outbox event are one transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from complaints_api.complaints import domain, repository
+from complaints_api.complaints.domain import Action, PolicyRefusal, Status
+from complaints_api.complaints.models import Complaint, ComplaintHistory, ComplaintStageRecord
+from complaints_api.complaints.repository import ComplaintFilter
+from complaints_api.complaints.schemas import (
+    AcknowledgeRequest,
+    CloseRequest,
+    ComplaintCreate,
+    ComplaintDetail,
+    ComplaintPage,
+    ComplaintSummary,
+    CustomerOut,
+    EscalateRequest,
+    ExtendRequest,
+    HistoryEntry,
+    OmbudsmanDecisionRequest,
+    RespondRequest,
+    StageOut,
+)
+from complaints_api.config import Settings
+from complaints_api.models import outbox
+from contact_common.errors import ProblemError
+from contact_common.events import (
+    CloudEvent,
+    ComplaintAcknowledged,
+    ComplaintAcknowledgedData,
+    ComplaintClosed,
+    ComplaintClosedData,
+    ComplaintEscalated,
+    ComplaintEscalatedData,
+    ComplaintExtended,
+    ComplaintExtendedData,
+    ComplaintReceived,
+    ComplaintReceivedData,
+    ComplaintResponded,
+    ComplaintRespondedData,
+    ComplaintStage,
+)
+
+SOURCE = "/complaints-api"
+REFERENCE_PREFIX = "CMP"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is asking and under which settings; `now` is read once per request."""
+
+    settings: Settings
+    recorded_by: str
+    now: datetime
+
+
+def policy_of(settings: Settings) -> domain.Policy:
+    """The policy's configurable parts from the settings."""
+    return domain.Policy(
+        acknowledge_working_days=settings.acknowledge_working_days,
+        stage_1_response_working_days=settings.stage_1_response_working_days,
+        stage_2_response_working_days=settings.stage_2_response_working_days,
+        escalation_window_days=settings.escalation_window_days,
+        clock_skew=timedelta(seconds=settings.clock_skew_seconds),
+    )
+
+
+def _invalid(field: str, message: str) -> ProblemError:
+    return ProblemError(
+        422,
+        f"This field is not valid: {field}: {message}.",
+        problem="validation",
+        title="Invalid request",
+        errors=[{"field": field, "message": message}],
+    )
+
+
+def _not_found(complaint_id: uuid.UUID) -> ProblemError:
+    return ProblemError(404, f"There is no complaint {complaint_id}.", problem="not-found")
+
+
+# -- views ------------------------------------------------------------------------------
+
+
+def _facts(complaint: Complaint) -> domain.ComplaintFacts:
+    return domain.ComplaintFacts(
+        stage=complaint.stage,
+        status=complaint.status,
+        stages={
+            record.stage: domain.StageFacts(
+                stage=record.stage,
+                started_at=record.started_at,
+                acknowledged_at=record.acknowledged_at,
+                extended=record.extended_at is not None,
+                responded_at=record.responded_at,
+                responded_by=record.responded_by,
+            )
+            for record in complaint.stages
+        },
+    )
+
+
+def _current_record(complaint: Complaint) -> ComplaintStageRecord:
+    return next(record for record in complaint.stages if record.stage is complaint.stage)
+
+
+def _summary_fields(complaint: Complaint) -> dict[str, Any]:
+    current = next((r for r in complaint.stages if r.stage is complaint.stage), None)
+    return {
+        "id": complaint.id,
+        "reference": complaint.reference,
+        "status": complaint.status,
+        "stage": complaint.stage,
+        "outcome": complaint.outcome,
+        "channel": complaint.channel,
+        "service_area": complaint.service_area,
+        "received_at": complaint.received_at,
+        "enquiry_id": complaint.enquiry_id,
+        "due_at": current.due_at if current is not None and not current.responded_at else None,
+        "closed_at": complaint.closed_at,
+        "ombudsman_decision": complaint.ombudsman_decision,
+    }
+
+
+def detail_of(complaint: Complaint, context: Context) -> ComplaintDetail:
+    """The full view of a complaint, with what the policy allows next."""
+    calendar, policy = context.settings.calendar, policy_of(context.settings)
+    facts = _facts(complaint)
+    customer = CustomerOut(
+        name=complaint.customer_name,
+        email=complaint.customer_email,
+        phone=complaint.customer_phone,
+        address=complaint.customer_address,
+        uprn=complaint.customer_uprn,
+    )
+    return ComplaintDetail(
+        **_summary_fields(complaint),
+        description=complaint.description,
+        customer=customer if any(customer.model_dump().values()) else None,
+        allowed_next=domain.allowed_next(facts, now=context.now, calendar=calendar, policy=policy),
+        escalate_by=domain.escalate_by(calendar, policy, facts),
+        closed_by=complaint.closed_by,
+        close_reason=complaint.close_reason,
+        erased_at=complaint.erased_at,
+        stages=[StageOut.model_validate(record) for record in complaint.stages],
+        history=[HistoryEntry.model_validate(entry) for entry in complaint.history],
+        created_at=complaint.created_at,
+        updated_at=complaint.updated_at,
+    )
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+def _about(complaint: Complaint) -> dict[str, Any]:
+    """The facts every complaint event repeats: ids, channel, service area, receipt. No PII."""
+    return {
+        "complaint_id": complaint.id,
+        "channel": complaint.channel,
+        "service_area": complaint.service_area,
+        "received_at": complaint.received_at,
+    }
+
+
+def _history(
+    complaint: Complaint,
+    context: Context,
+    *,
+    action: str,
+    at: datetime,
+    officer: str | None = None,
+    **details: Any,
+) -> None:
+    complaint.history.append(
+        ComplaintHistory(
+            action=action,
+            stage=complaint.stage,
+            status=complaint.status,
+            occurred_at=at,
+            recorded_at=context.now,
+            officer=officer,
+            recorded_by=context.recorded_by,
+            details={k: v for k, v in details.items() if v is not None},
+        )
+    )
+    complaint.updated_at = context.now
+
+
+async def _save(session: AsyncSession, complaint: Complaint) -> None:
+    """Writes the change; a concurrent writer that got there first (SQLite) makes it a 409."""
+    reference = complaint.reference  # read now: a failed flush leaves the object unusable
+    try:
+        await repository.flush(session)
+    except StaleDataError as exc:
+        raise ProblemError(
+            409,
+            f"Complaint {reference} was changed by someone else at the same moment; "
+            "reload it to see where it is now, then try again if the step is still allowed.",
+            problem="concurrent-change",
+            title="Changed at the same time",
+        ) from exc
+
+
+async def _record(session: AsyncSession, complaint: Complaint, event: CloudEvent) -> None:
+    await _save(session, complaint)
+    await outbox.add(session, event)
+
+
+# -- use cases --------------------------------------------------------------------------
+
+
+async def receive(
+    *, session: AsyncSession, context: Context, request: ComplaintCreate
+) -> ComplaintDetail:
+    """Records a complaint at stage 1 with its reference, and publishes complaint.received."""
+    settings = context.settings
+    if request.service_area not in settings.service_areas:
+        raise _invalid(
+            "body.service_area",
+            f"'{request.service_area}' is not a service area; use one of "
+            + ", ".join(settings.service_areas),
+        )
+    received_at = request.received_at.astimezone(UTC)
+    policy = policy_of(settings)
+    try:
+        domain.check_time(received_at, now=context.now, policy=policy)
+    except domain.InvalidTime as exc:
+        raise _invalid("body.received_at", str(exc)) from exc
+    year = received_at.astimezone(settings.calendar.timezone).year
+    number = await repository.next_reference_number(session, year=year)
+    customer = request.customer
+    complaint = Complaint(
+        id=uuid.uuid4(),
+        reference=f"{REFERENCE_PREFIX}-{year}-{number:06d}",
+        received_at=received_at,
+        channel=request.channel,
+        service_area=request.service_area,
+        enquiry_id=request.enquiry_id,
+        stage=ComplaintStage.stage_1,
+        status=Status.received,
+        description=request.description,
+        customer_name=customer.name if customer else None,
+        customer_email=customer.email if customer else None,
+        customer_phone=customer.phone if customer else None,
+        customer_address=customer.address if customer else None,
+        customer_uprn=customer.uprn if customer else None,
+        created_at=context.now,
+        updated_at=context.now,
+        stages=[],
+        history=[],
+    )
+    complaint.stages.append(_new_stage(ComplaintStage.stage_1, received_at, context))
+    _history(complaint, context, action="received", at=received_at)
+    await repository.add(session, complaint)
+    await outbox.add(
+        session,
+        ComplaintReceived.from_data(
+            ComplaintReceivedData(
+                **_about(complaint),
+                reference=complaint.reference,
+                stage=ComplaintStage.stage_1,
+                enquiry_id=complaint.enquiry_id,
+            ),
+            source=SOURCE,
+        ),
+    )
+    return detail_of(complaint, context)
+
+
+def _new_stage(
+    stage: ComplaintStage, started_at: datetime, context: Context, *, reason: str | None = None
+) -> ComplaintStageRecord:
+    calendar, policy = context.settings.calendar, policy_of(context.settings)
+    return ComplaintStageRecord(
+        stage=stage,
+        started_at=started_at,
+        escalation_reason=reason,
+        acknowledge_due_at=domain.acknowledge_due_at(calendar, policy, stage, started_at),
+        due_at=domain.response_due_at(calendar, policy, stage, started_at),
+    )
+
+
+async def get(
+    *, session: AsyncSession, context: Context, complaint_id: uuid.UUID
+) -> ComplaintDetail:
+    """A complaint with its stages and history; 404 if there is none."""
+    complaint = await repository.get(session, complaint_id)
+    if complaint is None:
+        raise _not_found(complaint_id)
+    return detail_of(complaint, context)
+
+
+async def _locked(session: AsyncSession, complaint_id: uuid.UUID) -> Complaint:
+    complaint = await repository.get_for_update(session, complaint_id)
+    if complaint is None:
+        raise _not_found(complaint_id)
+    return complaint
+
+
+def _plan(
+    complaint: Complaint,
+    context: Context,
+    action: Action,
+    *,
+    at: datetime,
+    at_field: str = "body.at",
+    officer: str | None = None,
+) -> domain.State:
+    """The policy's verdict as HTTP: 409 with what is allowed next, or 422 for a wrong time."""
+    try:
+        return domain.plan(
+            _facts(complaint),
+            action,
+            at=at,
+            now=context.now,
+            calendar=context.settings.calendar,
+            policy=policy_of(context.settings),
+            officer=officer,
+        )
+    except PolicyRefusal as refusal:
+        raise ProblemError(
+            409,
+            refusal.detail,
+            problem=refusal.problem,
+            title="Not allowed by the complaints policy",
+            stage=complaint.stage.value,
+            complaint_status=complaint.status.value,
+            allowed_next=[a.value for a in refusal.allowed_next],
+        ) from refusal
+    except domain.InvalidTime as exc:
+        raise _invalid(at_field, str(exc)) from exc
+
+
+async def acknowledge(
+    *,
+    session: AsyncSession,
+    context: Context,
+    complaint_id: uuid.UUID,
+    request: AcknowledgeRequest,
+) -> ComplaintDetail:
+    """Acknowledges the complaint at its current stage."""
+    complaint = await _locked(session, complaint_id)
+    at = (request.at or context.now).astimezone(UTC)
+    complaint.stage, complaint.status = _plan(complaint, context, Action.acknowledge, at=at)
+    record = _current_record(complaint)
+    record.acknowledged_at, record.acknowledged_by = at, request.officer
+    _history(complaint, context, action="acknowledged", at=at, officer=request.officer)
+    await _record(
+        session,
+        complaint,
+        ComplaintAcknowledged.from_data(
+            ComplaintAcknowledgedData(
+                **_about(complaint), stage=complaint.stage, acknowledged_at=at
+            ),
+            source=SOURCE,
+        ),
+    )
+    return detail_of(complaint, context)
+
+
+async def extend(
+    *, session: AsyncSession, context: Context, complaint_id: uuid.UUID, request: ExtendRequest
+) -> ComplaintDetail:
+    """Extends the current stage's response deadline, once, by up to 10 working days."""
+    complaint = await _locked(session, complaint_id)
+    at = (request.at or context.now).astimezone(UTC)
+    complaint.stage, complaint.status = _plan(complaint, context, Action.extend, at=at)
+    record = _current_record(complaint)
+    assert record.due_at is not None  # only council stages (which have deadlines) extend
+    record.due_at = context.settings.calendar.extend(record.due_at, request.working_days)
+    record.extended_at = at
+    record.extension_working_days = request.working_days
+    record.extension_reason = request.reason
+    record.extended_by = request.officer
+    _history(
+        complaint,
+        context,
+        action="extended",
+        at=at,
+        officer=request.officer,
+        working_days=request.working_days,
+        due_at=record.due_at.isoformat(),
+    )
+    await _record(
+        session,
+        complaint,
+        ComplaintExtended.from_data(
+            ComplaintExtendedData(
+                **_about(complaint),
+                stage=complaint.stage,
+                extended_at=at,
+                working_days=request.working_days,
+                due_at=record.due_at,
+            ),
+            source=SOURCE,
+        ),
+    )
+    return detail_of(complaint, context)
+
+
+async def respond(
+    *, session: AsyncSession, context: Context, complaint_id: uuid.UUID, request: RespondRequest
+) -> ComplaintDetail:
+    """Records the council's response and decision at the current stage."""
+    complaint = await _locked(session, complaint_id)
+    at = (request.at or context.now).astimezone(UTC)
+    complaint.stage, complaint.status = _plan(
+        complaint, context, Action.respond, at=at, officer=request.officer
+    )
+    record = _current_record(complaint)
+    record.responded_at, record.responded_by = at, request.officer
+    record.outcome, record.summary = request.outcome, request.summary
+    complaint.outcome = request.outcome
+    _history(
+        complaint,
+        context,
+        action="responded",
+        at=at,
+        officer=request.officer,
+        outcome=request.outcome.value,
+    )
+    await _record(
+        session,
+        complaint,
+        ComplaintResponded.from_data(
+            ComplaintRespondedData(
+                **_about(complaint), stage=complaint.stage, responded_at=at, outcome=request.outcome
+            ),
+            source=SOURCE,
+        ),
+    )
+    return detail_of(complaint, context)
+
+
+async def escalate(
+    *, session: AsyncSession, context: Context, complaint_id: uuid.UUID, request: EscalateRequest
+) -> ComplaintDetail:
+    """Moves the complaint to its next stage at the customer's request."""
+    complaint = await _locked(session, complaint_id)
+    at = (request.at or context.now).astimezone(UTC)
+    from_stage = complaint.stage
+    to_stage, status = _plan(complaint, context, Action.escalate, at=at)
+    complaint.stage, complaint.status = to_stage, status
+    # A closed stage reopened by the customer's escalation is no longer closed.
+    complaint.closed_at = complaint.closed_by = complaint.close_reason = None
+    complaint.stages.append(_new_stage(to_stage, at, context, reason=request.reason))
+    _history(
+        complaint,
+        context,
+        action="escalated",
+        at=at,
+        from_stage=from_stage.value,
+        to_stage=to_stage.value,
+    )
+    await _record(
+        session,
+        complaint,
+        ComplaintEscalated.from_data(
+            ComplaintEscalatedData(
+                **_about(complaint), from_stage=from_stage, to_stage=to_stage, requested_at=at
+            ),
+            source=SOURCE,
+        ),
+    )
+    return detail_of(complaint, context)
+
+
+async def close(
+    *, session: AsyncSession, context: Context, complaint_id: uuid.UUID, request: CloseRequest
+) -> ComplaintDetail:
+    """Closes the complaint after the council's response at its stage, recording who closed it."""
+    complaint = await _locked(session, complaint_id)
+    at = (request.at or context.now).astimezone(UTC)
+    complaint.stage, complaint.status = _plan(complaint, context, Action.close, at=at)
+    complaint.closed_at, complaint.closed_by = at, request.officer
+    complaint.close_reason = request.reason
+    _history(complaint, context, action="closed", at=at, officer=request.officer)
+    await _record(session, complaint, _closed_event(complaint, at))
+    return detail_of(complaint, context)
+
+
+def _closed_event(complaint: Complaint, at: datetime) -> ComplaintClosed:
+    return ComplaintClosed.from_data(
+        ComplaintClosedData(
+            **_about(complaint),
+            stage=complaint.stage,
+            closed_at=at,
+            ombudsman_decision=complaint.ombudsman_decision,
+        ),
+        source=SOURCE,
+    )
+
+
+async def record_ombudsman_decision(
+    *,
+    session: AsyncSession,
+    context: Context,
+    complaint_id: uuid.UUID,
+    request: OmbudsmanDecisionRequest,
+) -> ComplaintDetail:
+    """Records the Ombudsman's decision on a referred complaint, which closes it."""
+    complaint = await _locked(session, complaint_id)
+    at = request.decided_at.astimezone(UTC)
+    complaint.stage, complaint.status = _plan(
+        complaint, context, Action.ombudsman_decision, at=at, at_field="body.decided_at"
+    )
+    record = _current_record(complaint)
+    record.responded_at, record.responded_by = at, request.officer
+    record.outcome, record.summary = request.outcome, request.summary
+    complaint.outcome = complaint.ombudsman_decision = request.outcome
+    complaint.closed_at, complaint.closed_by = at, request.officer or context.recorded_by
+    _history(
+        complaint,
+        context,
+        action="ombudsman_decision",
+        at=at,
+        officer=request.officer,
+        outcome=request.outcome.value,
+    )
+    await _record(session, complaint, _closed_event(complaint, at))
+    return detail_of(complaint, context)
+
+
+async def erase_customer(
+    *, session: AsyncSession, context: Context, complaint_id: uuid.UUID
+) -> ComplaintDetail:
+    """Erases the customer's personal data from a complaint, keeping its facts for statistics.
+
+    What the customer or officers wrote (description, reasons, summaries) goes too: free text
+    about a complaint is about the person. Erasing twice changes nothing more.
+    """
+    complaint = await _locked(session, complaint_id)
+    if complaint.erased_at is not None:
+        return detail_of(complaint, context)
+    complaint.description = None
+    complaint.customer_name = complaint.customer_email = complaint.customer_phone = None
+    complaint.customer_address = complaint.customer_uprn = None
+    complaint.close_reason = None
+    for record in complaint.stages:
+        record.escalation_reason = record.extension_reason = record.summary = None
+    complaint.erased_at = context.now
+    _history(complaint, context, action="erased", at=context.now)
+    await _save(session, complaint)
+    return detail_of(complaint, context)
+
+
+# -- lists ------------------------------------------------------------------------------
+
+
+def _encode_cursor(complaint: Complaint) -> str:
+    raw = f"{complaint.received_at.isoformat()}|{complaint.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        received_at, complaint_id = raw.split("|")
+        at = datetime.fromisoformat(received_at)
+        if at.tzinfo is None:
+            raise ValueError("naive")
+        return at, uuid.UUID(complaint_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise _invalid(
+            "query.cursor", "not a cursor this API gave out; start again without it"
+        ) from exc
+
+
+async def list_complaints(
+    *,
+    session: AsyncSession,
+    context: Context,
+    where: ComplaintFilter,
+    cursor: str | None,
+    limit: int,
+) -> ComplaintPage:
+    """A page of complaints matching `where`, newest received first."""
+    areas = context.settings.service_areas
+    if where.service_area is not None and where.service_area not in areas:
+        raise _invalid(
+            "query.service_area",
+            f"'{where.service_area}' is not a service area; use one of " + ", ".join(areas),
+        )
+    if where.received_from and where.received_to and where.received_from > where.received_to:
+        raise _invalid("query.received_from", "must not be after received_to")
+    after = _decode_cursor(cursor) if cursor else None
+    rows = list(await repository.list_page(session, where=where, after=after, limit=limit))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [ComplaintSummary(**_summary_fields(c)) for c in rows]
+    return ComplaintPage(items=items, next_cursor=_encode_cursor(rows[-1]) if more else None)

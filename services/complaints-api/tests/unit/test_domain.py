@@ -1,0 +1,291 @@
+"""The escalation policy's pure rules: every (state, action) pair, extensions, windows, officers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from complaints_api.complaints import domain
+from complaints_api.complaints.domain import (
+    Action,
+    ComplaintFacts,
+    InvalidTime,
+    Policy,
+    PolicyRefusal,
+    StageFacts,
+    Status,
+)
+from contact_common.calendar import WorkingCalendar
+from contact_common.events import ComplaintStage
+
+S1, S2, OMB = ComplaintStage.stage_1, ComplaintStage.stage_2, ComplaintStage.ombudsman
+CALENDAR = WorkingCalendar()
+POLICY = Policy()
+
+# The policy, stated again independently of the implementation's table.
+EXPECTED: dict[tuple[ComplaintStage, Status, Action], tuple[ComplaintStage, Status]] = {
+    (S1, Status.received, Action.acknowledge): (S1, Status.acknowledged),
+    (S1, Status.received, Action.extend): (S1, Status.received),
+    (S1, Status.acknowledged, Action.extend): (S1, Status.acknowledged),
+    (S1, Status.acknowledged, Action.respond): (S1, Status.responded),
+    (S1, Status.responded, Action.escalate): (S2, Status.received),
+    (S1, Status.responded, Action.close): (S1, Status.closed),
+    (S1, Status.closed, Action.escalate): (S2, Status.received),
+    (S2, Status.received, Action.acknowledge): (S2, Status.acknowledged),
+    (S2, Status.received, Action.extend): (S2, Status.received),
+    (S2, Status.acknowledged, Action.extend): (S2, Status.acknowledged),
+    (S2, Status.acknowledged, Action.respond): (S2, Status.responded),
+    (S2, Status.responded, Action.escalate): (OMB, Status.referred),
+    (S2, Status.responded, Action.close): (S2, Status.closed),
+    (S2, Status.closed, Action.escalate): (OMB, Status.referred),
+    (OMB, Status.referred, Action.ombudsman_decision): (OMB, Status.closed),
+}
+STATES = [
+    (S1, Status.received),
+    (S1, Status.acknowledged),
+    (S1, Status.responded),
+    (S1, Status.closed),
+    (S2, Status.received),
+    (S2, Status.acknowledged),
+    (S2, Status.responded),
+    (S2, Status.closed),
+    (OMB, Status.referred),
+    (OMB, Status.closed),
+]
+
+# Monday 2 March 2026, 10:00 London (GMT): an ordinary working week follows.
+RECEIVED = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def test_the_table_has_exactly_the_reachable_states() -> None:
+    assert set(domain.TRANSITIONS) == set(STATES)
+
+
+@pytest.mark.parametrize("action", list(Action))
+@pytest.mark.parametrize(("stage", "status"), STATES)
+def test_every_state_and_action(stage: ComplaintStage, status: Status, action: Action) -> None:
+    expected = EXPECTED.get((stage, status, action))
+    if expected is not None:
+        assert domain.next_state(stage, status, action) == expected
+        return
+    with pytest.raises(PolicyRefusal) as refused:
+        domain.next_state(stage, status, action)
+    allowed = [a for (st, su, a) in EXPECTED if (st, su) == (stage, status)]
+    assert sorted(refused.value.allowed_next) == sorted(allowed)
+    assert refused.value.problem == "illegal-transition"
+    detail = refused.value.detail
+    assert domain.STAGE_NAMES[stage] in detail and status.value in detail
+    assert "because" in detail and "Allowed next:" in detail
+    if not allowed:
+        assert detail.endswith("Allowed next: nothing.")
+    for action_allowed in allowed:
+        assert action_allowed.value in detail
+
+
+def test_an_impossible_state_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="not a state"):
+        domain.next_state(OMB, Status.acknowledged, Action.respond)
+
+
+def test_responding_before_acknowledging_says_to_acknowledge_first() -> None:
+    with pytest.raises(PolicyRefusal, match="acknowledge it first"):
+        domain.next_state(S1, Status.received, Action.respond)
+
+
+def _facts(
+    stage: ComplaintStage = S1,
+    status: Status = Status.received,
+    **stages: StageFacts,
+) -> ComplaintFacts:
+    records = {ComplaintStage(k): v for k, v in stages.items()} or {
+        S1: StageFacts(stage=S1, started_at=RECEIVED)
+    }
+    return ComplaintFacts(stage=stage, status=status, stages=records)
+
+
+def _plan(facts: ComplaintFacts, action: Action, at: datetime, **kwargs: object):  # type: ignore[no-untyped-def]
+    return domain.plan(
+        facts, action, at=at, now=kwargs.pop("now", at), calendar=CALENDAR, policy=POLICY, **kwargs
+    )
+
+
+def test_one_extension_per_stage() -> None:
+    fresh = _facts()
+    assert _plan(fresh, Action.extend, RECEIVED + timedelta(hours=1)) == (S1, Status.received)
+    used = _facts(stage_1=StageFacts(stage=S1, started_at=RECEIVED, extended=True))
+    assert Action.extend not in domain.allowed_next(
+        used, now=RECEIVED, calendar=CALENDAR, policy=POLICY
+    )
+    with pytest.raises(PolicyRefusal) as refused:
+        _plan(used, Action.extend, RECEIVED + timedelta(hours=1))
+    assert refused.value.problem == "extension-used"
+    assert "one extension per stage" in refused.value.detail
+    assert refused.value.allowed_next == [Action.acknowledge]
+
+
+def test_stage_2_may_be_extended_after_stage_1_was() -> None:
+    escalated = RECEIVED + timedelta(days=10)
+    facts = _facts(
+        S2,
+        Status.acknowledged,
+        stage_1=StageFacts(stage=S1, started_at=RECEIVED, extended=True, responded_at=RECEIVED),
+        stage_2=StageFacts(stage=S2, started_at=escalated, acknowledged_at=escalated),
+    )
+    assert _plan(facts, Action.extend, escalated + timedelta(hours=1)) == (S2, Status.acknowledged)
+
+
+def _responded_at_stage_1(status: Status = Status.responded, officer: str = "officer-a"):  # type: ignore[no-untyped-def]
+    responded = RECEIVED + timedelta(days=1)
+    return _facts(
+        S1,
+        status,
+        stage_1=StageFacts(
+            stage=S1,
+            started_at=RECEIVED,
+            acknowledged_at=RECEIVED,
+            responded_at=responded,
+            responded_by=officer,
+        ),
+    )
+
+
+def test_escalation_window_is_counted_in_working_days_to_closing_time() -> None:
+    facts = _responded_at_stage_1()
+    responded = facts.stages[S1].responded_at
+    assert responded is not None
+    last = domain.escalate_by(CALENDAR, POLICY, facts)
+    assert last == CALENDAR.deadline(responded, POLICY.escalation_window_days)
+    # Tuesday 3 March + 20 working days is Tuesday 31 March, 17:00 BST (clocks went forward
+    # on the 29th).
+    assert last == datetime(2026, 3, 31, 16, 0, tzinfo=UTC)
+    assert _plan(facts, Action.escalate, last) == (S2, Status.received)
+    with pytest.raises(PolicyRefusal) as refused:
+        _plan(facts, Action.escalate, last + timedelta(seconds=1))
+    assert refused.value.problem == "escalation-window-passed"
+    assert "20 working days" in refused.value.detail
+    assert refused.value.allowed_next == [Action.close]
+
+
+def test_a_closed_stage_1_may_still_escalate_within_the_window_only() -> None:
+    facts = _responded_at_stage_1(Status.closed)
+    inside = RECEIVED + timedelta(days=5)
+    assert domain.allowed_next(facts, now=inside, calendar=CALENDAR, policy=POLICY) == [
+        Action.escalate
+    ]
+    assert _plan(facts, Action.escalate, inside) == (S2, Status.received)
+    late = RECEIVED + timedelta(days=60)
+    assert domain.allowed_next(facts, now=late, calendar=CALENDAR, policy=POLICY) == []
+
+
+def test_the_ombudsman_has_no_window_here() -> None:
+    responded = RECEIVED + timedelta(days=20)
+    facts = _facts(
+        S2,
+        Status.closed,
+        stage_1=StageFacts(stage=S1, started_at=RECEIVED, responded_at=RECEIVED),
+        stage_2=StageFacts(stage=S2, started_at=RECEIVED, responded_at=responded),
+    )
+    months_later = responded + timedelta(days=300)
+    assert _plan(facts, Action.escalate, months_later) == (OMB, Status.referred)
+
+
+def _at_stage_2_acknowledged(stage_1_officer: str) -> ComplaintFacts:
+    escalated = RECEIVED + timedelta(days=3)
+    return _facts(
+        S2,
+        Status.acknowledged,
+        stage_1=StageFacts(
+            stage=S1, started_at=RECEIVED, responded_at=RECEIVED, responded_by=stage_1_officer
+        ),
+        stage_2=StageFacts(stage=S2, started_at=escalated, acknowledged_at=escalated),
+    )
+
+
+@pytest.mark.parametrize("officer", ["officer-a", " OFFICER-A "])
+def test_stage_2_response_by_the_stage_1_officer_is_refused(officer: str) -> None:
+    facts = _at_stage_2_acknowledged("officer-a")
+    with pytest.raises(PolicyRefusal) as refused:
+        _plan(facts, Action.respond, RECEIVED + timedelta(days=4), officer=officer)
+    assert refused.value.problem == "same-officer"
+    assert "different officer" in refused.value.detail
+    assert Action.respond in refused.value.allowed_next
+
+
+def test_stage_2_response_by_another_officer_is_allowed() -> None:
+    facts = _at_stage_2_acknowledged("officer-a")
+    at = RECEIVED + timedelta(days=4)
+    assert _plan(facts, Action.respond, at, officer="officer-b") == (S2, Status.responded)
+
+
+def test_a_time_in_the_future_is_refused_beyond_the_skew() -> None:
+    now = RECEIVED + timedelta(days=1)
+    facts = _facts()
+    assert _plan(facts, Action.acknowledge, now + timedelta(minutes=4), now=now)
+    with pytest.raises(InvalidTime, match="in the future"):
+        _plan(facts, Action.acknowledge, now + timedelta(minutes=6), now=now)
+
+
+@pytest.mark.parametrize(
+    ("facts", "action", "step"),
+    [
+        (_facts(), Action.acknowledge, "receipt"),
+        (
+            _facts(
+                S1,
+                Status.acknowledged,
+                stage_1=StageFacts(
+                    stage=S1, started_at=RECEIVED, acknowledged_at=RECEIVED + timedelta(hours=2)
+                ),
+            ),
+            Action.respond,
+            "acknowledgement",
+        ),
+        (_responded_at_stage_1(), Action.escalate, "stage 1 response"),
+        (_responded_at_stage_1(), Action.close, "stage 1 response"),
+    ],
+)
+def test_a_step_cannot_be_dated_before_the_step_it_follows(
+    facts: ComplaintFacts, action: Action, step: str
+) -> None:
+    with pytest.raises(InvalidTime, match=step):
+        _plan(facts, action, RECEIVED - timedelta(minutes=1), now=RECEIVED + timedelta(days=30))
+
+
+def test_the_ombudsman_decision_cannot_predate_the_referral() -> None:
+    referred = RECEIVED + timedelta(days=40)
+    facts = _facts(
+        OMB,
+        Status.referred,
+        stage_1=StageFacts(stage=S1, started_at=RECEIVED),
+        stage_2=StageFacts(stage=S2, started_at=RECEIVED),
+        ombudsman=StageFacts(stage=OMB, started_at=referred),
+    )
+    with pytest.raises(InvalidTime, match="referral"):
+        _plan(facts, Action.ombudsman_decision, referred - timedelta(days=1), now=referred)
+    assert _plan(facts, Action.ombudsman_decision, referred) == (OMB, Status.closed)
+
+
+def test_default_deadlines_follow_the_commitments() -> None:
+    assert domain.response_due_at(CALENDAR, POLICY, S1, RECEIVED) == CALENDAR.deadline(RECEIVED, 10)
+    assert domain.response_due_at(CALENDAR, POLICY, S2, RECEIVED) == CALENDAR.deadline(RECEIVED, 20)
+    assert domain.response_due_at(CALENDAR, POLICY, OMB, RECEIVED) is None
+    assert domain.acknowledge_due_at(CALENDAR, POLICY, S1, RECEIVED) == CALENDAR.deadline(
+        RECEIVED, 3
+    )
+    assert domain.acknowledge_due_at(CALENDAR, POLICY, OMB, RECEIVED) is None
+    # Monday 2 March + 10 working days: Monday 16 March, 17:00 GMT.
+    assert domain.response_due_at(CALENDAR, POLICY, S1, RECEIVED) == datetime(
+        2026, 3, 16, 17, 0, tzinfo=UTC
+    )
+
+
+def test_allowed_next_after_the_ombudsman_decision_is_nothing() -> None:
+    facts = _facts(
+        OMB,
+        Status.closed,
+        stage_1=StageFacts(stage=S1, started_at=RECEIVED),
+        stage_2=StageFacts(stage=S2, started_at=RECEIVED),
+        ombudsman=StageFacts(stage=OMB, started_at=RECEIVED),
+    )
+    assert domain.allowed_next(facts, now=RECEIVED, calendar=CALENDAR, policy=POLICY) == []
