@@ -7,8 +7,32 @@ from fastapi import FastAPI
 from contact_common.bus.relay import OutboxRelay
 from contact_common.service import ServiceRuntime
 from contact_common.service import create_app as create_service_app
+from enquiry_api.calls.router import router as calls_router
 from enquiry_api.config import Settings, get_settings
-from enquiry_api.models import outbox
+from enquiry_api.customers.router import router as customers_router
+from enquiry_api.enquiries.router import router as enquiries_router
+from enquiry_api.feedback.router import router as feedback_router
+from enquiry_api.models import load_all_tables, outbox
+from enquiry_api.open311.router import router as open311_router
+from enquiry_api.standby.router import router as standby_router
+from enquiry_api.visits.router import router as visits_router
+
+load_all_tables()
+
+OPENAPI_TAGS = [
+    {"name": "enquiries", "description": "Enquiries on every channel and their lifecycle."},
+    {"name": "calls", "description": "Telephony call records."},
+    {"name": "visits", "description": "Reception visits."},
+    {"name": "feedback", "description": "Satisfaction scores (KPI CX02)."},
+    {"name": "standby", "description": "The out-of-hours standby contractor's call records."},
+    {"name": "customers", "description": "Erasure of a customer's personal data."},
+    {
+        "name": "open311",
+        "description": "Open311 GeoReport v2 (and mySociety's servicerequestupdates), for "
+        "websites and reporting sites such as FixMyStreet. Errors in the spec's own format.",
+    },
+    {"name": "operations", "description": "Health, readiness and metrics."},
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,4 +56,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "telephony, reception, email, letters and the out-of-hours standby contractor) and "
             "publishes each step as an event on `contact.events`."
         ),
+        routers=[
+            enquiries_router,
+            calls_router,
+            visits_router,
+            feedback_router,
+            standby_router,
+            customers_router,
+            open311_router,
+        ],
+        openapi_tags=OPENAPI_TAGS,
     )

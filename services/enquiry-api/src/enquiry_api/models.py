@@ -10,3 +10,12 @@ metadata = Base.metadata
 
 outbox_message = outbox_table(metadata)
 outbox = Outbox(outbox_message)
+
+
+def load_all_tables() -> None:
+    """Imports every domain's models, so `metadata` holds every table (migrations, tests)."""
+    from enquiry_api.calls import models as _calls  # noqa: F401
+    from enquiry_api.enquiries import models as _enquiries  # noqa: F401
+    from enquiry_api.feedback import models as _feedback  # noqa: F401
+    from enquiry_api.standby import models as _standby  # noqa: F401
+    from enquiry_api.visits import models as _visits  # noqa: F401

@@ -1,0 +1,88 @@
+"""Call records as the telephony platform posts them, and what the API answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Self
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from contact_common.events import ServiceArea, Slug, StaffId
+from enquiry_api.calls.domain import call_times_problem
+
+ExternalId = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}$")
+]
+"""An id issued by another system (telephony platform, kiosk, contractor)."""
+
+
+class CallRecordIn(BaseModel):
+    """One call, as the telephony platform records it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    call_id: ExternalId = Field(
+        description="The telephony platform's own id of the call: sending it again is harmless."
+    )
+    offered_at: AwareDatetime = Field(description="When the call was offered to the queue.")
+    answered_at: AwareDatetime | None = Field(
+        default=None, description="When an agent answered; give this or abandoned_at."
+    )
+    abandoned_at: AwareDatetime | None = Field(
+        default=None, description="When the caller hung up unanswered; or answered_at."
+    )
+    ended_at: AwareDatetime | None = Field(default=None, description="When the call ended.")
+    queue: Slug | None = Field(default=None, description="The queue it was offered to.")
+    agent_id: StaffId | None = Field(default=None, description="The answering agent's staff id.")
+    service_area: ServiceArea | None = Field(
+        default=None, description="The service area the call was about, if known."
+    )
+    enquiry_id: UUID | None = Field(
+        default=None, description="The enquiry raised from the call, if one was."
+    )
+
+    @model_validator(mode="after")
+    def _times_agree(self) -> Self:
+        problem = call_times_problem(
+            offered_at=self.offered_at,
+            answered_at=self.answered_at,
+            abandoned_at=self.abandoned_at,
+            ended_at=self.ended_at,
+        )
+        if problem:
+            raise ValueError(problem[1])
+        return self
+
+
+class CallResult(BaseModel):
+    """What happened to one posted call record."""
+
+    call_id: str = Field(description="The telephony platform's id, as sent.")
+    id: UUID = Field(description="The platform's id of the call (the events' subject).")
+    status: Literal["created", "duplicate"] = Field(
+        description="created, or duplicate if this call_id was recorded before (nothing changed)."
+    )
+
+
+class CallBatchResult(BaseModel):
+    """The outcome of a POST /v1/calls, record by record."""
+
+    created: int = Field(description="How many calls were new.")
+    duplicate: int = Field(description="How many had been recorded already.")
+    results: list[CallResult]
+
+
+def one_or_many_body(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """The OpenAPI request body of a route that takes one record or a list of them."""
+    schema = model.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": [schema, {"type": "array", "items": schema}]}
+                }
+            },
+        }
+    }

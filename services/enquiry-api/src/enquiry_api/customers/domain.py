@@ -1,0 +1,23 @@
+"""What erasure removes, as data: the personal fields of an enquiry and of a standby record."""
+
+from __future__ import annotations
+
+ENQUIRY_PERSONAL_FIELDS = (
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "customer_phone_digits",
+    "customer_address",
+    "customer_uprn",
+    # Free text and places may name or locate a person, so they go too.
+    "description",
+    "location_address",
+    "latitude",
+    "longitude",
+    "attributes",
+    "media_url",
+)
+"""Emptied by erasure; channel, service area, times, status and reference stay (statistics)."""
+
+STANDBY_PERSONAL_FIELDS = ("caller_phone", "caller_phone_digits", "notes")
+"""Emptied by erasure on a standby contractor's record."""

@@ -1,0 +1,178 @@
+"""All SQL about enquiries and their history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from enquiry_api.db import upsert
+from enquiry_api.enquiries.models import Enquiry, EnquiryHistory, EnquiryReferenceCounter
+
+
+async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: int) -> int:
+    """Reserves `count` consecutive numbers of `year`; returns the first.
+
+    The counter row stays locked until the transaction ends, so two requests never get the same
+    number, and a rolled-back transaction gives its numbers back.
+    """
+    table = EnquiryReferenceCounter.__table__
+    statement = (
+        upsert(session, table)
+        .values(year=year, last_number=count)
+        .on_conflict_do_update(
+            index_elements=[table.c.year], set_={"last_number": table.c.last_number + count}
+        )
+        .returning(table.c.last_number)
+    )
+    last = (await session.execute(statement)).scalar_one()
+    return int(last) - count + 1
+
+
+def add(session: AsyncSession, enquiry: Enquiry) -> None:
+    """Adds a new enquiry to the unit of work."""
+    session.add(enquiry)
+
+
+def add_history(session: AsyncSession, entry: EnquiryHistory) -> None:
+    """Adds a step to an enquiry's audit history."""
+    session.add(entry)
+
+
+async def get(
+    session: AsyncSession, enquiry_id: UUID, *, for_update: bool = False
+) -> Enquiry | None:
+    """The enquiry with this id; locked for the transaction if `for_update`."""
+    statement = select(Enquiry).where(Enquiry.id == enquiry_id)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def get_by_reference(session: AsyncSession, reference: str) -> Enquiry | None:
+    """The enquiry with this human reference."""
+    statement = select(Enquiry).where(Enquiry.reference == reference)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def exists(session: AsyncSession, enquiry_id: UUID) -> bool:
+    """True if there is an enquiry with this id."""
+    statement = select(Enquiry.id).where(Enquiry.id == enquiry_id)
+    return (await session.execute(statement)).first() is not None
+
+
+async def history(session: AsyncSession, enquiry_id: UUID) -> Sequence[EnquiryHistory]:
+    """The enquiry's audit history, oldest first."""
+    statement = (
+        select(EnquiryHistory)
+        .where(EnquiryHistory.enquiry_id == enquiry_id)
+        .order_by(EnquiryHistory.id)
+    )
+    return (await session.execute(statement)).scalars().all()
+
+
+@dataclass(frozen=True, slots=True)
+class EnquiryFilter:
+    """What a listing is narrowed to."""
+
+    channel: str | None = None
+    service_area: str | None = None
+    status: str | None = None
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    source: str | None = None
+    service_codes: Sequence[str] | None = None
+    references: Sequence[str] | None = None
+    resolved: bool | None = None
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    where: EnquiryFilter,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> Sequence[Enquiry]:
+    """Up to `limit` enquiries, newest received first, after the (received_at, id) position."""
+    statement = select(Enquiry)
+    if where.channel:
+        statement = statement.where(Enquiry.channel == where.channel)
+    if where.service_area:
+        statement = statement.where(Enquiry.service_area == where.service_area)
+    if where.status:
+        statement = statement.where(Enquiry.status == where.status)
+    if where.received_from:
+        statement = statement.where(Enquiry.received_at >= where.received_from)
+    if where.received_to:
+        statement = statement.where(Enquiry.received_at < where.received_to)
+    if where.source:
+        statement = statement.where(Enquiry.source == where.source)
+    if where.service_codes:
+        statement = statement.where(Enquiry.service_code.in_(where.service_codes))
+    if where.references:
+        statement = statement.where(Enquiry.reference.in_(where.references))
+    if where.resolved is True:
+        statement = statement.where(Enquiry.status == "resolved")
+    elif where.resolved is False:
+        statement = statement.where(Enquiry.status != "resolved")
+    if after is not None:
+        received_at, enquiry_id = after
+        statement = statement.where(
+            or_(
+                Enquiry.received_at < received_at,
+                and_(Enquiry.received_at == received_at, Enquiry.id < enquiry_id),
+            )
+        )
+    statement = statement.order_by(Enquiry.received_at.desc(), Enquiry.id.desc()).limit(limit)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def find_for_erasure(
+    session: AsyncSession,
+    *,
+    enquiry_ids: Sequence[UUID],
+    email: str | None,
+    phone_digits: str | None,
+) -> Sequence[Enquiry]:
+    """The enquiries of a customer, by id, email or phone, locked for the transaction."""
+    conditions = []
+    if enquiry_ids:
+        conditions.append(Enquiry.id.in_(enquiry_ids))
+    if email:
+        conditions.append(func.lower(Enquiry.customer_email) == email.lower())
+    if phone_digits:
+        conditions.append(Enquiry.customer_phone_digits == phone_digits)
+    if not conditions:
+        return []
+    statement = select(Enquiry).where(or_(*conditions)).order_by(Enquiry.id).with_for_update()
+    return (await session.execute(statement)).scalars().all()
+
+
+async def updates_between(
+    session: AsyncSession, *, source: str, start: datetime, end: datetime, limit: int
+) -> Sequence[tuple[EnquiryHistory, Enquiry]]:
+    """Steps recorded in [start, end) on enquiries from `source`, oldest first."""
+    statement = (
+        select(EnquiryHistory, Enquiry)
+        .join(Enquiry, Enquiry.id == EnquiryHistory.enquiry_id)
+        .where(
+            Enquiry.source == source,
+            EnquiryHistory.recorded_at >= start,
+            EnquiryHistory.recorded_at < end,
+        )
+        .order_by(EnquiryHistory.id)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(statement)).all()]
+
+
+async def existing_ids(session: AsyncSession, enquiry_ids: Sequence[UUID]) -> set[UUID]:
+    """Which of these enquiry ids exist."""
+    if not enquiry_ids:
+        return set()
+    statement = select(Enquiry.id).where(Enquiry.id.in_(set(enquiry_ids)))
+    return set((await session.execute(statement)).scalars().all())

@@ -1,0 +1,266 @@
+"""The enquiry API's request and response bodies: the OpenAPI contract integrators build on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from contact_common.events import Channel, ServiceArea, StaffId
+from enquiry_api.common import Email, Phone, Text, Uprn
+from enquiry_api.enquiries.domain import Action, EnquiryStatus, allowed_actions
+from enquiry_api.enquiries.models import Enquiry, EnquiryHistory
+from enquiry_api.enquiries.service import EnquiryDraft, state_of
+
+
+class Customer(BaseModel):
+    """Who made the enquiry. Personal data: kept here only, never in events; erasable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
+        default=None, description="The customer's name."
+    )
+    email: Email | None = Field(default=None, description="The customer's email address.")
+    phone: Phone | None = Field(default=None, description="The customer's telephone number.")
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = (
+        Field(default=None, description="The customer's postal address.")
+    )
+    uprn: Uprn | None = Field(
+        default=None, description="The Unique Property Reference Number of the customer's address."
+    )
+
+
+class Location(BaseModel):
+    """Where the problem is, for reports about a place (Open311, FixMyStreet)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = (
+        Field(default=None, description="A description of the place, e.g. a street address.")
+    )
+    lat: float | None = Field(default=None, ge=-90, le=90, description="WGS84 latitude.")
+    long: float | None = Field(default=None, ge=-180, le=180, description="WGS84 longitude.")
+
+
+class EnquiryCreate(BaseModel):
+    """A new enquiry, on any channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel = Field(description="How the resident reached the council.")
+    service_area: ServiceArea = Field(
+        description="The service area it is for; one of the council's configured service areas."
+    )
+    received_at: AwareDatetime = Field(
+        description="When the council received it (ISO 8601 with an offset; may be in the past "
+        "for a letter or a contractor's record). Commitments count from it."
+    )
+    description: Text = Field(description="What the enquiry is about, in the resident's words.")
+    customer: Customer | None = Field(default=None, description="Who made it, if known.")
+    location: Location | None = Field(default=None, description="Where the problem is, if a place.")
+
+
+class StepBase(BaseModel):
+    """Fields every lifecycle step accepts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime | None = Field(
+        default=None,
+        description="When the step happened (ISO 8601 with an offset); now if left out. Not in "
+        "the future, not before the enquiry was received or its previous step.",
+    )
+
+
+class AcknowledgeRequest(StepBase):
+    """Acknowledge an enquiry."""
+
+
+class AssignRequest(StepBase):
+    """Hand an enquiry to a service area, and optionally to an officer."""
+
+    service_area: ServiceArea | None = Field(
+        default=None,
+        description="The service area to hand it to; the current one if left out. A different "
+        "service area is a hand-off, after which it cannot be resolved at first point.",
+    )
+    assignee_id: StaffId | None = Field(
+        default=None, description="The staff id of the officer it is assigned to, if one."
+    )
+
+
+class RespondRequest(StepBase):
+    """Record that a substantive response was sent."""
+
+
+class ResolveRequest(StepBase):
+    """Resolve an enquiry."""
+
+    first_point: bool = Field(
+        default=False,
+        description="Resolved within the first contact with no hand-off (KPI CX04). Refused if "
+        "the enquiry was ever handed to another service area or reopened.",
+    )
+
+
+class ReopenRequest(StepBase):
+    """Reopen a resolved enquiry; its response clock starts again, as a new clock."""
+
+
+class HistoryEntry(BaseModel):
+    """One step in the enquiry's audit history."""
+
+    action: str = Field(
+        description="opened, acknowledged, assigned, responded, resolved, reopened or "
+        "customer_erased."
+    )
+    from_status: EnquiryStatus | None = Field(description="The status before; none when opened.")
+    to_status: EnquiryStatus = Field(description="The status after.")
+    occurred_at: datetime = Field(description="When it happened (UTC).")
+    recorded_at: datetime = Field(description="When it was recorded here (UTC).")
+    actor_key_id: str = Field(description="The id of the API key that did it.")
+    actor_name: str = Field(description="The name of the API key that did it.")
+    details: dict[str, Any] | None = Field(
+        default=None, description="Facts of the step: service area, assignee id, first_point."
+    )
+
+
+class EnquiryOut(BaseModel):
+    """An enquiry as the API returns it."""
+
+    id: UUID = Field(description="The enquiry's id.")
+    reference: str = Field(description="The human reference given to the resident.")
+    status: EnquiryStatus = Field(description="Where the enquiry is in its lifecycle.")
+    channel: Channel
+    service_area: str = Field(description="The service area it is with now.")
+    received_at: datetime = Field(description="When the council received it (UTC).")
+    description: str | None = Field(description="What it is about; null once erased.")
+    customer: Customer | None = Field(description="Who made it; null if unknown or erased.")
+    location: Location | None = Field(description="Where the problem is; null if none or erased.")
+    source: str = Field(description="How it was recorded: api, open311 or standby.")
+    service_code: str | None = Field(description="The Open311 service code, for Open311 requests.")
+    call_id: UUID | None = Field(description="The call it was raised from, if any.")
+    assignee_id: str | None = Field(description="The officer it is assigned to, if any.")
+    acknowledged_at: datetime | None
+    assigned_at: datetime | None
+    responded_at: datetime | None
+    resolved_at: datetime | None
+    reopened_at: datetime | None
+    first_point: bool | None = Field(description="Resolved at first point; null until resolved.")
+    reopen_count: int = Field(description="How many times it has been reopened.")
+    allowed_actions: list[Action] = Field(description="The lifecycle steps allowed next.")
+    created_at: datetime = Field(description="When it was recorded here (UTC).")
+    erased_at: datetime | None = Field(description="When the customer's data was erased, if so.")
+
+
+class EnquiryDetail(EnquiryOut):
+    """An enquiry with its full audit history, oldest step first."""
+
+    history: list[HistoryEntry]
+
+
+class EnquiryPage(BaseModel):
+    """A page of enquiries, newest received first."""
+
+    items: list[EnquiryOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )
+
+
+def _customer(enquiry: Enquiry) -> Customer | None:
+    values = {
+        "name": enquiry.customer_name,
+        "email": enquiry.customer_email,
+        "phone": enquiry.customer_phone,
+        "address": enquiry.customer_address,
+        "uprn": enquiry.customer_uprn,
+    }
+    if all(v is None for v in values.values()):
+        return None
+    return Customer.model_construct(**values)
+
+
+def _location(enquiry: Enquiry) -> Location | None:
+    if enquiry.location_address is None and enquiry.latitude is None:
+        return None
+    return Location.model_construct(
+        address=enquiry.location_address, lat=enquiry.latitude, long=enquiry.longitude
+    )
+
+
+def _fields(enquiry: Enquiry) -> dict[str, Any]:
+    return {
+        "id": enquiry.id,
+        "reference": enquiry.reference,
+        "status": EnquiryStatus(enquiry.status),
+        "channel": Channel(enquiry.channel),
+        "service_area": enquiry.service_area,
+        "received_at": enquiry.received_at,
+        "description": enquiry.description,
+        "customer": _customer(enquiry),
+        "location": _location(enquiry),
+        "source": enquiry.source,
+        "service_code": enquiry.service_code,
+        "call_id": enquiry.call_id,
+        "assignee_id": enquiry.assignee_id,
+        "acknowledged_at": enquiry.acknowledged_at,
+        "assigned_at": enquiry.assigned_at,
+        "responded_at": enquiry.responded_at,
+        "resolved_at": enquiry.resolved_at,
+        "reopened_at": enquiry.reopened_at,
+        "first_point": enquiry.first_point,
+        "reopen_count": enquiry.reopen_count,
+        "allowed_actions": allowed_actions(state_of(enquiry)),
+        "created_at": enquiry.created_at,
+        "erased_at": enquiry.erased_at,
+    }
+
+
+def enquiry_out(enquiry: Enquiry) -> EnquiryOut:
+    """The API's view of an enquiry."""
+    return EnquiryOut(**_fields(enquiry))
+
+
+def enquiry_detail(enquiry: Enquiry, history: Sequence[EnquiryHistory]) -> EnquiryDetail:
+    """The API's view of an enquiry with its audit history."""
+    return EnquiryDetail(
+        **_fields(enquiry),
+        history=[
+            HistoryEntry(
+                action=entry.action,
+                from_status=EnquiryStatus(entry.from_status) if entry.from_status else None,
+                to_status=EnquiryStatus(entry.to_status),
+                occurred_at=entry.occurred_at,
+                recorded_at=entry.recorded_at,
+                actor_key_id=entry.actor_key_id,
+                actor_name=entry.actor_name,
+                details=entry.details,
+            )
+            for entry in history
+        ],
+    )
+
+
+def draft_of(body: EnquiryCreate) -> EnquiryDraft:
+    """The enquiry to open for a POST /v1/enquiries body."""
+    customer = body.customer or Customer()
+    location = body.location or Location()
+    return EnquiryDraft(
+        channel=body.channel,
+        service_area=body.service_area,
+        received_at=body.received_at,
+        description=body.description,
+        customer_name=customer.name,
+        customer_email=customer.email,
+        customer_phone=customer.phone,
+        customer_address=customer.address,
+        customer_uprn=customer.uprn,
+        location_address=location.address,
+        latitude=location.lat,
+        longitude=location.long,
+    )

@@ -1,0 +1,561 @@
+"""What can be done with enquiries: open, read, list, and move through the lifecycle.
+
+Every change writes its audit history entry and its event (through the outbox) in the caller's
+transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contact_common.auth import Principal
+from contact_common.errors import ProblemError
+from contact_common.events import (
+    Channel,
+    CloudEvent,
+    EnquiryAcknowledged,
+    EnquiryAcknowledgedData,
+    EnquiryAssigned,
+    EnquiryAssignedData,
+    EnquiryOpened,
+    EnquiryOpenedData,
+    EnquiryReopened,
+    EnquiryReopenedData,
+    EnquiryResolved,
+    EnquiryResolvedData,
+    EnquiryResponded,
+    EnquiryRespondedData,
+)
+from enquiry_api.common import SOURCE, invalid, utc_now
+from enquiry_api.config import Settings
+from enquiry_api.enquiries import repository
+from enquiry_api.enquiries.domain import (
+    Action,
+    EnquiryState,
+    EnquiryStatus,
+    TransitionRefused,
+    decode_cursor,
+    encode_cursor,
+    first_point_refusal,
+    format_reference,
+    is_hand_off,
+    next_status,
+    phone_digits,
+    received_at_problem,
+    step_time_problem,
+)
+from enquiry_api.enquiries.models import Enquiry, EnquiryHistory
+from enquiry_api.models import outbox
+
+
+@dataclass(slots=True)
+class EnquiryDraft:
+    """An enquiry to open, from whichever door it came in by."""
+
+    channel: Channel
+    service_area: str
+    received_at: datetime
+    description: str | None
+    source: str = "api"
+    customer_name: str | None = None
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    customer_address: str | None = None
+    customer_uprn: str | None = None
+    location_address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    service_code: str | None = None
+    media_url: str | None = None
+    attributes: dict[str, Any] | None = None
+    call_id: UUID | None = None
+    # A standby follow-up is handed to its service area as it is opened (enquiry.assigned).
+    assigned_at: datetime | None = None
+    field_prefix: str = "body."
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def state_of(enquiry: Enquiry) -> EnquiryState:
+    """The facts the lifecycle rules need."""
+    return EnquiryState(
+        status=EnquiryStatus(enquiry.status),
+        # A response acknowledges; a reopened enquiry was answered before.
+        acknowledged=(
+            enquiry.acknowledged_at is not None
+            or enquiry.responded_at is not None
+            or enquiry.reopen_count > 0
+        ),
+        handed_off=enquiry.handed_off,
+        reopen_count=enquiry.reopen_count,
+    )
+
+
+def check_service_area(settings: Settings, service_area: str, field_name: str) -> None:
+    """Refuses a service area the council has not configured."""
+    if service_area not in settings.service_areas:
+        raise invalid(
+            field_name,
+            f"'{service_area}' is not a service area here; one of: "
+            + ", ".join(settings.service_areas),
+        )
+
+
+def _history(
+    enquiry: Enquiry,
+    *,
+    action: str,
+    from_status: str | None,
+    occurred_at: datetime,
+    now: datetime,
+    actor: Principal,
+    details: dict[str, Any] | None = None,
+) -> EnquiryHistory:
+    return EnquiryHistory(
+        enquiry_id=enquiry.id,
+        action=action,
+        from_status=from_status,
+        to_status=enquiry.status,
+        occurred_at=occurred_at,
+        recorded_at=now,
+        actor_key_id=actor.key_id,
+        actor_name=actor.name,
+        details=details or None,
+    )
+
+
+def _common(enquiry: Enquiry) -> dict[str, Any]:
+    return {
+        "enquiry_id": enquiry.id,
+        "channel": Channel(enquiry.channel),
+        "service_area": enquiry.service_area,
+        "received_at": enquiry.received_at,
+    }
+
+
+async def open_enquiries(
+    session: AsyncSession,
+    *,
+    drafts: Sequence[EnquiryDraft],
+    actor: Principal,
+    settings: Settings,
+    now: datetime | None = None,
+) -> list[Enquiry]:
+    """Opens enquiries with consecutive references, each with its history and events."""
+    if not drafts:
+        return []
+    now = now or utc_now()
+    skew = timedelta(seconds=settings.clock_skew_seconds)
+    for draft in drafts:
+        check_service_area(settings, draft.service_area, f"{draft.field_prefix}service_area")
+        problem = received_at_problem(draft.received_at, now=now, skew=skew)
+        if problem:
+            raise invalid(f"{draft.field_prefix}received_at", f"received_at {problem}")
+    # The reference's year is the year it was issued, in the council's own time zone.
+    year = now.astimezone(ZoneInfo(settings.office_timezone)).year
+    first = await repository.reserve_reference_numbers(session, year=year, count=len(drafts))
+    enquiries: list[Enquiry] = []
+    histories: list[EnquiryHistory] = []
+    events: list[CloudEvent] = []
+    for offset, draft in enumerate(drafts):
+        draft.received_at = draft.received_at.astimezone(UTC)
+        enquiry = Enquiry(
+            id=uuid4(),
+            reference=format_reference(settings.reference_prefix, year, first + offset),
+            channel=draft.channel.value,
+            service_area=draft.service_area,
+            received_at=draft.received_at,
+            status=EnquiryStatus.open.value,
+            description=draft.description,
+            source=draft.source,
+            call_id=draft.call_id,
+            customer_name=draft.customer_name,
+            customer_email=draft.customer_email,
+            customer_phone=draft.customer_phone,
+            customer_phone_digits=phone_digits(draft.customer_phone),
+            customer_address=draft.customer_address,
+            customer_uprn=draft.customer_uprn,
+            location_address=draft.location_address,
+            latitude=draft.latitude,
+            longitude=draft.longitude,
+            service_code=draft.service_code,
+            media_url=draft.media_url,
+            attributes=draft.attributes,
+            handed_off=False,
+            reopen_count=0,
+            last_step_at=draft.received_at,
+            created_at=now,
+            updated_at=now,
+            created_by=actor.key_id,
+        )
+        repository.add(session, enquiry)
+        enquiries.append(enquiry)
+        events.append(
+            EnquiryOpened.from_data(
+                EnquiryOpenedData(
+                    **_common(enquiry), reference=enquiry.reference, call_id=draft.call_id
+                ),
+                source=SOURCE,
+            )
+        )
+        opened_details = {"channel": enquiry.channel, "service_area": enquiry.service_area}
+        opened_details.update(draft.details)
+        history = [
+            _history(
+                enquiry,
+                action="opened",
+                from_status=None,
+                occurred_at=draft.received_at,
+                now=now,
+                actor=actor,
+                details=opened_details,
+            )
+        ]
+        if draft.assigned_at is not None:
+            assigned_at = max(draft.assigned_at.astimezone(UTC), draft.received_at)
+            enquiry.status = EnquiryStatus.assigned.value
+            enquiry.assigned_at = assigned_at
+            enquiry.last_step_at = assigned_at
+            events.append(
+                EnquiryAssigned.from_data(
+                    EnquiryAssignedData(**_common(enquiry), assigned_at=assigned_at), source=SOURCE
+                )
+            )
+            history.append(
+                _history(
+                    enquiry,
+                    action="assigned",
+                    from_status=EnquiryStatus.open.value,
+                    occurred_at=assigned_at,
+                    now=now,
+                    actor=actor,
+                    details={"service_area": enquiry.service_area},
+                )
+            )
+        histories.extend(history)
+    # The enquiry rows must exist before their history rows refer to them.
+    await session.flush()
+    for entry in histories:
+        repository.add_history(session, entry)
+    await session.flush()
+    await outbox.add_many(session, events)
+    return enquiries
+
+
+async def open_enquiry(
+    session: AsyncSession, *, draft: EnquiryDraft, actor: Principal, settings: Settings
+) -> Enquiry:
+    """Opens one enquiry: its reference, its history and enquiry.opened."""
+    (enquiry,) = await open_enquiries(session, drafts=[draft], actor=actor, settings=settings)
+    return enquiry
+
+
+async def get_enquiry(
+    session: AsyncSession, *, enquiry_id: UUID
+) -> tuple[Enquiry, Sequence[EnquiryHistory]]:
+    """The enquiry and its audit history, or 404."""
+    enquiry = await repository.get(session, enquiry_id)
+    if enquiry is None:
+        raise _not_found(enquiry_id)
+    return enquiry, await repository.history(session, enquiry_id)
+
+
+def _not_found(enquiry_id: UUID) -> ProblemError:
+    return ProblemError(404, f"There is no enquiry {enquiry_id}.", problem="enquiry-not-found")
+
+
+async def list_enquiries(
+    session: AsyncSession,
+    *,
+    where: repository.EnquiryFilter,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[Enquiry], str | None]:
+    """A page of enquiries, newest received first, and the cursor of the next page."""
+    after = None
+    if cursor:
+        decoded = decode_cursor(cursor)
+        if decoded is None:
+            raise invalid("query.cursor", "not a cursor this API gave out; start without one")
+        try:
+            after = (decoded[0], UUID(decoded[1]))
+        except ValueError:
+            raise invalid("query.cursor", "not a cursor this API gave out") from None
+    if where.received_from and where.received_to and where.received_to < where.received_from:
+        raise invalid("query.received_to", "received_to is before received_from")
+    rows = await repository.list_page(session, where=where, after=after, limit=limit + 1)
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor(last.received_at, str(last.id))
+    return page, next_cursor
+
+
+async def _begin_step(
+    session: AsyncSession,
+    *,
+    enquiry_id: UUID,
+    action: Action,
+    at: datetime | None,
+    settings: Settings,
+    now: datetime,
+) -> tuple[Enquiry, EnquiryStatus, datetime]:
+    """Locks the enquiry and checks the step: returns it, the status after, and the step time."""
+    enquiry = await repository.get(session, enquiry_id, for_update=True)
+    if enquiry is None:
+        raise _not_found(enquiry_id)
+    state = state_of(enquiry)
+    try:
+        after = next_status(state, action)
+    except TransitionRefused as refused:
+        raise ProblemError(
+            409,
+            refused.message,
+            problem="transition-not-allowed",
+            title="Not allowed in this status",
+            current_status=refused.status.value,
+            allowed_actions=[a.value for a in refused.allowed],
+        ) from None
+    occurred_at = (at or now).astimezone(UTC)
+    problem = step_time_problem(
+        occurred_at,
+        received_at=enquiry.received_at,
+        last_step_at=enquiry.last_step_at,
+        now=now,
+        skew=timedelta(seconds=settings.clock_skew_seconds),
+    )
+    if problem:
+        raise invalid("body.at", f"at {problem}")
+    return enquiry, after, occurred_at
+
+
+async def _finish_step(
+    session: AsyncSession,
+    *,
+    enquiry: Enquiry,
+    action: str,
+    from_status: str,
+    occurred_at: datetime,
+    now: datetime,
+    actor: Principal,
+    event: CloudEvent,
+    details: dict[str, Any] | None = None,
+) -> Enquiry:
+    enquiry.last_step_at = occurred_at
+    enquiry.updated_at = now
+    repository.add_history(
+        session,
+        _history(
+            enquiry,
+            action=action,
+            from_status=from_status,
+            occurred_at=occurred_at,
+            now=now,
+            actor=actor,
+            details=details,
+        ),
+    )
+    await outbox.add(session, event)
+    await session.flush()
+    return enquiry
+
+
+async def acknowledge(
+    session: AsyncSession,
+    *,
+    enquiry_id: UUID,
+    at: datetime | None,
+    actor: Principal,
+    settings: Settings,
+) -> Enquiry:
+    """Acknowledges an enquiry (enquiry.acknowledged)."""
+    now = utc_now()
+    enquiry, after, occurred_at = await _begin_step(
+        session, enquiry_id=enquiry_id, action=Action.acknowledge, at=at, settings=settings, now=now
+    )
+    before = enquiry.status
+    enquiry.status = after.value
+    enquiry.acknowledged_at = occurred_at
+    event = EnquiryAcknowledged.from_data(
+        EnquiryAcknowledgedData(**_common(enquiry), acknowledged_at=occurred_at), source=SOURCE
+    )
+    return await _finish_step(
+        session,
+        enquiry=enquiry,
+        action="acknowledged",
+        from_status=before,
+        occurred_at=occurred_at,
+        now=now,
+        actor=actor,
+        event=event,
+    )
+
+
+async def assign(
+    session: AsyncSession,
+    *,
+    enquiry_id: UUID,
+    service_area: str | None,
+    assignee_id: str | None,
+    at: datetime | None,
+    actor: Principal,
+    settings: Settings,
+) -> Enquiry:
+    """Hands an enquiry to a service area and/or an officer (enquiry.assigned)."""
+    now = utc_now()
+    if service_area is not None:
+        check_service_area(settings, service_area, "body.service_area")
+    enquiry, after, occurred_at = await _begin_step(
+        session, enquiry_id=enquiry_id, action=Action.assign, at=at, settings=settings, now=now
+    )
+    before = enquiry.status
+    target_area = service_area or enquiry.service_area
+    if is_hand_off(enquiry.service_area, target_area):
+        enquiry.handed_off = True
+    details: dict[str, Any] = {"service_area": target_area}
+    if target_area != enquiry.service_area:
+        details["from_service_area"] = enquiry.service_area
+    if assignee_id:
+        details["assignee_id"] = assignee_id
+    enquiry.service_area = target_area
+    enquiry.assignee_id = assignee_id
+    enquiry.status = after.value
+    enquiry.assigned_at = occurred_at
+    event = EnquiryAssigned.from_data(
+        EnquiryAssignedData(**_common(enquiry), assigned_at=occurred_at, assignee_id=assignee_id),
+        source=SOURCE,
+    )
+    return await _finish_step(
+        session,
+        enquiry=enquiry,
+        action="assigned",
+        from_status=before,
+        occurred_at=occurred_at,
+        now=now,
+        actor=actor,
+        event=event,
+        details=details,
+    )
+
+
+async def respond(
+    session: AsyncSession,
+    *,
+    enquiry_id: UUID,
+    at: datetime | None,
+    actor: Principal,
+    settings: Settings,
+) -> Enquiry:
+    """Records that a substantive response was sent (enquiry.responded)."""
+    now = utc_now()
+    enquiry, after, occurred_at = await _begin_step(
+        session, enquiry_id=enquiry_id, action=Action.respond, at=at, settings=settings, now=now
+    )
+    before = enquiry.status
+    enquiry.status = after.value
+    enquiry.responded_at = occurred_at
+    event = EnquiryResponded.from_data(
+        EnquiryRespondedData(**_common(enquiry), responded_at=occurred_at), source=SOURCE
+    )
+    return await _finish_step(
+        session,
+        enquiry=enquiry,
+        action="responded",
+        from_status=before,
+        occurred_at=occurred_at,
+        now=now,
+        actor=actor,
+        event=event,
+    )
+
+
+async def resolve(
+    session: AsyncSession,
+    *,
+    enquiry_id: UUID,
+    first_point: bool,
+    at: datetime | None,
+    actor: Principal,
+    settings: Settings,
+) -> Enquiry:
+    """Resolves an enquiry, at first point or not (enquiry.resolved)."""
+    now = utc_now()
+    enquiry, after, occurred_at = await _begin_step(
+        session, enquiry_id=enquiry_id, action=Action.resolve, at=at, settings=settings, now=now
+    )
+    if first_point:
+        refusal = first_point_refusal(state_of(enquiry))
+        if refusal:
+            raise ProblemError(
+                409,
+                refusal,
+                problem="first-point-not-possible",
+                title="Not resolvable at first point",
+                current_status=enquiry.status,
+            )
+    before = enquiry.status
+    enquiry.status = after.value
+    enquiry.resolved_at = occurred_at
+    enquiry.first_point = first_point
+    event = EnquiryResolved.from_data(
+        EnquiryResolvedData(**_common(enquiry), resolved_at=occurred_at, first_point=first_point),
+        source=SOURCE,
+    )
+    return await _finish_step(
+        session,
+        enquiry=enquiry,
+        action="resolved",
+        from_status=before,
+        occurred_at=occurred_at,
+        now=now,
+        actor=actor,
+        event=event,
+        details={"first_point": first_point},
+    )
+
+
+async def reopen(
+    session: AsyncSession,
+    *,
+    enquiry_id: UUID,
+    at: datetime | None,
+    actor: Principal,
+    settings: Settings,
+) -> Enquiry:
+    """Reopens a resolved enquiry: a new response clock (enquiry.reopened)."""
+    now = utc_now()
+    enquiry, after, occurred_at = await _begin_step(
+        session, enquiry_id=enquiry_id, action=Action.reopen, at=at, settings=settings, now=now
+    )
+    before = enquiry.status
+    enquiry.status = after.value
+    enquiry.reopen_count += 1
+    enquiry.reopened_at = occurred_at
+    # The next response and resolution belong to the new clock.
+    enquiry.responded_at = None
+    enquiry.resolved_at = None
+    enquiry.first_point = None
+    event = EnquiryReopened.from_data(
+        EnquiryReopenedData(
+            **_common(enquiry), reopened_at=occurred_at, reopen_count=enquiry.reopen_count
+        ),
+        source=SOURCE,
+    )
+    return await _finish_step(
+        session,
+        enquiry=enquiry,
+        action="reopened",
+        from_status=before,
+        occurred_at=occurred_at,
+        now=now,
+        actor=actor,
+        event=event,
+        details={"reopen_count": enquiry.reopen_count},
+    )

@@ -1,0 +1,448 @@
+"""Open311 GeoReport v2 on plain values: the service catalogue, a request's form, statuses.
+
+The spec: http://wiki.open311.org/GeoReport_v2 ; mySociety's servicerequestupdates extension is
+what FixMyStreet polls for status changes (its states: open, investigating, in_progress,
+action_scheduled, fixed, closed, ...; it lower-cases and reads `_` as a space).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+FORMATS = ("xml", "json")
+MAX_RANGE = timedelta(days=90)
+MAX_DESCRIPTION = 4000
+MAX_ATTRIBUTES = 50
+_ATTRIBUTE = re.compile(r"^attribute\[([A-Za-z0-9_.\-]{1,64})\](\[\])?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{5,30}$")
+
+
+class Open311Error(Exception):
+    """An error in the spec's own format: an HTTP status code and a description."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeValue:
+    """One allowed value of a list attribute."""
+
+    key: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAttribute:
+    """A question a service asks (GeoReport v2 service definition attribute)."""
+
+    code: str
+    description: str
+    datatype: str = "string"  # string, number, datetime, text, singlevaluelist, multivaluelist
+    required: bool = False
+    datatype_description: str = ""
+    order: int = 1
+    values: tuple[AttributeValue, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Open311Service:
+    """A kind of report residents can make, and the council service area that handles it."""
+
+    code: str
+    name: str
+    description: str
+    service_area: str
+    group: str
+    keywords: tuple[str, ...] = ()
+    attributes: tuple[ServiceAttribute, ...] = field(default_factory=tuple)
+
+    @property
+    def metadata(self) -> bool:
+        """True if the service asks questions (a client must read its definition)."""
+        return bool(self.attributes)
+
+
+def _values(*pairs: tuple[str, str]) -> tuple[AttributeValue, ...]:
+    return tuple(AttributeValue(key=k, name=n) for k, n in pairs)
+
+
+DEFAULT_CATALOGUE: tuple[Open311Service, ...] = (
+    Open311Service(
+        code="missed_bin",
+        name="Missed bin collection",
+        description="A bin was not emptied on its collection day.",
+        service_area="waste",
+        group="Bins and recycling",
+        keywords=("bin", "collection", "recycling"),
+        attributes=(
+            ServiceAttribute(
+                code="bin_type",
+                description="Which bin was missed?",
+                datatype="singlevaluelist",
+                required=True,
+                order=1,
+                values=_values(
+                    ("general", "General waste"),
+                    ("recycling", "Recycling"),
+                    ("garden", "Garden waste"),
+                    ("food", "Food waste"),
+                ),
+            ),
+        ),
+    ),
+    Open311Service(
+        code="fly_tipping",
+        name="Fly-tipping",
+        description="Rubbish dumped illegally on public land.",
+        service_area="environmental_health",
+        group="Street care",
+        keywords=("dumping", "rubbish", "waste"),
+        attributes=(
+            ServiceAttribute(
+                code="waste_type",
+                description="What has been dumped?",
+                datatype="singlevaluelist",
+                required=True,
+                order=1,
+                values=_values(
+                    ("household", "Household rubbish"),
+                    ("builders_rubble", "Builders' rubble"),
+                    ("tyres", "Tyres"),
+                    ("asbestos", "Asbestos"),
+                    ("other", "Something else"),
+                ),
+            ),
+            ServiceAttribute(
+                code="quantity",
+                description="How much is there?",
+                datatype="singlevaluelist",
+                required=False,
+                order=2,
+                values=_values(
+                    ("single_item", "A single item"),
+                    ("car_boot", "A car boot load"),
+                    ("small_van", "A small van load"),
+                    ("lorry", "A lorry load or more"),
+                ),
+            ),
+        ),
+    ),
+    Open311Service(
+        code="graffiti",
+        name="Graffiti",
+        description="Graffiti on public property.",
+        service_area="environmental_health",
+        group="Street care",
+        keywords=("graffiti", "vandalism"),
+        attributes=(
+            ServiceAttribute(
+                code="offensive",
+                description="Is it offensive?",
+                datatype="singlevaluelist",
+                required=False,
+                order=1,
+                values=_values(("yes", "Yes"), ("no", "No")),
+            ),
+        ),
+    ),
+    Open311Service(
+        code="abandoned_vehicle",
+        name="Abandoned vehicle",
+        description="A vehicle that seems to have been abandoned.",
+        service_area="parking",
+        group="Parking and vehicles",
+        keywords=("car", "vehicle"),
+        attributes=(
+            ServiceAttribute(
+                code="registration",
+                description="The vehicle's registration, if you can see it.",
+                datatype="string",
+                required=False,
+                order=1,
+            ),
+        ),
+    ),
+    Open311Service(
+        code="dog_fouling",
+        name="Dog fouling",
+        description="Dog mess on a pavement, path or park.",
+        service_area="environmental_health",
+        group="Street care",
+        keywords=("dog", "fouling"),
+    ),
+    Open311Service(
+        code="street_cleaning",
+        name="Litter and street cleaning",
+        description="Litter, leaves or spillages that need clearing.",
+        service_area="waste",
+        group="Street care",
+        keywords=("litter", "sweeping"),
+    ),
+    Open311Service(
+        code="other",
+        name="Something else",
+        description="Any other problem with a place; we will pass it to the right team.",
+        service_area="general",
+        group="Other",
+    ),
+)
+
+
+def catalogue_for(service_areas: Sequence[str]) -> tuple[Open311Service, ...]:
+    """The services whose service area this council has (a council may have renamed areas)."""
+    return tuple(s for s in DEFAULT_CATALOGUE if s.service_area in service_areas)
+
+
+def find_service(catalogue: Sequence[Open311Service], code: str) -> Open311Service:
+    """The service with this code, or a 404 in the spec's format."""
+    for service in catalogue:
+        if service.code == code:
+            return service
+    raise Open311Error(404, f"service_code '{code}' not found; GET services for the list")
+
+
+def check_format(fmt: str) -> str:
+    """The response format asked for in the path's extension."""
+    if fmt not in FORMATS:
+        raise Open311Error(400, f"unknown format '.{fmt}'; use .xml or .json")
+    return fmt
+
+
+def parse_w3c(value: str, name: str) -> datetime:
+    """A W3C datetime (2010-01-01T00:00:00Z) with a time zone, in UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise Open311Error(400, f"{name} is not a W3C datetime like 2010-01-01T00:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise Open311Error(400, f"{name} needs a time zone, e.g. 2010-01-01T00:00:00Z")
+    return parsed.astimezone(UTC)
+
+
+def w3c(value: datetime | None) -> str | None:
+    """A UTC instant as a W3C datetime."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def date_range(
+    start: str | None, end: str | None, *, now: datetime, max_range: timedelta = MAX_RANGE
+) -> tuple[datetime, datetime]:
+    """The [start, end) window of a query; the most recent 90 days by default, 90 at most."""
+    end_at = parse_w3c(end, "end_date") if end else None
+    start_at = parse_w3c(start, "start_date") if start else None
+    if start_at is None and end_at is None:
+        return now - max_range, now + timedelta(seconds=1)
+    if start_at is None:
+        assert end_at is not None
+        return end_at - max_range, end_at
+    if end_at is None:
+        return start_at, start_at + max_range
+    if end_at < start_at:
+        raise Open311Error(400, "end_date is before start_date")
+    if end_at - start_at > max_range:
+        raise Open311Error(400, "start_date and end_date may not span more than 90 days")
+    return start_at, end_at
+
+
+def comma_list(value: str | None) -> list[str]:
+    """The items of a comma-delimited parameter."""
+    if not value:
+        return []
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRequestForm:
+    """A checked POST requests body: what the enquiry is made of."""
+
+    service: Open311Service
+    description: str
+    latitude: float | None
+    longitude: float | None
+    address: str | None
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    media_url: str | None
+    attributes: dict[str, Any]
+
+    @property
+    def customer_name(self) -> str | None:
+        """The reporter's name, from first and last names."""
+        name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return name or None
+
+
+def _text(form: Mapping[str, list[str]], name: str, limit: int) -> str | None:
+    values = form.get(name) or []
+    value = values[-1].strip() if values else ""
+    if not value:
+        return None
+    if len(value) > limit:
+        raise Open311Error(400, f"{name} is longer than {limit} characters")
+    return value
+
+
+def _coordinate(form: Mapping[str, list[str]], name: str, bound: float) -> float | None:
+    text = _text(form, name, 40)
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise Open311Error(400, f"{name} is not a number: '{text}'") from None
+    if not -bound <= value <= bound:
+        raise Open311Error(400, f"{name} is out of range (-{bound} to {bound})")
+    return value
+
+
+def _attribute_answers(form: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    answers: dict[str, list[str]] = {}
+    for name, values in form.items():
+        match = _ATTRIBUTE.match(name)
+        if match:
+            kept = [v.strip()[:1000] for v in values if v.strip()]
+            if kept:
+                answers.setdefault(match.group(1), []).extend(kept)
+    if len(answers) > MAX_ATTRIBUTES:
+        raise Open311Error(400, f"more than {MAX_ATTRIBUTES} attributes")
+    return answers
+
+
+def _checked_attributes(service: Open311Service, answers: dict[str, list[str]]) -> dict[str, Any]:
+    checked: dict[str, Any] = {}
+    for attribute in service.attributes:
+        given = answers.get(attribute.code, [])
+        if not given:
+            if attribute.required:
+                raise Open311Error(
+                    400, f"attribute[{attribute.code}] is required: {attribute.description}"
+                )
+            continue
+        allowed = {v.key for v in attribute.values}
+        if attribute.datatype == "singlevaluelist":
+            if len(given) > 1 or given[0] not in allowed:
+                raise Open311Error(
+                    400,
+                    f"attribute[{attribute.code}] must be one of: " + ", ".join(sorted(allowed)),
+                )
+            checked[attribute.code] = given[0]
+        elif attribute.datatype == "multivaluelist":
+            wrong = [v for v in given if v not in allowed]
+            if wrong:
+                raise Open311Error(
+                    400,
+                    f"attribute[{attribute.code}] values must be among: "
+                    + ", ".join(sorted(allowed)),
+                )
+            checked[attribute.code] = given
+        elif attribute.datatype == "number":
+            try:
+                checked[attribute.code] = float(given[-1])
+            except ValueError:
+                raise Open311Error(400, f"attribute[{attribute.code}] must be a number") from None
+        elif attribute.datatype == "datetime":
+            checked[attribute.code] = w3c(parse_w3c(given[-1], f"attribute[{attribute.code}]"))
+        else:
+            checked[attribute.code] = given[-1]
+    # Attributes the service does not define (FixMyStreet sends its own, e.g. fixmystreet_id)
+    # are kept as given: they help staff find the report.
+    defined = {a.code for a in service.attributes}
+    for code, given in answers.items():
+        if code not in defined:
+            checked[code] = given[-1] if len(given) == 1 else given
+    return checked
+
+
+def read_service_request(
+    form: Mapping[str, list[str]], catalogue: Sequence[Open311Service]
+) -> ServiceRequestForm:
+    """Checks a POST requests form (GeoReport v2), or raises the spec's 400/404 error."""
+    code = _text(form, "service_code", 64)
+    if code is None:
+        raise Open311Error(400, "service_code is required")
+    service = find_service(catalogue, code)
+    latitude = _coordinate(form, "lat", 90)
+    longitude = _coordinate(form, "long", 180)
+    if (latitude is None) != (longitude is None):
+        raise Open311Error(400, "give both lat and long, or neither")
+    address = _text(form, "address_string", 500)
+    address_id = _text(form, "address_id", 64)
+    if latitude is None and address is None and address_id is None:
+        raise Open311Error(
+            400, "a location is required: lat and long, address_string or address_id"
+        )
+    email = _text(form, "email", 254)
+    if email is not None and not _EMAIL.match(email):
+        raise Open311Error(400, "email is not an email address")
+    phone = _text(form, "phone", 32)
+    if phone is not None and not _PHONE.match(phone):
+        raise Open311Error(400, "phone is not a telephone number")
+    media_url = _text(form, "media_url", 1000)
+    if media_url is not None and not media_url.startswith(("http://", "https://")):
+        raise Open311Error(400, "media_url must be an http(s) URL")
+    attributes = _checked_attributes(service, _attribute_answers(form))
+    if address_id is not None:
+        attributes["address_id"] = address_id
+    return ServiceRequestForm(
+        service=service,
+        description=_text(form, "description", MAX_DESCRIPTION) or service.name,
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        first_name=_text(form, "first_name", 100),
+        last_name=_text(form, "last_name", 100),
+        email=email,
+        phone=phone,
+        media_url=media_url,
+        attributes=attributes,
+    )
+
+
+def georeport_status(enquiry_status: str) -> str:
+    """GeoReport v2's status of an enquiry: open or closed."""
+    return "closed" if enquiry_status == "resolved" else "open"
+
+
+_UPDATE_STATUS = {
+    "open": "open",
+    "acknowledged": "investigating",
+    "assigned": "in_progress",
+    "responded": "action_scheduled",
+    "resolved": "fixed",
+    "reopened": "open",
+}
+
+_STATUS_NOTES = {
+    "open": "Received.",
+    "acknowledged": "We have acknowledged your report and are looking into it.",
+    "assigned": "Your report has been passed to the team that deals with it.",
+    "responded": "The team has responded to your report.",
+    "resolved": "Your report has been dealt with.",
+    "reopened": "Your report has been reopened.",
+}
+
+
+def update_status(enquiry_status: str) -> str:
+    """The servicerequestupdates status (FixMyStreet's states) of an enquiry status."""
+    return _UPDATE_STATUS.get(enquiry_status, "open")
+
+
+def status_notes(enquiry_status: str) -> str:
+    """A sentence for the public about where the report is."""
+    return _STATUS_NOTES.get(enquiry_status, "")
+
+
+UPDATE_ACTIONS = ("acknowledged", "assigned", "responded", "resolved", "reopened")
+"""The history steps reported as updates (not the opening, nor an erasure)."""

@@ -1,0 +1,244 @@
+"""HTTP routes of Open311 GeoReport v2 and mySociety's servicerequestupdates extension.
+
+Each resource is served as `.xml` and `.json`; errors are in the spec's own format
+([{code, description}] or <errors><error>...), not problem+json, so that Open311 clients
+(FixMyStreet among them) read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.datastructures import UploadFile
+
+from contact_common.service import SessionDep
+from enquiry_api.common import SettingsDep
+from enquiry_api.open311 import service
+from enquiry_api.open311.domain import Open311Error, check_format, find_service, w3c
+from enquiry_api.open311.schemas import (
+    OPEN311_RESPONSES,
+    POST_REQUEST_BODY,
+    definition_fields,
+    render_error,
+    render_list,
+    render_object,
+    service_fields,
+)
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+Jurisdiction = Annotated[
+    str | None, Query(description="Accepted and ignored: this endpoint serves one council.")
+]
+
+
+async def _answer(fmt: str, produce: Callable[[str], Awaitable[Response]]) -> Response:
+    """Renders what `produce` makes, or its Open311Error in the spec's error format."""
+    try:
+        return await produce(check_format(fmt))
+    except Open311Error as error:
+        return render_error(fmt if fmt in ("xml", "json") else "json", error)
+
+
+@router.get(
+    "/discovery.{fmt}",
+    summary="Open311 discovery",
+    description="Where this Open311 endpoint is and what it speaks (GeoReport v2, XML and JSON).",
+    response_class=Response,
+    responses=OPEN311_RESPONSES,
+)
+async def discovery(fmt: str, request: Request, settings: SettingsDep) -> Response:
+    async def produce(fmt: str) -> Response:
+        changeset = w3c(settings.open311_changeset)
+        return render_object(
+            fmt,
+            "discovery",
+            {
+                "changeset": changeset,
+                "contact": settings.open311_contact,
+                "key_service": "Ask the council for an API key with the enquiries:write scope.",
+                "endpoints": [
+                    {
+                        "specification": "http://wiki.open311.org/GeoReport_v2",
+                        "url": str(request.base_url).rstrip("/") + "/open311/v2",
+                        "changeset": changeset,
+                        "type": "production",
+                        "formats": ["text/xml", "application/json"],
+                    }
+                ],
+            },
+        )
+
+    return await _answer(fmt, produce)
+
+
+@router.get(
+    "/services.{fmt}",
+    summary="Open311 service list",
+    description="The kinds of report residents can make, with their codes and groups.",
+    response_class=Response,
+    responses=OPEN311_RESPONSES,
+)
+async def services(
+    fmt: str, settings: SettingsDep, jurisdiction_id: Jurisdiction = None
+) -> Response:
+    async def produce(fmt: str) -> Response:
+        items = [service_fields(s) for s in service.catalogue(settings)]
+        return render_list(fmt, "services", "service", items)
+
+    return await _answer(fmt, produce)
+
+
+@router.get(
+    "/services/{service_code}.{fmt}",
+    summary="Open311 service definition",
+    description="The questions (attributes) a service asks, with their datatypes and values.",
+    response_class=Response,
+    responses=OPEN311_RESPONSES,
+)
+async def service_definition(
+    service_code: str, fmt: str, settings: SettingsDep, jurisdiction_id: Jurisdiction = None
+) -> Response:
+    async def produce(fmt: str) -> Response:
+        definition = definition_fields(find_service(service.catalogue(settings), service_code))
+        return render_object(fmt, "service_definition", definition)
+
+    return await _answer(fmt, produce)
+
+
+@router.post(
+    "/requests.{fmt}",
+    summary="Open311: create a service request",
+    description="Form-encoded, as GeoReport v2 says, with `api_key` (a key of this platform with "
+    "`enquiries:write`). The request becomes an enquiry (channel web_form) assigned by its "
+    "service to a service area; the answer carries its service_request_id (the enquiry's "
+    "reference) and a token. Errors (400, 403, 404) are in the spec's format.",
+    response_class=Response,
+    responses={
+        **OPEN311_RESPONSES,
+        403: {"description": "api_key missing, invalid or without the enquiries:write scope."},
+    },
+    openapi_extra=POST_REQUEST_BODY,
+)
+async def create_request(
+    fmt: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    async def produce(fmt: str) -> Response:
+        form: dict[str, list[str]] = {}
+        try:
+            async with request.form() as data:
+                for name, value in data.multi_items():
+                    if not isinstance(value, UploadFile):
+                        form.setdefault(name, []).append(value)
+        except Exception:
+            raise Open311Error(400, "the body must be form-encoded (GeoReport v2)") from None
+        created = await service.create_request(
+            session, form=form, key_store=request.app.state.key_store, settings=settings
+        )
+        return render_list(fmt, "service_requests", "request", created)
+
+    return await _answer(fmt, produce)
+
+
+@router.get(
+    "/requests.{fmt}",
+    summary="Open311: service requests",
+    description="Requests made through Open311, newest first: by `service_request_id` (comma "
+    "list, overriding the rest), or by `service_code`, `status` (open, closed) and "
+    "`start_date`/`end_date` (W3C datetimes, the last 90 days by default, 90 days at most). "
+    "Nothing about the reporter is returned.",
+    response_class=Response,
+    responses=OPEN311_RESPONSES,
+)
+async def list_requests(
+    fmt: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    service_request_id: Annotated[str | None, Query(description="Comma-delimited ids.")] = None,
+    service_code: Annotated[str | None, Query(description="Comma-delimited codes.")] = None,
+    start_date: Annotated[str | None, Query(description="W3C datetime, inclusive.")] = None,
+    end_date: Annotated[str | None, Query(description="W3C datetime, exclusive.")] = None,
+    status: Annotated[str | None, Query(description="open, closed, or both.")] = None,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    async def produce(fmt: str) -> Response:
+        items = await service.list_requests(
+            session,
+            service_request_id=service_request_id,
+            service_code=service_code,
+            start_date=start_date,
+            end_date=end_date,
+            status=status,
+            settings=settings,
+        )
+        return render_list(fmt, "service_requests", "request", items)
+
+    return await _answer(fmt, produce)
+
+
+@router.get(
+    "/requests/{service_request_id}.{fmt}",
+    summary="Open311: one service request",
+    description="The request with this service_request_id (the enquiry's reference, or its token).",
+    response_class=Response,
+    responses=OPEN311_RESPONSES,
+)
+async def read_request(
+    service_request_id: str,
+    fmt: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    async def produce(fmt: str) -> Response:
+        items = await service.get_request(
+            session, service_request_id=service_request_id, settings=settings
+        )
+        return render_list(fmt, "service_requests", "request", items)
+
+    return await _answer(fmt, produce)
+
+
+@router.get(
+    "/tokens/{token}.{fmt}",
+    summary="Open311: the service_request_id of a token",
+    description="Every request here gets its service_request_id at once; the token (the "
+    "enquiry's id) is answered too, for clients that ask.",
+    response_class=Response,
+    responses=OPEN311_RESPONSES,
+)
+async def read_token(
+    token: str, fmt: str, session: SessionDep, jurisdiction_id: Jurisdiction = None
+) -> Response:
+    async def produce(fmt: str) -> Response:
+        items = await service.get_token(session, token=token)
+        return render_list(fmt, "service_requests", "request", items)
+
+    return await _answer(fmt, produce)
+
+
+@router.get(
+    "/servicerequestupdates.{fmt}",
+    summary="Open311 (mySociety extension): status updates",
+    description="Status changes of Open311 requests recorded between `start_date` and "
+    "`end_date` (W3C datetimes; the last day by default, 90 days at most), in FixMyStreet's "
+    "states: open, investigating, in_progress, action_scheduled, fixed. `api_key` is accepted "
+    "and not needed: nothing personal is returned.",
+    response_class=Response,
+    responses=OPEN311_RESPONSES,
+)
+async def service_request_updates(
+    fmt: str,
+    session: SessionDep,
+    start_date: Annotated[str | None, Query(description="W3C datetime, inclusive.")] = None,
+    end_date: Annotated[str | None, Query(description="W3C datetime, exclusive.")] = None,
+    api_key: Annotated[str | None, Query(description="Accepted and ignored.")] = None,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    async def produce(fmt: str) -> Response:
+        items = await service.list_updates(session, start_date=start_date, end_date=end_date)
+        return render_list(fmt, "service_requests_updates", "request_update", items)
+
+    return await _answer(fmt, produce)

@@ -1,0 +1,71 @@
+"""All SQL about the standby contractor's records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from enquiry_api.db import upsert
+from enquiry_api.standby.models import StandbyRecord
+
+_CHUNK = 500
+
+
+async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Inserts the records new for their contractor; returns the record_ids inserted."""
+    table = StandbyRecord.__table__
+    inserted: set[str] = set()
+    for start in range(0, len(rows), _CHUNK):
+        statement = (
+            upsert(session, table)
+            .values(list(rows[start : start + _CHUNK]))
+            .on_conflict_do_nothing(index_elements=[table.c.contractor_key_id, table.c.record_id])
+            .returning(table.c.record_id)
+        )
+        inserted.update((await session.execute(statement)).scalars().all())
+    return inserted
+
+
+async def link_enquiries(session: AsyncSession, links: dict[UUID, UUID]) -> None:
+    """Records the follow-up enquiry of each standby record (record id -> enquiry id)."""
+    if links:
+        await session.execute(
+            update(StandbyRecord),
+            [{"id": record, "enquiry_id": enquiry} for record, enquiry in links.items()],
+        )
+
+
+async def follow_ups_of(
+    session: AsyncSession, *, contractor_key_id: str, record_ids: Sequence[str]
+) -> dict[str, UUID | None]:
+    """The follow-up enquiry (or None) of each of a contractor's known records."""
+    found: dict[str, UUID | None] = {}
+    for start in range(0, len(record_ids), _CHUNK):
+        statement = select(StandbyRecord.record_id, StandbyRecord.enquiry_id).where(
+            StandbyRecord.contractor_key_id == contractor_key_id,
+            StandbyRecord.record_id.in_(record_ids[start : start + _CHUNK]),
+        )
+        found.update({row[0]: row[1] for row in (await session.execute(statement)).all()})
+    return found
+
+
+async def find_for_erasure(
+    session: AsyncSession, *, phone_digits: str | None, enquiry_ids: Sequence[UUID]
+) -> Sequence[StandbyRecord]:
+    """The records of a caller, by phone or by the enquiries they led to, locked."""
+    conditions = []
+    if phone_digits:
+        conditions.append(StandbyRecord.caller_phone_digits == phone_digits)
+    if enquiry_ids:
+        conditions.append(StandbyRecord.enquiry_id.in_(enquiry_ids))
+    if not conditions:
+        return []
+
+    statement = (
+        select(StandbyRecord).where(or_(*conditions)).order_by(StandbyRecord.id).with_for_update()
+    )
+    return (await session.execute(statement)).scalars().all()
