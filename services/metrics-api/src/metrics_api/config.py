@@ -5,9 +5,41 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from contact_common.settings import ServiceSettings
+
+# The Customer Experience Strategy's cost per contact (seed 001): telephone £2.90, email £1.70,
+# face-to-face £9.57, letter £4.33, social media £0.62, online self-service £0.13. Voicemail and
+# the out-of-hours standby line are telephone contacts, so they cost what a call costs until a
+# council configures its contractor's own rate.
+DEFAULT_UNIT_COSTS: dict[str, float] = {
+    "face_to_face": 9.57,
+    "letter": 4.33,
+    "phone": 2.90,
+    "voicemail": 2.90,
+    "standby": 2.90,
+    "email": 1.70,
+    "social_media": 0.62,
+    "web_form": 0.13,
+    "portal": 0.13,
+    "chat": 0.13,
+}
+
+# Three Rivers Customer Experience Service Delivery Plan 2026-2029 (seed 000), KPI table and
+# service volumes: a target per financial year; a year after the last one keeps the last target.
+DEFAULT_TARGETS: dict[str, dict[str, float]] = {
+    "CX02": {"2025-26": 4.2, "2026-27": 4.2, "2027-28": 4.2, "2028-29": 4.2},
+    "CX03": {"2025-26": 41.0, "2026-27": 42.0, "2027-28": 43.0, "2028-29": 44.0},
+    "CX04": {"2025-26": 90.0, "2026-27": 90.0, "2027-28": 90.0, "2028-29": 90.0},
+    "CX04-all": {"2025-26": 90.0, "2026-27": 90.0, "2027-28": 90.0, "2028-29": 90.0},
+    "CX06-stage_1": {"2025-26": 35.0, "2026-27": 32.0, "2027-28": 30.0, "2028-29": 30.0},
+    "CX06-stage_2": {"2025-26": 35.0, "2026-27": 32.0, "2027-28": 30.0, "2028-29": 30.0},
+    "CX06-ombudsman": {"2025-26": 35.0, "2026-27": 32.0, "2027-28": 30.0, "2028-29": 30.0},
+    "call-wait-mean": {"2026-27": 90.0, "2027-28": 80.0},
+    "call-wait-max": {"2025-26": 600.0},
+}
 
 
 class Settings(ServiceSettings):
@@ -19,6 +51,46 @@ class Settings(ServiceSettings):
     database_schema: ClassVar[str] = "metrics"
 
     port: int = 8004
+    consumer_group: str = Field(
+        default="metrics-api",
+        description="Kafka consumer group; every instance of one deployment shares it.",
+    )
+    phone_answer_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Service level threshold (phone-answer commitment): answered within it "
+        "counts in the service level; an abandon within it is a short abandon.",
+    )
+    reception_attend_seconds: float = Field(
+        default=300.0, gt=0, description="Visitors seen within this many seconds (5 minutes)."
+    )
+    online_channels: list[str] = Field(
+        default_factory=lambda: ["web_form", "portal"],
+        description="Channels whose feedback makes CX02 (online satisfaction).",
+    )
+    call_channels: list[str] = Field(
+        default_factory=lambda: ["phone"],
+        description="Enquiry channels that count as calls for CX04 and the call wait KPIs.",
+    )
+    unit_costs: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_UNIT_COSTS),
+        description="Cost per contact by channel, in pounds.",
+    )
+    targets: dict[str, dict[str, float]] = Field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_TARGETS.items()},
+        description='KPI targets by financial year, e.g. {"CX03": {"2026-27": 42}}.',
+    )
+    amber_band_percent: float = Field(
+        default=5.0,
+        ge=0,
+        description="A KPI missing its target by no more than this share of the target is amber.",
+    )
+    dashboard_public: bool = Field(
+        default=True,
+        description="Serve the dashboard's data without an API key (aggregates only, no "
+        "personal data); set false to require a metrics:read key in the page's URL fragment.",
+    )
+    dashboard_refresh_seconds: int = Field(default=30, ge=5, le=3600)
 
 
 @lru_cache

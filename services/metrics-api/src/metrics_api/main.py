@@ -9,21 +9,42 @@ from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
 from contact_common.service import ServiceRuntime
 from contact_common.service import create_app as create_service_app
 from metrics_api.config import Settings, get_settings
-from metrics_api.consumers.events import events_handler
+from metrics_api.consumers.events import events_handler, refresh_open_breaches
+from metrics_api.dashboard.router import router as dashboard_router
+from metrics_api.kpis.router import router as kpis_router
+from metrics_api.readmodel.domain import CountingRules
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The metrics-api application."""
     settings = settings or get_settings()
     runtime = ServiceRuntime(settings)
+    rules = CountingRules(
+        timezone=settings.calendar.timezone,
+        phone_answer_seconds=settings.phone_answer_seconds,
+        reception_attend_seconds=settings.reception_attend_seconds,
+    )
     runtime.add_worker(
         EventConsumer(
-            group_id="metrics-api",
+            group_id=settings.consumer_group,
             topics=[CONTACT_EVENTS, SLA_EVENTS],
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            handler=events_handler(runtime.session_factory),
+            client_id=settings.effective_client_id,
+            handler=events_handler(
+                runtime.session_factory,
+                group=settings.consumer_group,
+                rules=rules,
+                calendar=settings.calendar,
+            ),
         )
     )
+
+    async def gauge_from_read_model() -> None:
+        try:
+            await refresh_open_breaches(runtime.session_factory)
+        except Exception:  # the database may not be up yet; the next batch sets it
+            return
+
     return create_service_app(
         runtime=runtime,
         title="Council contact platform: metrics API",
@@ -31,4 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Answers KPI, SLA compliance, call wait and channel shift questions from read "
             "models it builds by consuming `contact.events` and `sla.events`."
         ),
+        routers=[kpis_router, dashboard_router],
+        on_startup=[gauge_from_read_model],
+        openapi_tags=[
+            {"name": "metrics", "description": "KPIs, score card, SLA compliance, channels."},
+            {"name": "dashboard", "description": "The dashboard page and its data."},
+        ],
     )

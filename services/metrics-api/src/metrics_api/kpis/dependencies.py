@@ -1,0 +1,105 @@
+"""Query parameters every KPI endpoint shares: the period, the service area, the configuration."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from contact_common.errors import ProblemError
+from metrics_api.kpis import domain
+from metrics_api.kpis.domain import Period, PeriodError
+from metrics_api.kpis.service import KpiConfig, default_period
+
+SERVICE_AREA_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+def _invalid(field: str, message: str) -> ProblemError:
+    return ProblemError(
+        422,
+        f"These fields are not valid: {field}",
+        problem="validation",
+        title="Invalid request",
+        errors=[{"field": field, "message": message}],
+    )
+
+
+def get_config(request: Request) -> KpiConfig:
+    """The KPI configuration of this service (built once)."""
+    state = request.app.state
+    if getattr(state, "kpi_config", None) is None:
+        state.kpi_config = KpiConfig.from_settings(state.runtime.settings)
+    return state.kpi_config
+
+
+ConfigDep = Annotated[KpiConfig, Depends(get_config)]
+
+
+def _period(
+    config: ConfigDep,
+    period: Annotated[
+        str | None,
+        Query(
+            description="A UK financial year (2026-27, April to March) or a quarter of one "
+            "(2026-27-Q1 is April to June). Default: the financial year in progress.",
+            examples=["2026-27"],
+        ),
+    ] = None,
+    from_: Annotated[
+        date | None,
+        Query(alias="from", description="First local date (with `to`), instead of `period`."),
+    ] = None,
+    to: Annotated[
+        date | None, Query(description="Last local date, included (with `from`).")
+    ] = None,
+) -> Period:
+    if period is not None and (from_ is not None or to is not None):
+        raise _invalid("query.period", "give either period or from and to, not both")
+    if period is not None:
+        try:
+            return domain.parse_period(period)
+        except PeriodError as exc:
+            raise _invalid("query.period", str(exc)) from exc
+    if from_ is not None or to is not None:
+        if from_ is None:
+            raise _invalid("query.from", "from is needed with to")
+        if to is None:
+            raise _invalid("query.to", "to is needed with from")
+        try:
+            return domain.date_range(from_, to)
+        except PeriodError as exc:
+            raise _invalid("query.to", str(exc)) from exc
+    return default_period(datetime.now(config.timezone).date())
+
+
+PeriodDep = Annotated[Period, Depends(_period)]
+
+ServiceAreaQuery = Annotated[
+    str | None,
+    Query(
+        pattern=SERVICE_AREA_PATTERN,
+        description="Only this service area (a slug such as council_tax).",
+    ),
+]
+
+
+def _optional_period(
+    config: ConfigDep,
+    period: Annotated[
+        str | None,
+        Query(description="Only breaches due in this financial year or quarter (2026-27-Q1)."),
+    ] = None,
+    from_: Annotated[
+        date | None, Query(alias="from", description="Only breaches due from this local date.")
+    ] = None,
+    to: Annotated[
+        date | None, Query(description="...to this local date, included (with `from`).")
+    ] = None,
+) -> Period | None:
+    if period is None and from_ is None and to is None:
+        return None
+    return _period(config, period, from_, to)
+
+
+OptionalPeriodDep = Annotated[Period | None, Depends(_optional_period)]

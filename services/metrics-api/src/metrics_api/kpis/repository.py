@@ -1,0 +1,100 @@
+"""All SQL that reads the read models: sums of daily counters over a range of local dates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from metrics_api.kpis import domain
+from metrics_api.readmodel.models import MONTHLY, OpenBreach
+from metrics_api.readmodel.repository import COUNTER_TABLES
+
+DATE_COLUMN = {
+    "enquiry_day": "received_on",
+    "call_day": "offered_on",
+    "call_wait_day": "offered_on",
+    "visit_day": "arrived_on",
+    "feedback_day": "submitted_on",
+    "complaint_day": "day",
+    "sla_day": "due_on",
+}
+
+
+async def sum_counters(
+    session: AsyncSession,
+    table_name: str,
+    *,
+    start: date,
+    end: date,
+    group_by: Sequence[str] = (),
+    filters: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Each counter summed (and each `_max` column's maximum) over local dates from `start` to
+    `end`, grouped by `group_by`. Whole months come from the monthly roll-ups, the odd days from
+    the daily table; grouping by the date itself reads the daily table alone."""
+    if DATE_COLUMN[table_name] in group_by:
+        return await _sum(session, COUNTER_TABLES[table_name], start, end, group_by, filters)
+    days, months = domain.month_split(start, end)
+    parts = [
+        await _sum(session, COUNTER_TABLES[table_name], first, last, group_by, filters)
+        for first, last in days
+    ]
+    if months is not None:
+        parts.append(await _sum(session, MONTHLY[table_name], *months, group_by, filters))
+    return domain.merge_totals(parts, list(group_by))
+
+
+async def _sum(
+    session: AsyncSession,
+    table: Table,
+    start: date,
+    end: date,
+    group_by: Sequence[str],
+    filters: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    day = table.c[DATE_COLUMN[table.name.replace("_month", "_day")]]
+    values = []
+    for column in table.columns:
+        if column.primary_key:
+            continue
+        aggregate = func.max if column.name.endswith("_max") else func.sum
+        values.append(func.coalesce(aggregate(column), 0).label(column.name))
+    groups = [table.c[name] for name in group_by]
+    statement = select(*groups, *values).where(day >= start, day <= end)
+    for name, value in (filters or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple | set | frozenset):
+            statement = statement.where(table.c[name].in_(list(value)))
+        else:
+            statement = statement.where(table.c[name] == value)
+    if groups:
+        statement = statement.group_by(*groups)
+    rows = await session.execute(statement)
+    return [dict(row) for row in rows.mappings()]
+
+
+async def open_breaches(
+    session: AsyncSession,
+    *,
+    commitment: str | None,
+    service_area: str | None,
+    due_from: Any | None,
+    due_to: Any | None,
+    limit: int,
+) -> list[OpenBreach]:
+    """Open breaches, the longest overdue first."""
+    statement = select(OpenBreach).order_by(OpenBreach.due_at, OpenBreach.clock_id).limit(limit)
+    if commitment is not None:
+        statement = statement.where(OpenBreach.commitment == commitment)
+    if service_area is not None:
+        statement = statement.where(OpenBreach.service_area == service_area)
+    if due_from is not None:
+        statement = statement.where(OpenBreach.due_at >= due_from)
+    if due_to is not None:
+        statement = statement.where(OpenBreach.due_at < due_to)
+    return list((await session.scalars(statement)).all())

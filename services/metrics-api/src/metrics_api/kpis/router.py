@@ -1,0 +1,231 @@
+"""The KPI endpoints: HTTP only, one service call each; `?format=csv` on every table."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from contact_common.auth import require_scope
+from contact_common.errors import PROBLEM_RESPONSES
+from contact_common.service import SessionDep
+from metrics_api.kpis import service
+from metrics_api.kpis.dependencies import (
+    SERVICE_AREA_PATTERN,
+    ConfigDep,
+    OptionalPeriodDep,
+    PeriodDep,
+    ServiceAreaQuery,
+)
+from metrics_api.kpis.domain import Interval
+from metrics_api.kpis.schemas import (
+    Breaches,
+    BreachRow,
+    Breakdown,
+    ChannelRow,
+    Channels,
+    Format,
+    KpiRow,
+    KpiTable,
+    Scorecard,
+    ScorecardRow,
+    SlaCompliance,
+    SlaRow,
+    WaitRow,
+    WaitTimes,
+)
+from metrics_api.kpis.tables import CSV_RESPONSE, csv_response
+
+router = APIRouter(
+    prefix="/v1", tags=["metrics"], dependencies=[Depends(require_scope("metrics:read"))]
+)
+
+FormatQuery = Annotated[
+    Format, Query(alias="format", description="json (default) or csv for a spreadsheet.")
+]
+IntervalQuery = Annotated[
+    Interval,
+    Query(description="Cut the period into days or calendar months, or none for the whole."),
+]
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: CSV_RESPONSE,
+    **{k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 422)},
+}
+
+
+@router.get(
+    "/scorecard",
+    response_model=Scorecard,
+    summary="The KPI score card",
+    description="Each KPI of the service plan (CX02, CX03, CX04, CX06 by stage, call wait "
+    "mean and longest, commitments met) with its target for the period's financial year, the "
+    "actual, and red/amber/green in words. `?period=2026-27` or `2026-27-Q1`, or `from`/`to`.",
+    responses=RESPONSES,
+)
+async def get_scorecard(
+    session: SessionDep,
+    config: ConfigDep,
+    period: PeriodDep,
+    service_area: ServiceAreaQuery = None,
+    format_: FormatQuery = Format.json,
+) -> Any:
+    result = await service.scorecard(
+        session, period=period, service_area=service_area, config=config
+    )
+    if format_ is Format.csv:
+        return csv_response(result.rows, ScorecardRow, name="scorecard", period=period.label)
+    return result
+
+
+@router.get(
+    "/kpis",
+    response_model=KpiTable,
+    summary="Every metric, whole or broken down",
+    description="Every metric of the design for a period: the score card's KPIs and service "
+    "level, abandonment, reception, complaint counts; `by=channel` or `by=service_area` "
+    "breaks them down.",
+    responses=RESPONSES,
+)
+async def get_kpis(
+    session: SessionDep,
+    config: ConfigDep,
+    period: PeriodDep,
+    by: Annotated[Breakdown, Query(description="none, channel or service_area.")] = (
+        Breakdown.none
+    ),
+    service_area: ServiceAreaQuery = None,
+    format_: FormatQuery = Format.json,
+) -> Any:
+    result = await service.kpis(
+        session, period=period, by=by, service_area=service_area, config=config
+    )
+    if format_ is Format.csv:
+        return csv_response(result.rows, KpiRow, name="kpis", period=period.label)
+    return result
+
+
+@router.get(
+    "/sla/compliance",
+    response_model=SlaCompliance,
+    summary="SLA compliance per commitment",
+    description="met / (met + breached) per commitment for deadlines falling in the period "
+    "(local dates), with an `all` row; `interval=month` or `day` for compliance over time.",
+    responses=RESPONSES,
+)
+async def get_sla_compliance(
+    session: SessionDep,
+    period: PeriodDep,
+    interval: IntervalQuery = Interval.none,
+    commitment: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z][a-z0-9_-]{0,63}$", description="Only this commitment."),
+    ] = None,
+    service_area: ServiceAreaQuery = None,
+    format_: FormatQuery = Format.json,
+) -> Any:
+    result = await service.sla_compliance(
+        session,
+        period=period,
+        interval=interval,
+        commitment=commitment,
+        service_area=service_area,
+    )
+    if format_ is Format.csv:
+        return csv_response(result.rows, SlaRow, name="sla-compliance", period=period.label)
+    return result
+
+
+@router.get(
+    "/calls/wait-times",
+    response_model=WaitTimes,
+    summary="Call wait times, service level and abandonment",
+    description="Mean, median, 90th percentile and longest wait of answered calls (by the "
+    "day offered), the service level (office-hours calls answered within 15 s; short abandons "
+    "excluded) and the abandonment rate (short abandons included), against the year's targets.",
+    responses=RESPONSES,
+)
+async def get_wait_times(
+    session: SessionDep,
+    config: ConfigDep,
+    period: PeriodDep,
+    interval: IntervalQuery = Interval.none,
+    channel: Annotated[
+        str, Query(pattern=r"^(phone|standby)$", description="phone or standby.")
+    ] = "phone",
+    service_area: ServiceAreaQuery = None,
+    format_: FormatQuery = Format.json,
+) -> Any:
+    result = await service.wait_times(
+        session,
+        period=period,
+        interval=interval,
+        channel=channel,
+        service_area=service_area,
+        config=config,
+    )
+    if format_ is Format.csv:
+        return csv_response(result.rows, WaitRow, name="call-wait-times", period=period.label)
+    return result
+
+
+@router.get(
+    "/channels",
+    response_model=Channels,
+    summary="Channel mix, cost and shift",
+    description="Contacts and cost by channel at the configured unit costs, and the channel "
+    "shift from the previous period (the financial year or quarter before; for from/to, the "
+    "same number of days before).",
+    responses=RESPONSES,
+)
+async def get_channels(
+    session: SessionDep,
+    config: ConfigDep,
+    period: PeriodDep,
+    service_area: ServiceAreaQuery = None,
+    format_: FormatQuery = Format.json,
+) -> Any:
+    result = await service.channels(
+        session, period=period, service_area=service_area, config=config
+    )
+    if format_ is Format.csv:
+        return csv_response(result.rows, ChannelRow, name="channels", period=period.label)
+    return result
+
+
+@router.get(
+    "/breaches",
+    response_model=Breaches,
+    summary="Open breaches to chase",
+    description="Breached commitments whose clock has not stopped yet, the longest overdue "
+    "first; a breach leaves the list when its late stop arrives or its contact is finished.",
+    responses=RESPONSES,
+)
+async def get_breaches(
+    session: SessionDep,
+    config: ConfigDep,
+    period: OptionalPeriodDep,
+    commitment: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z][a-z0-9_-]{0,63}$", description="Only this commitment."),
+    ] = None,
+    service_area: Annotated[
+        str | None, Query(pattern=SERVICE_AREA_PATTERN, description="Only this service area.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many rows.")] = 500,
+    format_: FormatQuery = Format.json,
+) -> Any:
+    result = await service.breaches(
+        session,
+        commitment=commitment,
+        service_area=service_area,
+        period=period,
+        limit=limit,
+        now=datetime.now(UTC),
+        timezone=config.timezone,
+    )
+    if format_ is Format.csv:
+        return csv_response(
+            result.rows, BreachRow, name="breaches", period=period.label if period else None
+        )
+    return result

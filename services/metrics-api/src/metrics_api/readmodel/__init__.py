@@ -1,0 +1,1 @@
+"""The read models: daily counters built from contact.events and sla.events."""

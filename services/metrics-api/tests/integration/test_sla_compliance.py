@@ -1,0 +1,157 @@
+"""SLA compliance per commitment by the local date of each deadline, and the open breaches to
+chase, fed through the real broker; financial year 2015-16 and this test's own service area.
+
+BST ended at 01:00 UTC on 25 October 2015 (2015-10-25 00:30 UTC is 01:30 BST that day) and
+began at 01:00 UTC on 27 March 2016, so 2016-03-31 22:30 UTC is 23:30 BST 31 March 2016
+(2015-16) and 2016-03-31 23:30 UTC is 00:30 BST 1 April 2016 (2016-17).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from builders import Clock, Enquiry, utc  # noqa: E402
+
+
+async def test_compliance_by_deadline_and_open_breaches(metrics_service, unique_area: str) -> None:
+    area = unique_area
+    june = utc("2015-06-02 16:00")
+    start = june - timedelta(days=1)
+    k1, k2, k3, k4 = (Clock("email-acknowledge", area, start, june) for _ in range(4))
+    k5, k6 = (Clock("email-respond", area, start, june) for _ in range(2))
+    k7 = Clock(
+        "phone-answer",
+        area,
+        utc("2016-03-31 23:29"),
+        utc("2016-03-31 23:30"),
+        channel="phone",
+        contact_type="call",
+    )
+    k8 = Clock(
+        "phone-answer",
+        area,
+        utc("2016-03-31 22:29"),
+        utc("2016-03-31 22:30"),
+        channel="phone",
+        contact_type="call",
+    )
+    k9 = Clock(
+        "phone-answer",
+        area,
+        utc("2015-10-25 00:29"),
+        utc("2015-10-25 00:30"),
+        channel="phone",
+        contact_type="call",
+    )
+    k10 = Clock("phone-answer", area, start, june, channel="phone", contact_type="call")
+    events = [
+        k1.met(june - timedelta(hours=2)),
+        k2.met(june - timedelta(hours=1)),
+        k3.breached(),  # the deadline passed with no stop: open
+        k4.breached(stopped_at=june + timedelta(hours=3)),  # a late stop: breached, not open
+        k5.met(june - timedelta(hours=5)),
+        k6.breached(),  # open until its enquiry is resolved
+        k7.breached(),  # due 1 April 2016: 2016-17
+        k8.breached(),  # due 31 March 2016: open
+        k9.met(utc("2015-10-25 00:29:10")),
+        k10.met(june - timedelta(minutes=1)),
+    ]
+    async with metrics_service() as m:
+        await m.feed(events)
+        # Met: k1 k2 | k5 | k9 k10; breached: k3 k4 | k6 | k8 (k7 falls in 2016-17).
+        compliance = await m.get("/v1/sla/compliance", period="2015-16", service_area=area)
+        rows = {r["commitment"]: r for r in compliance["rows"]}
+        assert set(rows) == {"email-acknowledge", "email-respond", "phone-answer", "all"}
+        assert (rows["email-acknowledge"]["met"], rows["email-acknowledge"]["breached"]) == (2, 2)
+        assert rows["email-acknowledge"]["compliance_percent"] == 50.0
+        assert (rows["email-respond"]["met"], rows["email-respond"]["breached"]) == (1, 1)
+        assert (rows["phone-answer"]["met"], rows["phone-answer"]["breached"]) == (2, 1)
+        assert rows["phone-answer"]["compliance_percent"] == 66.67
+        assert (rows["all"]["met"], rows["all"]["breached"]) == (5, 4)
+        assert rows["all"]["compliance_percent"] == 55.56
+
+        later = await m.get("/v1/sla/compliance", period="2016-17", service_area=area)
+        assert {r["commitment"]: r["breached"] for r in later["rows"]} == {
+            "phone-answer": 1,
+            "all": 1,
+        }
+        october = await m.get(
+            "/v1/sla/compliance", service_area=area, **{"from": "2015-10-25", "to": "2015-10-25"}
+        )
+        assert {r["commitment"]: r["met"] for r in october["rows"]} == {"phone-answer": 1, "all": 1}
+
+        monthly = await m.get(
+            "/v1/sla/compliance", period="2015-16", service_area=area, interval="month"
+        )
+        totals = {r["start"]: r for r in monthly["rows"] if r["commitment"] == "all"}
+        assert len(totals) == 12
+        assert (totals["2015-06-01"]["met"], totals["2015-06-01"]["breached"]) == (4, 3)
+        assert totals["2015-06-01"]["compliance_percent"] == 57.14
+        assert (totals["2015-10-01"]["met"], totals["2015-10-01"]["breached"]) == (1, 0)
+        assert (totals["2016-03-01"]["met"], totals["2016-03-01"]["breached"]) == (0, 1)
+        assert totals["2015-07-01"]["compliance_percent"] is None
+
+        async def open_clocks() -> set:
+            answer = await m.get("/v1/breaches", service_area=area)
+            assert answer["count"] == len(answer["rows"])
+            return {r["clock_id"] for r in answer["rows"]}
+
+        assert await open_clocks() == {
+            str(k3.clock_id),
+            str(k6.clock_id),
+            str(k7.clock_id),
+            str(k8.clock_id),
+        }
+        in_year = await m.get("/v1/breaches", service_area=area, period="2015-16")
+        # The longest overdue first: k3 and k6 (due June 2015), then k8.
+        assert [r["clock_id"] for r in in_year["rows"]][-1] == str(k8.clock_id)
+        assert {r["clock_id"] for r in in_year["rows"][:2]} == {str(k3.clock_id), str(k6.clock_id)}
+        k8_row = in_year["rows"][-1]
+        assert k8_row["commitment"] == "phone-answer" and k8_row["contact_type"] == "call"
+        assert k8_row["overdue_seconds"] > 0
+
+        # k3's late stop arrives (sla-monitor's breach with stopped_at); k6's enquiry is resolved
+        # (a portal enquiry, so no commitment of its own starts); a late stop for k1 (met)
+        # changes nothing; compliance stays as it was.
+        k6_enquiry = Enquiry("portal", area, utc("2015-06-01 10:00"))
+        k6_enquiry.id = k6.contact_id
+        k6_enquiry.common["enquiry_id"] = k6.contact_id
+        await m.feed(
+            [
+                k3.breached(stopped_at=june + timedelta(days=2)),
+                k6_enquiry.resolved(june + timedelta(days=3), first_point=False),
+                k1.met(june - timedelta(hours=2)),
+            ]
+        )
+        assert await open_clocks() == {str(k7.clock_id), str(k8.clock_id)}
+        again = await m.get("/v1/sla/compliance", period="2015-16", service_area=area)
+        assert {r["commitment"]: (r["met"], r["breached"]) for r in again["rows"]} == {
+            "email-acknowledge": (2, 2),
+            "email-respond": (1, 1),
+            "phone-answer": (2, 1),
+            "all": (5, 4),
+        }
+
+        # A breach whose contact had already been finished with does not open.
+        k11 = Clock("email-respond", area, start, june, contact_id=k6.contact_id)
+        await m.feed([k11.breached()])
+        assert await open_clocks() == {str(k7.clock_id), str(k8.clock_id)}
+
+        csv = await m.client.get(
+            "/v1/breaches", params={"service_area": area, "format": "csv", "period": "2015-16"}
+        )
+        lines = csv.text.splitlines()
+        assert lines[0] == (
+            "period,clock_id,commitment,contact_type,contact_id,channel,service_area,"
+            "started_at,due_at,breached_at,overdue_seconds"
+        )
+        assert len(lines) == 2 and str(k8.clock_id) in lines[1]
+
+        metrics = (await m.client.get("/metrics")).text
+        assert re.search(r'metrics_breaches_open\{commitment="phone-answer"\} [1-9]', metrics)
+        assert f'metrics_events_applied_total{{group="{m.group}",type="sla.breached"}}' in metrics
+        assert "consumer_lag{" in metrics
