@@ -155,11 +155,15 @@ class KeyStore:
         self._stamp: tuple[int, int] | None = None
         self._checked_at = 0.0
 
-    def _refresh(self) -> None:
-        now = time.monotonic()
-        if now - self._checked_at < self.recheck_seconds and self._stamp is not None:
+    def _refresh(self, *, at_once: bool = False) -> None:
+        moment = time.monotonic()
+        if (
+            not at_once
+            and moment - self._checked_at < self.recheck_seconds
+            and self._stamp is not None
+        ):
             return
-        self._checked_at = now
+        self._checked_at = moment
         try:
             stat = self.path.stat()
             stamp = (stat.st_mtime_ns, stat.st_size)
@@ -176,6 +180,10 @@ class KeyStore:
             return None
         self._refresh()
         record = self._keys.get(parts[0])
+        if record is None:
+            # A key issued since the last look works at once (a stat, and a read if it changed).
+            self._refresh(at_once=True)
+            record = self._keys.get(parts[0])
         if record is None or record.revoked_at is not None:
             return None
         if not hmac.compare_digest(record.secret_sha256, _hash(parts[1])):

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contact_common.errors import PROBLEM_JSON
@@ -24,8 +25,15 @@ HTTP_LATENCY = Histogram(
 )
 
 
-class BodyTooLarge(Exception):
-    """The client sent more than the limit."""
+class BodyTooLarge(HTTPException):
+    """The client sent more than the limit.
+
+    An HTTPException, so that FastAPI's body parsing passes it on to the problem handlers (413)
+    instead of taking it for a malformed body (400).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"The request body is larger than {max_bytes} bytes.")
 
 
 class BodySizeLimit:
@@ -52,7 +60,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -50,6 +50,7 @@ class ServiceRuntime:
         self.key_store = KeyStore(settings.api_keys_file)
         self.workers: list[Worker] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._topics_task: asyncio.Task[None] | None = None
 
     def add_worker(self, worker: Worker) -> None:
         """Registers a worker that the lifespan starts and stops."""
@@ -57,7 +58,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         """Creates the topics (in the background if the broker is away) and starts the workers."""
-        self._tasks.append(asyncio.create_task(self._ensure_topics(), name="ensure-topics"))
+        self._topics_task = asyncio.create_task(self._ensure_topics(), name="ensure-topics")
         for worker in self.workers:
             self._tasks.append(asyncio.create_task(worker.run(), name=type(worker).__name__))
 
@@ -73,6 +74,12 @@ class ServiceRuntime:
 
     async def stop(self) -> None:
         """Stops the workers between batches, then closes the database."""
+        # Still waiting for an absent broker to create topics: nothing to finish, so don't wait.
+        topics_task, self._topics_task = self._topics_task, None
+        if topics_task is not None and not topics_task.done():
+            topics_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await topics_task
         for worker in self.workers:
             worker.stop()
         if self._tasks:

@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from contact_common.calendar import OfficeHours, WorkingCalendar
 
-SHARED_VARIABLES = ("database_url", "kafka_bootstrap_servers", "api_keys_file")
+SHARED_VARIABLES = ("database_url", "kafka_bootstrap_servers", "api_keys_file", "topic_partitions")
 
 DEFAULT_SERVICE_AREAS = (
     "waste",

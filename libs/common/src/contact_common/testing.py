@@ -177,6 +177,32 @@ class LiveServer:
             await asyncio.wait_for(self._task, timeout=30)
 
 
+async def skip_to_end(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], *, timeout: float = 20.0
+) -> None:
+    """Positions `consumer` after the last record now on each of `partitions`.
+
+    `seek_to_end` alone is not enough: tansu answers a ListOffsets for the end with the first
+    offset of a partition's last batch, so the rest of that batch would be read as new. The high
+    watermark of a fetch response is right, so read on until the position reaches it.
+    """
+    await consumer.seek_to_end(*partitions)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        behind = [
+            tp
+            for tp in partitions
+            if consumer.highwater(tp) is None
+            or await consumer.position(tp) < consumer.highwater(tp)
+        ]
+        if not behind:
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"could not reach the end of {behind} within {timeout} s")
+        await consumer.getmany(*behind, timeout_ms=100)
+
+
 class EventTap:
     """Reads what is published to a topic from the moment it is opened (not earlier events)."""
 
@@ -188,14 +214,15 @@ class EventTap:
         self.raw: list[Any] = []
 
     async def __aenter__(self) -> EventTap:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
+        )
         await self.consumer.start()
         partitions = self.consumer.partitions_for_topic(self.topic) or set()
         assignment = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         self.consumer.assign(assignment)
-        await self.consumer.seek_to_end(*assignment)
-        for tp in assignment:  # resolve the end offsets now, before the test publishes
-            await self.consumer.position(tp)
+        # Resolve the end offsets now, before the test publishes.
+        await skip_to_end(self.consumer, assignment)
         return self
 
     async def __aexit__(self, *_: Any) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from prometheus_client import Counter, Gauge
 
 from contact_common.bus.kafka import create_producer
@@ -91,6 +91,7 @@ class EventConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters = None
         self._positions: dict[TopicPartition, int] = {}
+        self._in_hand: set[TopicPartition] = set()
         self.running = False
 
     async def run(self) -> None:
@@ -116,6 +117,28 @@ class EventConsumer:
     def stop(self) -> None:
         """Asks the consumer to stop after the batch in hand (its offsets are committed first)."""
         self._stopping.set()
+
+    async def lag(self, tp: TopicPartition) -> int | None:
+        """Messages of `tp` not yet handled, as of the last fetch; None while that is unknown.
+
+        0 means every message the broker had for the partition at the last fetch has been
+        handled and committed: a timer may trust that no event of it is waiting unread.
+        """
+        consumer = self._consumer
+        if consumer is None or tp not in consumer.assignment():
+            return None
+        if tp in self._in_hand:
+            return None  # fetched, not yet handled
+        highwater = consumer.highwater(tp)
+        if highwater is None:
+            return None
+        try:
+            position = await asyncio.wait_for(consumer.position(tp), timeout=1.0)
+        except (IllegalStateError, TimeoutError):
+            return None
+        if tp in self._in_hand:
+            return None
+        return max(highwater - position, 0)
 
     async def _start(self) -> None:
         if self._consumer is not None:
@@ -143,8 +166,12 @@ class EventConsumer:
         assert consumer is not None
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            self._in_hand = set(batches)
             for tp, records in batches.items():
-                await self._handle_partition(consumer, tp, records)
+                try:
+                    await self._handle_partition(consumer, tp, records)
+                finally:
+                    self._in_hand.discard(tp)
             if batches:
                 self._record_lag(consumer)
 

@@ -199,6 +199,9 @@ class OutboxRelay:
             producer, self._producer = self._producer, None
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), timeout=5)
+        # The backlog matters most while the broker is away: count it if the database answers.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._update_backlog(), timeout=5)
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
