@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from aiokafka import TopicPartition
 from fastapi import FastAPI
 
 from contact_common.bus.consumer import EventConsumer
@@ -9,23 +12,55 @@ from contact_common.bus.relay import OutboxRelay
 from contact_common.bus.topics import CONTACT_EVENTS
 from contact_common.service import ServiceRuntime
 from contact_common.service import create_app as create_service_app
+from sla_monitor.calendar.router import router as calendar_router
+from sla_monitor.clocks.router import router as clocks_router
+from sla_monitor.clocks.timers import ClockTimers
+from sla_monitor.commitments.policy import load_policy
+from sla_monitor.commitments.router import router as commitments_router
 from sla_monitor.config import Settings, get_settings
 from sla_monitor.consumers.contact_events import contact_events_handler
 from sla_monitor.models import outbox
+from sla_monitor.timekeeping import Clock, SystemClock
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The sla-monitor application."""
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """The sla-monitor application; `clock` lets a test decide what time it is."""
     settings = settings or get_settings()
+    policy = load_policy(settings.policy)  # a bad policy stops the start-up, naming the entry
+    clock = clock or SystemClock(timedelta(seconds=settings.clock_offset_seconds))
     runtime = ServiceRuntime(settings)
-    runtime.add_worker(
-        EventConsumer(
-            group_id="sla-monitor",
-            topics=[CONTACT_EVENTS],
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            handler=contact_events_handler(runtime.session_factory),
-        )
+    timers = ClockTimers(
+        session_factory=runtime.session_factory,
+        clock=clock,
+        horizon=timedelta(seconds=settings.timer_horizon_seconds),
+        refresh=timedelta(seconds=settings.timer_refresh_seconds),
+        batch_size=settings.timer_batch_size,
     )
+    consumer = EventConsumer(
+        group_id=settings.consumer_group,
+        topics=[CONTACT_EVENTS],
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=settings.effective_client_id,
+        max_records=settings.consumer_batch_size,
+        handler=contact_events_handler(
+            session_factory=runtime.session_factory,
+            policy=policy,
+            calendar=settings.calendar,
+            clock=clock,
+            timers=timers,
+        ),
+        on_assigned=timers.on_assigned,
+        on_revoked=timers.on_revoked,
+    )
+
+    async def caught_up(partition: int) -> bool:
+        # A timer trusts a partition only once the consumer has read it to its end: an answer
+        # still waiting in the backlog (after a restart, say) must stop its clock first.
+        return await consumer.lag(TopicPartition(CONTACT_EVENTS, partition)) == 0
+
+    timers.caught_up = caught_up
+    runtime.add_worker(consumer)
+    runtime.add_worker(timers)
     runtime.add_worker(
         OutboxRelay(
             service=settings.service_name,
@@ -35,11 +70,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bootstrap_servers=settings.kafka_bootstrap_servers,
         )
     )
-    return create_service_app(
+    app = create_service_app(
         runtime=runtime,
         title="Council contact platform: SLA monitor",
         description=(
             "Runs a clock per contact and published commitment from `contact.events`, and "
-            "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`."
+            "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`. "
+            f"Policy in force: `{policy.name}`."
         ),
+        routers=[commitments_router, clocks_router, calendar_router],
+        openapi_tags=[
+            {"name": "commitments", "description": "The published commitments in force."},
+            {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
+            {"name": "calendar", "description": "Working days, bank holidays and closures."},
+        ],
     )
+    app.state.policy = policy
+    app.state.calendar = settings.calendar
+    app.state.timers = timers
+    app.state.consumer = consumer
+    app.state.clock = clock
+    return app

@@ -1,4 +1,4 @@
-"""Consumes contact.events: each event once (the inbox), in one transaction per batch."""
+"""Consumes contact.events: each batch in one transaction, then its clocks go to the timers."""
 
 from __future__ import annotations
 
@@ -7,23 +7,37 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_common.bus.consumer import BatchHandler, ConsumedEvent
+from contact_common.calendar import WorkingCalendar
 from contact_common.db import transaction
-from contact_common.inbox import claim_many
-from sla_monitor.models import inbox_message
+from sla_monitor.clocks import service
+from sla_monitor.clocks.timers import ClockTimers
+from sla_monitor.commitments.policy import Policy
+from sla_monitor.timekeeping import Clock
 
-CONSUMER = "sla-monitor"
 
-
-def contact_events_handler(session_factory: async_sessionmaker[AsyncSession]) -> BatchHandler:
-    """The batch handler of contact.events."""
+def contact_events_handler(
+    *,
+    session_factory: async_sessionmaker[AsyncSession],
+    policy: Policy,
+    calendar: WorkingCalendar,
+    clock: Clock,
+    timers: ClockTimers | None = None,
+    publish: bool = True,
+) -> BatchHandler:
+    """The batch handler of contact.events (the live consumer's, and the replay's)."""
 
     async def handle(batch: Sequence[ConsumedEvent]) -> None:
         async with transaction(session_factory) as session:
-            await claim_many(
+            evaluation = await service.handle_contact_events(
                 session,
-                inbox_message,
-                consumer=CONSUMER,
-                events=[(item.event.id, item.event.type) for item in batch],
+                batch=batch,
+                policy=policy,
+                calendar=calendar,
+                now=clock.now(),
+                publish=publish,
             )
+        # Only after the commit: a timer must never look for a clock not yet visible.
+        if timers is not None:
+            timers.track([*evaluation.started, *evaluation.changed.values()])
 
     return handle

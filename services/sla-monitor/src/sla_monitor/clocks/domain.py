@@ -1,0 +1,448 @@
+"""The rules of a commitment's clock (DESIGN.md, "The commitments"), on plain values, no I/O.
+
+A clock runs per (commitment, contact, sequence): the sequence tells a reopened enquiry's new
+response clock (its reopen count) and a complaint's stages (1, 2, 3) apart. Every decision is
+made from the times the events carry, never from when they arrive, so replaying the same
+events reaches the same clocks; only the timers ask what time it is now.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID, uuid5
+
+from contact_common.calendar import WorkingCalendar
+from contact_common.events import Channel, CloudEvent, ComplaintStage, ContactType
+from sla_monitor.commitments.policy import Commitment, Policy
+
+# Clock and notice ids are derived, not drawn: the same clock gets the same id, and its breach
+# the same event id, however often the events are replayed (consumers de-duplicate on it).
+CLOCK_NAMESPACE = UUID("5f0c3c52-7a0e-4d55-9a39-3c1f6f0e5a11")
+
+_ONE_DAY = timedelta(days=1)
+_STAGE_SEQUENCE = {
+    ComplaintStage.stage_1: 1,
+    ComplaintStage.stage_2: 2,
+    ComplaintStage.ombudsman: 3,
+}
+_FAMILY = {
+    "enquiry": ContactType.enquiry,
+    "call": ContactType.call,
+    "visit": ContactType.visit,
+    "complaint": ContactType.complaint,
+}
+
+
+class Status(StrEnum):
+    """Where a clock is: running, or stopped in time, late, or excluded (a short abandon)."""
+
+    pending = "pending"
+    met = "met"
+    breached = "breached"
+    excluded = "excluded"
+
+
+class Role(StrEnum):
+    """What an event does to a commitment's clock."""
+
+    start = "start"
+    stop = "stop"
+    abandon = "abandon"
+    extend = "extend"
+
+
+NoticeKind = Literal["sla.met", "sla.breached", "sla.at_risk"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A contact event reduced to what the clocks need."""
+
+    event_id: UUID
+    type: str
+    subject: UUID
+    occurred_at: datetime
+    contact_type: ContactType
+    channel: Channel
+    service_area: str | None
+    stage: ComplaintStage | None = None
+    sequence: int = 0
+    working_days: int | None = None
+    due_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class SlaClock:
+    """One clock: a commitment for one contact."""
+
+    id: UUID
+    commitment: str
+    subject: UUID
+    sequence: int
+    partition: int
+    contact_type: ContactType
+    channel: Channel
+    service_area: str | None
+    stage: ComplaintStage | None
+    started_at: datetime
+    due_at: datetime
+    at_risk_at: datetime
+    status: Status = Status.pending
+    stopped_at: datetime | None = None
+    breached_at: datetime | None = None
+    flagged_at: datetime | None = None
+    at_risk_published: bool = False
+    extended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An sla.* event to publish about a clock (a snapshot of it at that moment)."""
+
+    kind: NoticeKind
+    clock: SlaClock
+    stopped_at: datetime | None = None
+
+
+def clock_id(commitment: str, subject: UUID, sequence: int) -> UUID:
+    """The clock's id: the same for the same commitment, contact and sequence, always."""
+    return uuid5(CLOCK_NAMESPACE, f"{commitment}/{subject}/{sequence}")
+
+
+def notice_id(clock: UUID, kind: NoticeKind) -> UUID:
+    """The event id of a clock's met, breached or at-risk notice: one of each per clock."""
+    return uuid5(clock, kind)
+
+
+def step_of(event: CloudEvent) -> Step | None:
+    """The clock-relevant facts of a contact event; None for events no clock listens to."""
+    family = _FAMILY.get(event.type.split(".", 1)[0])
+    if family is None:
+        return None
+    data = event.data
+    stage: ComplaintStage | None = None
+    sequence = 0
+    if family is ContactType.complaint:
+        stage = data.to_stage if event.type == "complaint.escalated" else data.stage  # type: ignore[attr-defined]
+        sequence = _STAGE_SEQUENCE[stage]
+    elif event.type == "enquiry.reopened":
+        sequence = data.reopen_count  # type: ignore[attr-defined]
+    return Step(
+        event_id=event.id,
+        type=event.type,
+        subject=data.subject_id,
+        occurred_at=data.occurred_at,
+        contact_type=family,
+        channel=Channel(data.channel),  # type: ignore[attr-defined]
+        service_area=getattr(data, "service_area", None),
+        stage=stage,
+        sequence=sequence,
+        working_days=getattr(data, "working_days", None),
+        due_at=getattr(data, "due_at", None),
+    )
+
+
+def role_of(commitment: Commitment, event_type: str) -> Role | None:
+    """What `event_type` does to `commitment`'s clocks, if anything (a start wins)."""
+    if event_type in commitment.start_events:
+        return Role.start
+    if event_type in commitment.stop_events:
+        return Role.stop
+    if event_type in commitment.abandon_events:
+        return Role.abandon
+    if event_type in commitment.extend_events:
+        return Role.extend
+    return None
+
+
+def covers(commitment: Commitment, step: Step) -> bool:
+    """True if the commitment is about contacts like this one (type and channel)."""
+    if step.contact_type is not commitment.contact_type:
+        return False
+    channels = commitment.applies_to.channels
+    return channels is None or step.channel in channels
+
+
+def applies(commitment: Commitment, step: Step, calendar: WorkingCalendar) -> bool:
+    """True if `step` starts a clock of `commitment`: the contact, its stage and the hour fit.
+
+    Elapsed targets apply only to calls and visits that start in office hours; the standby
+    contractor's channel is simply not among their channels.
+    """
+    if not covers(commitment, step):
+        return False
+    stages = commitment.applies_to.stages
+    if stages is not None and step.stage not in stages:
+        return False
+    return not commitment.applies_to.office_hours_only or calendar.in_office_hours(step.occurred_at)
+
+
+def deadline(commitment: Commitment, started_at: datetime, calendar: WorkingCalendar) -> datetime:
+    """When the clock is due: elapsed seconds, or closing time on the Nth working day."""
+    target = commitment.target
+    if target.seconds is not None:
+        return started_at + timedelta(seconds=target.seconds)
+    assert target.working_days is not None
+    return calendar.deadline(started_at, target.working_days)
+
+
+def office_time_share(
+    started_at: datetime, due_at: datetime, share: float, calendar: WorkingCalendar
+) -> datetime:
+    """The instant `share` of the office hours between start and deadline have gone.
+
+    For working-day targets the window is counted in office hours, so an email's at-risk
+    warning falls in a working afternoon, not on the bank holiday between.
+    """
+    spans: list[tuple[datetime, datetime]] = []
+    day = started_at.astimezone(calendar.timezone).date()
+    last = due_at.astimezone(calendar.timezone).date()
+    while day <= last:
+        if calendar.is_working_day(day):
+            opens = max(calendar.opening_time(day), started_at)
+            closes = min(calendar.closing_time(day), due_at)
+            if closes > opens:
+                spans.append((opens, closes))
+        day += _ONE_DAY
+    total = sum((closes - opens for opens, closes in spans), timedelta(0))
+    if total <= timedelta(0):
+        return started_at + (due_at - started_at) * share
+    remaining = total * share
+    for opens, closes in spans:
+        if closes - opens >= remaining:
+            return opens + remaining
+        remaining -= closes - opens
+    return due_at
+
+
+def at_risk_at(
+    commitment: Commitment, started_at: datetime, due_at: datetime, calendar: WorkingCalendar
+) -> datetime:
+    """When the clock is at risk: its at-risk share of the window has gone."""
+    share = commitment.at_risk_share
+    if commitment.target.seconds is not None:
+        return started_at + (due_at - started_at) * share
+    return office_time_share(started_at, due_at, share, calendar)
+
+
+def start_clock(
+    commitment: Commitment, step: Step, *, partition: int, calendar: WorkingCalendar
+) -> SlaClock | None:
+    """A new clock of `commitment` started by `step`, or None if the commitment does not apply."""
+    if not applies(commitment, step, calendar):
+        return None
+    started_at = step.occurred_at
+    due_at = deadline(commitment, started_at, calendar)
+    return SlaClock(
+        id=clock_id(commitment.id, step.subject, step.sequence),
+        commitment=commitment.id,
+        subject=step.subject,
+        sequence=step.sequence,
+        partition=partition,
+        contact_type=commitment.contact_type,
+        channel=step.channel,
+        service_area=step.service_area,
+        stage=step.stage,
+        started_at=started_at,
+        due_at=due_at,
+        at_risk_at=at_risk_at(commitment, started_at, due_at, calendar),
+    )
+
+
+def _same_stage(clock: SlaClock, step: Step) -> bool:
+    return clock.stage is None or step.stage is None or clock.stage is step.stage
+
+
+def reaches(clock: SlaClock, step: Step) -> bool:
+    """True if `step` can act on `clock`: the same stage, and not before the clock started."""
+    return _same_stage(clock, step) and step.occurred_at >= clock.started_at
+
+
+def settle(
+    clock: SlaClock,
+    role: Role,
+    step: Step,
+    *,
+    commitment: Commitment,
+    calendar: WorkingCalendar,
+    now: datetime,
+) -> tuple[bool, Notice | None]:
+    """Applies a stop, abandon or extension to `clock` in place: (changed?, notice to publish).
+
+    - A stop by the deadline meets the commitment; a stop after it is a breach, flagged at once
+      (the breach happened at the deadline, the stop is kept as stopped_at).
+    - An abandon (a call hung up, a complaint closed unanswered) within the target excludes
+      the clock: a short abandon, neither met nor breached; after the target it is a breach.
+    - An extension (once) replaces the deadline; one made after the deadline is a breach.
+    - A clock already stopped or breached keeps its outcome: a later-arriving stop only
+      records the earliest time it was stopped.
+    """
+    at = step.occurred_at
+    if role is Role.extend:
+        if clock.status is not Status.pending or clock.extended_at is not None:
+            return False, None
+        if at > clock.due_at:
+            return True, _breach(clock, stopped_at=None, now=now)
+        new_due = step.due_at
+        if new_due is None and step.working_days is not None:
+            new_due = calendar.extend(clock.due_at, step.working_days)
+        clock.extended_at = at
+        if new_due is not None and new_due > clock.due_at:
+            clock.due_at = new_due
+            clock.at_risk_at = at_risk_at(commitment, clock.started_at, new_due, calendar)
+        return True, None
+    if clock.status is Status.pending:
+        if at <= clock.due_at:
+            clock.stopped_at = at
+            if role is Role.abandon:
+                clock.status = Status.excluded
+                return True, None
+            clock.status = Status.met
+            return True, Notice("sla.met", dataclasses.replace(clock), stopped_at=at)
+        return True, _breach(clock, stopped_at=at, now=now)
+    if clock.stopped_at is None or at < clock.stopped_at:
+        # Stopped already, or breached by its timer: the outcome stands (published once), but
+        # the earliest stop is the one recorded, whatever order the stops arrived in.
+        clock.stopped_at = at
+        return True, None
+    return False, None
+
+
+def _breach(clock: SlaClock, *, stopped_at: datetime | None, now: datetime) -> Notice:
+    clock.status = Status.breached
+    clock.breached_at = clock.due_at
+    clock.stopped_at = stopped_at
+    clock.flagged_at = now
+    return Notice("sla.breached", dataclasses.replace(clock), stopped_at=stopped_at)
+
+
+@dataclass
+class Evaluation:
+    """What a batch of steps did: clocks to insert and update, steps to keep, notices."""
+
+    started: list[SlaClock] = field(default_factory=list)
+    changed: dict[UUID, SlaClock] = field(default_factory=dict)
+    held: list[Step] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+
+class Ledger:
+    """The clocks and kept steps of the contacts in a batch, and the rules that move them.
+
+    A stop, abandon or extension that no running clock took is kept (held): it may belong to
+    a clock whose start has not arrived yet (events out of order) or to a later clock (a
+    reopened enquiry's). When a clock starts, the kept steps of its contact settle it.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        calendar: WorkingCalendar,
+        now: datetime,
+        clocks: Iterable[SlaClock] = (),
+        held: Iterable[Step] = (),
+    ) -> None:
+        self.policy = policy
+        self.calendar = calendar
+        self.now = now
+        self._clocks: dict[UUID, list[SlaClock]] = {}
+        self._ids: set[UUID] = set()
+        self._held: dict[UUID, list[Step]] = {}
+        self._held_ids: set[UUID] = set()
+        self._started_ids: set[UUID] = set()
+        self.evaluation = Evaluation()
+        for clock in clocks:
+            self._clocks.setdefault(clock.subject, []).append(clock)
+            self._ids.add(clock.id)
+        for step in held:
+            self._held.setdefault(step.subject, []).append(step)
+            self._held_ids.add(step.event_id)
+
+    def clocks_of(self, subject: UUID) -> list[SlaClock]:
+        """The contact's clocks as they now stand."""
+        return list(self._clocks.get(subject, ()))
+
+    def apply(self, step: Step, *, partition: int) -> None:
+        """Applies one step: starts the clocks it starts, settles the ones it reaches."""
+        settles = False
+        unsettled = False
+        for commitment in self.policy.listening.get(step.type, ()):
+            role = role_of(commitment, step.type)
+            if role is Role.start:
+                self._start(commitment, step, partition)
+            # A step may start one commitment and stop another (an acknowledgement under the
+            # Complaint Handling Code starts the response clock and stops the acknowledgement).
+            elif role is not None and covers(commitment, step):
+                settles = True
+                if not self._settle_running(commitment, role, step):
+                    unsettled = True
+        # An enquiry's stop is kept even when a clock took it: it may also be the first stop of
+        # a reopened enquiry's new clock, whose reopening has not arrived yet.
+        if unsettled or (settles and step.contact_type is ContactType.enquiry):
+            self._hold(step)
+
+    def _start(self, commitment: Commitment, step: Step, partition: int) -> None:
+        clock = start_clock(commitment, step, partition=partition, calendar=self.calendar)
+        if clock is None or clock.id in self._ids:
+            return  # not covered, or started already (a repeat or a replayed start)
+        self._clocks.setdefault(clock.subject, []).append(clock)
+        self._ids.add(clock.id)
+        self._started_ids.add(clock.id)
+        self.evaluation.started.append(clock)
+        kept = sorted(self._held.get(step.subject, ()), key=lambda s: s.occurred_at)
+        for held in kept:
+            role = role_of(commitment, held.type)
+            if role in (None, Role.start) or not covers(commitment, held):
+                continue
+            if not reaches(clock, held):
+                continue
+            assert role is not None
+            self._settle(clock, role, held, commitment)
+            if clock.status is not Status.pending and clock.stopped_at is not None:
+                break
+
+    def _settle_running(self, commitment: Commitment, role: Role, step: Step) -> bool:
+        took = False
+        for clock in self._clocks.get(step.subject, ()):
+            if clock.commitment == commitment.id and reaches(clock, step):
+                took = self._settle(clock, role, step, commitment) or took
+        return took
+
+    def _settle(self, clock: SlaClock, role: Role, step: Step, commitment: Commitment) -> bool:
+        changed, notice = settle(
+            clock, role, step, commitment=commitment, calendar=self.calendar, now=self.now
+        )
+        if changed and clock.id not in self._started_ids:
+            self.evaluation.changed[clock.id] = clock
+        if notice is not None:
+            self.evaluation.notices.append(notice)
+        return changed
+
+    def _hold(self, step: Step) -> None:
+        if step.event_id in self._held_ids:
+            return
+        self._held_ids.add(step.event_id)
+        self._held.setdefault(step.subject, []).append(step)
+        self.evaluation.held.append(step)
+
+
+def evaluate(
+    steps: Sequence[tuple[Step, int]],
+    *,
+    policy: Policy,
+    calendar: WorkingCalendar,
+    now: datetime,
+    clocks: Iterable[SlaClock] = (),
+    held: Iterable[Step] = (),
+) -> Evaluation:
+    """Applies (step, partition) pairs in order to the contacts' clocks and kept steps."""
+    ledger = Ledger(policy=policy, calendar=calendar, now=now, clocks=clocks, held=held)
+    for step, partition in steps:
+        ledger.apply(step, partition=partition)
+    return ledger.evaluation

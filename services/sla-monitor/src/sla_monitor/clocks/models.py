@@ -1,0 +1,86 @@
+"""The clocks sla-monitor keeps, and the steps it holds for clocks not started yet."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+    false,
+    text,
+)
+
+from contact_common.db import UTCDateTime
+from sla_monitor.models import metadata
+
+clock = Table(
+    "clock",
+    metadata,
+    # Derived from (commitment, subject, sequence): see domain.clock_id.
+    Column("id", Uuid, primary_key=True),
+    Column("commitment", String(64), nullable=False),
+    Column("subject", Uuid, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    # The contact.events partition of the subject: its timers belong to that partition's owner.
+    Column("partition", SmallInteger, nullable=False),
+    Column("contact_type", String(16), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("service_area", String(64), nullable=True),
+    Column("stage", String(16), nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("at_risk_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("stopped_at", UTCDateTime, nullable=True),
+    Column("breached_at", UTCDateTime, nullable=True),
+    # When this service flagged the breach (wall clock): the measure of "within a second".
+    Column("flagged_at", UTCDateTime, nullable=True),
+    Column("at_risk_published", Boolean, nullable=False, server_default=false()),
+    Column("extended_at", UTCDateTime, nullable=True),
+    UniqueConstraint("commitment", "subject", "sequence", name="uq_clock_commitment_subject"),
+)
+# The timers read running clocks of their partitions by deadline; only those are indexed.
+Index(
+    "ix_clock_pending_due",
+    clock.c.partition,
+    clock.c.due_at,
+    postgresql_where=text("status = 'pending'"),
+    sqlite_where=text("status = 'pending'"),
+)
+Index(
+    "ix_clock_pending_at_risk",
+    clock.c.partition,
+    clock.c.at_risk_at,
+    postgresql_where=text("status = 'pending' AND NOT at_risk_published"),
+    sqlite_where=text("status = 'pending' AND NOT at_risk_published"),
+)
+Index("ix_clock_subject", clock.c.subject)
+Index(
+    "ix_clock_breach",
+    clock.c.breached_at,
+    clock.c.id,
+    postgresql_where=text("status = 'breached'"),
+    sqlite_where=text("status = 'breached'"),
+)
+
+held_step = Table(
+    "held_step",
+    metadata,
+    Column("event_id", Uuid, primary_key=True),
+    Column("subject", Uuid, nullable=False, index=True),
+    Column("event_type", String(100), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("contact_type", String(16), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("service_area", String(64), nullable=True),
+    Column("stage", String(16), nullable=True),
+    Column("sequence", Integer, nullable=False),
+    Column("working_days", SmallInteger, nullable=True),
+    Column("due_at", UTCDateTime, nullable=True),
+)

@@ -1,0 +1,368 @@
+"""All the SQL about clocks: batch reads under lock, bulk writes, the timers' queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contact_common.events import Channel, ComplaintStage, ContactType
+from sla_monitor.clocks.domain import SlaClock, Status, Step
+from sla_monitor.clocks.models import clock, held_step
+
+_MUTABLE = (
+    "due_at",
+    "at_risk_at",
+    "status",
+    "stopped_at",
+    "breached_at",
+    "flagged_at",
+    "at_risk_published",
+    "extended_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A moment a timer must act on: a clock's deadline or its at-risk instant."""
+
+    at: datetime
+    clock_id: UUID
+    partition: int
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def clock_from_row(row: Row[Any]) -> SlaClock:
+    """A domain clock from a clock row."""
+    return SlaClock(
+        id=row.id,
+        commitment=row.commitment,
+        subject=row.subject,
+        sequence=row.sequence,
+        partition=row.partition,
+        contact_type=ContactType(row.contact_type),
+        channel=Channel(row.channel),
+        service_area=row.service_area,
+        stage=ComplaintStage(row.stage) if row.stage else None,
+        started_at=row.started_at,
+        due_at=row.due_at,
+        at_risk_at=row.at_risk_at,
+        status=Status(row.status),
+        stopped_at=row.stopped_at,
+        breached_at=row.breached_at,
+        flagged_at=row.flagged_at,
+        at_risk_published=row.at_risk_published,
+        extended_at=row.extended_at,
+    )
+
+
+def _clock_row(item: SlaClock) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "commitment": item.commitment,
+        "subject": item.subject,
+        "sequence": item.sequence,
+        "partition": item.partition,
+        "contact_type": item.contact_type.value,
+        "channel": item.channel.value,
+        "service_area": item.service_area,
+        "stage": item.stage.value if item.stage else None,
+        "started_at": item.started_at,
+        "due_at": item.due_at,
+        "at_risk_at": item.at_risk_at,
+        "status": item.status.value,
+        "stopped_at": item.stopped_at,
+        "breached_at": item.breached_at,
+        "flagged_at": item.flagged_at,
+        "at_risk_published": item.at_risk_published,
+        "extended_at": item.extended_at,
+    }
+
+
+def _step_from_row(row: Row[Any]) -> Step:
+    return Step(
+        event_id=row.event_id,
+        type=row.event_type,
+        subject=row.subject,
+        occurred_at=row.occurred_at,
+        contact_type=ContactType(row.contact_type),
+        channel=Channel(row.channel),
+        service_area=row.service_area,
+        stage=ComplaintStage(row.stage) if row.stage else None,
+        sequence=row.sequence,
+        working_days=row.working_days,
+        due_at=row.due_at,
+    )
+
+
+# -- the consumer's batch --------------------------------------------------------------------------
+
+
+async def lock_clocks_of(session: AsyncSession, subjects: Sequence[UUID]) -> list[SlaClock]:
+    """The clocks of these contacts, locked for this transaction (in id order: no deadlocks)."""
+    if not subjects:
+        return []
+    result = await session.execute(
+        select(clock).where(clock.c.subject.in_(subjects)).order_by(clock.c.id).with_for_update()
+    )
+    return [clock_from_row(row) for row in result]
+
+
+async def held_steps_of(session: AsyncSession, subjects: Sequence[UUID]) -> list[Step]:
+    """The steps kept for these contacts, waiting for a clock to start."""
+    if not subjects:
+        return []
+    result = await session.execute(select(held_step).where(held_step.c.subject.in_(subjects)))
+    return [_step_from_row(row) for row in result]
+
+
+async def insert_clocks(session: AsyncSession, clocks: Sequence[SlaClock]) -> None:
+    """Adds new clocks in one statement; one already there is left as it is."""
+    if clocks:
+        await session.execute(
+            _insert(session, clock).on_conflict_do_nothing(), [_clock_row(c) for c in clocks]
+        )
+
+
+async def update_clocks(session: AsyncSession, clocks: Iterable[SlaClock]) -> None:
+    """Writes the changed state of clocks locked by this transaction."""
+    rows = [
+        {"b_id": c.id, **{f"b_{name}": value for name, value in _clock_row(c).items()}}
+        for c in clocks
+    ]
+    if not rows:
+        return
+    statement = (
+        update(clock)
+        .where(clock.c.id == bindparam("b_id"))
+        .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
+    )
+    await session.execute(statement, rows)
+
+
+async def insert_held(session: AsyncSession, steps: Sequence[Step]) -> None:
+    """Keeps steps that no running clock took."""
+    if not steps:
+        return
+    rows = [
+        {
+            "event_id": s.event_id,
+            "subject": s.subject,
+            "event_type": s.type,
+            "occurred_at": s.occurred_at,
+            "contact_type": s.contact_type.value,
+            "channel": s.channel.value,
+            "service_area": s.service_area,
+            "stage": s.stage.value if s.stage else None,
+            "sequence": s.sequence,
+            "working_days": s.working_days,
+            "due_at": s.due_at,
+        }
+        for s in steps
+    ]
+    await session.execute(_insert(session, held_step).on_conflict_do_nothing(), rows)
+
+
+# -- the timers ------------------------------------------------------------------------------------
+
+
+async def deadlines_until(
+    session: AsyncSession, *, partitions: Sequence[int], until: datetime, limit: int
+) -> list[Deadline]:
+    """Running clocks of these partitions due by `until`, earliest first."""
+    if not partitions:
+        return []
+    result = await session.execute(
+        select(clock.c.due_at, clock.c.id, clock.c.partition)
+        .where(
+            clock.c.status == Status.pending.value,
+            clock.c.partition.in_(partitions),
+            clock.c.due_at <= until,
+        )
+        .order_by(clock.c.due_at)
+        .limit(limit)
+    )
+    return [Deadline(row.due_at, row.id, row.partition) for row in result]
+
+
+async def at_risk_until(
+    session: AsyncSession, *, partitions: Sequence[int], until: datetime, limit: int
+) -> list[Deadline]:
+    """Running clocks of these partitions at risk by `until` and not yet announced."""
+    if not partitions:
+        return []
+    result = await session.execute(
+        select(clock.c.at_risk_at, clock.c.id, clock.c.partition)
+        .where(
+            clock.c.status == Status.pending.value,
+            clock.c.at_risk_published.is_(False),
+            clock.c.partition.in_(partitions),
+            clock.c.at_risk_at <= until,
+        )
+        .order_by(clock.c.at_risk_at)
+        .limit(limit)
+    )
+    return [Deadline(row.at_risk_at, row.id, row.partition) for row in result]
+
+
+async def flag_breaches(
+    session: AsyncSession, *, ids: Sequence[UUID], now: datetime
+) -> list[SlaClock]:
+    """Marks these clocks breached if still running past their deadline; returns those it marked.
+
+    The condition is the guard against doing it twice: a clock stopped, extended or flagged
+    meanwhile (by the consumer or another instance) no longer matches. Rows the consumer holds
+    are skipped rather than waited for; the caller tries them again.
+    """
+    if not ids:
+        return []
+    candidates = (
+        select(clock.c.id)
+        .where(
+            clock.c.id.in_(ids),
+            clock.c.status == Status.pending.value,
+            clock.c.due_at < now,
+        )
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(clock)
+        .where(clock.c.id.in_(candidates))
+        .values(status=Status.breached.value, breached_at=clock.c.due_at, flagged_at=now)
+        .returning(*clock.c)
+    )
+    return [clock_from_row(row) for row in result]
+
+
+async def flag_at_risk(
+    session: AsyncSession, *, ids: Sequence[UUID], now: datetime
+) -> list[SlaClock]:
+    """Marks these clocks' at-risk moment announced if it has come and the deadline has not."""
+    if not ids:
+        return []
+    candidates = (
+        select(clock.c.id)
+        .where(
+            clock.c.id.in_(ids),
+            clock.c.status == Status.pending.value,
+            clock.c.at_risk_published.is_(False),
+            clock.c.at_risk_at <= now,
+            clock.c.due_at >= now,
+        )
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(clock)
+        .where(clock.c.id.in_(candidates))
+        .values(at_risk_published=True)
+        .returning(*clock.c)
+    )
+    return [clock_from_row(row) for row in result]
+
+
+async def still_running(session: AsyncSession, *, ids: Sequence[UUID]) -> list[SlaClock]:
+    """Those of these clocks that are still running (a timer that found them busy retries)."""
+    if not ids:
+        return []
+    result = await session.execute(
+        select(clock).where(clock.c.id.in_(ids), clock.c.status == Status.pending.value)
+    )
+    return [clock_from_row(row) for row in result]
+
+
+# -- replay ----------------------------------------------------------------------------------------
+
+
+async def forget_clocks(session: AsyncSession) -> None:
+    """Empties the clocks and the held steps (a replay starts from nothing)."""
+    await session.execute(delete(clock))
+    await session.execute(delete(held_step))
+
+
+async def flag_overdue(session: AsyncSession, *, now: datetime) -> int:
+    """Marks every clock running past its deadline breached, without notices (a replay)."""
+    result = await session.execute(
+        update(clock)
+        .where(clock.c.status == Status.pending.value, clock.c.due_at < now)
+        .values(
+            status=Status.breached.value,
+            breached_at=clock.c.due_at,
+            flagged_at=now,
+            at_risk_published=true(),
+        )
+    )
+    await session.execute(
+        update(clock)
+        .where(
+            clock.c.status == Status.pending.value,
+            clock.c.at_risk_published.is_(False),
+            clock.c.at_risk_at <= now,
+        )
+        .values(at_risk_published=True)
+    )
+    return result.rowcount or 0
+
+
+# -- the API ---------------------------------------------------------------------------------------
+
+
+async def clocks_of(session: AsyncSession, subject: UUID) -> list[SlaClock]:
+    """A contact's clocks, in the order they started."""
+    result = await session.execute(
+        select(clock)
+        .where(clock.c.subject == subject)
+        .order_by(clock.c.started_at, clock.c.commitment, clock.c.sequence)
+    )
+    return [clock_from_row(row) for row in result]
+
+
+async def breaches(
+    session: AsyncSession,
+    *,
+    commitment: str | None,
+    service_area: str | None,
+    open_only: bool,
+    breached_from: datetime | None,
+    breached_before: datetime | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[SlaClock]:
+    """Breached clocks, latest breach first, after a cursor position."""
+    statement = select(clock).where(clock.c.status == Status.breached.value)
+    if commitment is not None:
+        statement = statement.where(clock.c.commitment == commitment)
+    if service_area is not None:
+        statement = statement.where(clock.c.service_area == service_area)
+    if open_only:
+        statement = statement.where(clock.c.stopped_at.is_(None))
+    if breached_from is not None:
+        statement = statement.where(clock.c.breached_at >= breached_from)
+    if breached_before is not None:
+        statement = statement.where(clock.c.breached_at < breached_before)
+    if after is not None:
+        at, clock_id = after
+        statement = statement.where(
+            or_(
+                clock.c.breached_at < at,
+                and_(clock.c.breached_at == at, clock.c.id < clock_id),
+            )
+        )
+    statement = statement.order_by(clock.c.breached_at.desc(), clock.c.id.desc()).limit(limit)
+    return [clock_from_row(row) for row in await session.execute(statement)]
+
+
+async def count_clocks(session: AsyncSession) -> int:
+    """How many clocks there are (for the replay's summary)."""
+    return int(await session.scalar(select(func.count()).select_from(clock)) or 0)

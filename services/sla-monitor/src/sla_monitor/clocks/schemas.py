@@ -1,0 +1,67 @@
+"""What the clock and breach endpoints answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from contact_common.events import Channel, ComplaintStage, ContactType
+from sla_monitor.clocks.domain import SlaClock, Status
+
+
+class ClockOut(BaseModel):
+    """One clock: a commitment for one contact."""
+
+    clock_id: UUID = Field(description="The clock's id, as in its sla.* events.")
+    commitment: str = Field(description="The commitment's id, e.g. email-acknowledge.")
+    subject: UUID = Field(description="The contact's id (enquiry, call, visit or complaint).")
+    sequence: int = Field(
+        description="0 for a contact's first clock; a reopened enquiry's reopen count; "
+        "a complaint's stage (1, 2)."
+    )
+    contact_type: ContactType
+    channel: Channel
+    service_area: str | None = Field(description="The contact's service area, where known.")
+    stage: ComplaintStage | None = Field(description="The complaint stage, for complaints.")
+    started_at: datetime = Field(description="When the clock started (UTC).")
+    due_at: datetime = Field(description="The deadline (UTC); an extension replaces it.")
+    at_risk_at: datetime = Field(description="When the at-risk share of the window is reached.")
+    status: Status = Field(
+        description="pending (running), met, breached, or excluded (a short abandon or a "
+        "contact withdrawn within the target)."
+    )
+    stopped_at: datetime | None = Field(description="When the clock was stopped, if it was.")
+    breached_at: datetime | None = Field(description="When it was breached: the deadline.")
+    extended_at: datetime | None = Field(description="When the deadline was extended, if it was.")
+
+    @classmethod
+    def of(cls, item: SlaClock) -> ClockOut:
+        """The API view of a clock."""
+        return cls(
+            clock_id=item.id,
+            commitment=item.commitment,
+            subject=item.subject,
+            sequence=item.sequence,
+            contact_type=item.contact_type,
+            channel=item.channel,
+            service_area=item.service_area,
+            stage=item.stage,
+            started_at=item.started_at,
+            due_at=item.due_at,
+            at_risk_at=item.at_risk_at,
+            status=item.status,
+            stopped_at=item.stopped_at,
+            breached_at=item.breached_at,
+            extended_at=item.extended_at,
+        )
+
+
+class BreachPage(BaseModel):
+    """A page of breaches, latest first."""
+
+    items: list[ClockOut] = Field(description="Breached clocks, latest breach first.")
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next page; absent on the last page."
+    )

@@ -1,0 +1,24 @@
+"""What routes are given: the policy in force and the council's calendar."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from contact_common.calendar import WorkingCalendar
+from sla_monitor.commitments.policy import Policy
+
+
+def get_policy(request: Request) -> Policy:
+    """The policy loaded at start-up."""
+    return request.app.state.policy
+
+
+def get_calendar(request: Request) -> WorkingCalendar:
+    """The working-day calendar of the settings."""
+    return request.app.state.calendar
+
+
+PolicyDep = Annotated[Policy, Depends(get_policy)]
+CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]

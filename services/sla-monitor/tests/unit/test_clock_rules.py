@@ -1,0 +1,387 @@
+"""The clock rules of DESIGN.md, "The commitments", on plain values."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from contact_common.calendar import WorkingCalendar
+from contact_common.events import Channel, CloudEvent
+from sla_monitor.clocks.domain import (
+    SlaClock,
+    Status,
+    Step,
+    clock_id,
+    evaluate,
+    notice_id,
+    step_of,
+)
+from sla_monitor.commitments.policy import Policy, load_policy
+from sla_monitor.testing import Call, Complaint, Enquiry, Visit, london
+
+CALENDAR = WorkingCalendar()
+DEFAULT = load_policy("default")
+CHC = load_policy("complaint-handling-code-2024")
+WEDNESDAY = date(2026, 6, 3)
+T0 = london(WEDNESDAY, time(10))
+LATER = T0 + timedelta(days=365)
+S = timedelta(seconds=1)
+
+
+class Store:
+    """Clocks and held steps kept between batches, as the database keeps them."""
+
+    def __init__(self, policy: Policy = DEFAULT) -> None:
+        self.policy = policy
+        self.clocks: dict[UUID, SlaClock] = {}
+        self.held: dict[UUID, Step] = {}
+        self.notices: list[tuple[str, UUID, datetime | None]] = []
+
+    def feed(self, *events: CloudEvent, now: datetime = LATER) -> None:
+        steps = [(s, 0) for s in map(step_of, events) if s is not None]
+        evaluation = evaluate(
+            steps,
+            policy=self.policy,
+            calendar=CALENDAR,
+            now=now,
+            clocks=[dataclasses.replace(c) for c in self.clocks.values()],
+            held=list(self.held.values()),
+        )
+        for item in [*evaluation.started, *evaluation.changed.values()]:
+            self.clocks[item.id] = item
+        for step in evaluation.held:
+            self.held[step.event_id] = step
+        self.notices += [(n.kind, n.clock.id, n.stopped_at) for n in evaluation.notices]
+
+    def clock(self, commitment: str, subject: UUID, sequence: int = 0) -> SlaClock:
+        return self.clocks[clock_id(commitment, subject, sequence)]
+
+    def of(self, subject: UUID) -> dict[tuple[str, int], SlaClock]:
+        return {(c.commitment, c.sequence): c for c in self.clocks.values() if c.subject == subject}
+
+    def comparable(self, subject: UUID) -> dict[tuple[str, int], tuple[object, ...]]:
+        return {
+            key: (c.started_at, c.due_at, c.status, c.stopped_at, c.breached_at, c.extended_at)
+            for key, c in self.of(subject).items()
+        }
+
+
+# -- the deadlines --
+
+
+def test_design_examples_email_before_a_bank_holiday_monday() -> None:
+    # 31 August 2026 is the summer bank holiday (England).
+    friday = date(2026, 8, 28)
+    at_four, at_half_five = Enquiry(london(friday, time(16))), Enquiry(london(friday, time(17, 30)))
+    store = Store()
+    store.feed(at_four.opened(), at_half_five.opened())
+    assert store.clock("email-acknowledge", at_four.id).due_at == london(date(2026, 9, 1), time(17))
+    assert store.clock("email-acknowledge", at_half_five.id).due_at == london(
+        date(2026, 9, 2), time(17)
+    )
+    # 3 working days from Friday: Tuesday, Wednesday, Thursday.
+    assert store.clock("email-respond", at_four.id).due_at == london(date(2026, 9, 3), time(17))
+
+
+def test_at_risk_falls_in_office_hours_not_on_the_bank_holiday() -> None:
+    friday_four = london(date(2026, 8, 28), time(16))
+    enquiry = Enquiry(friday_four)
+    store = Store()
+    store.feed(enquiry.opened())
+    # 1 office hour on Friday + 8 on Tuesday = 9; 75% of it is 6h45m: Tuesday 14:45.
+    assert store.clock("email-acknowledge", enquiry.id).at_risk_at == london(
+        date(2026, 9, 1), time(14, 45)
+    )
+
+
+def test_elapsed_targets_only_in_office_hours_and_never_for_standby() -> None:
+    in_hours, evening = Call(T0), Call(london(WEDNESDAY, time(18)))
+    saturday = Call(london(date(2026, 6, 6), time(11)))
+    standby = Call(T0, channel=Channel.standby)
+    early_visit = Visit(london(WEDNESDAY, time(8, 30)))
+    store = Store()
+    store.feed(
+        *(c.offered() for c in (in_hours, evening, saturday, standby)), early_visit.arrived()
+    )
+    assert set(store.of(in_hours.id)) == {("phone-answer", 0), ("phone-wait-max", 0)}
+    assert store.clock("phone-answer", in_hours.id).due_at == T0 + 15 * S
+    assert store.clock("phone-wait-max", in_hours.id).due_at == T0 + 600 * S
+    assert store.clock("phone-answer", in_hours.id).at_risk_at == T0 + timedelta(seconds=11.25)
+    for other in (evening, saturday, standby):
+        assert store.of(other.id) == {}
+    assert store.of(early_visit.id) == {}
+
+
+# -- stops, late stops, abandons --
+
+
+def test_a_stop_by_the_deadline_meets_it_and_a_later_one_is_a_breach_at_the_deadline() -> None:
+    quick, slow = Call(T0), Call(T0)
+    store = Store()
+    store.feed(quick.offered(), quick.answered(15 * S), slow.offered(), slow.answered(40 * S))
+    met = store.clock("phone-answer", quick.id)
+    assert (met.status, met.stopped_at) == (Status.met, T0 + 15 * S)
+    late = store.clock("phone-answer", slow.id)
+    assert (late.status, late.breached_at, late.stopped_at) == (
+        Status.breached,
+        T0 + 15 * S,
+        T0 + 40 * S,
+    )
+    assert late.flagged_at == LATER
+    assert store.clock("phone-wait-max", slow.id).status is Status.met
+    assert ("sla.met", met.id, T0 + 15 * S) in store.notices
+    assert ("sla.breached", late.id, T0 + 40 * S) in store.notices
+
+
+def test_short_abandons_are_excluded_and_late_abandons_breach() -> None:
+    short, long = Call(T0), Call(T0)
+    store = Store()
+    store.feed(short.offered(), short.abandoned(10 * S), long.offered(), long.abandoned(60 * S))
+    assert store.clock("phone-answer", short.id).status is Status.excluded
+    assert store.clock("phone-wait-max", short.id).status is Status.excluded
+    assert store.clock("phone-answer", long.id).status is Status.breached
+    assert store.clock("phone-wait-max", long.id).status is Status.excluded
+    assert [kind for kind, clock, _ in store.notices] == ["sla.breached"]
+
+
+def test_a_breached_clock_stays_breached_and_a_later_stop_only_records_when() -> None:
+    enquiry = Enquiry(T0)
+    store = Store()
+    store.feed(enquiry.opened())
+    ack = store.clock("email-acknowledge", enquiry.id)
+    # What the timer does when the deadline passes with no stop.
+    ack.status, ack.breached_at = Status.breached, ack.due_at
+    store.feed(enquiry.acknowledged(T0 + timedelta(days=3)))
+    ack = store.clock("email-acknowledge", enquiry.id)
+    assert (ack.status, ack.stopped_at) == (Status.breached, T0 + timedelta(days=3))
+    assert store.notices == []  # breached once: the late stop publishes nothing more
+
+
+def test_each_default_commitment_is_met_by_its_stop() -> None:
+    call, visit = Call(T0), Visit(T0)
+    email, letter = Enquiry(T0), Enquiry(T0, channel=Channel.letter)
+    voicemail = Enquiry(T0, channel=Channel.voicemail)
+    complaint = Complaint(T0)
+    hour = timedelta(hours=1)
+    store = Store()
+    store.feed(
+        call.offered(),
+        call.answered(5 * S),
+        visit.arrived(),
+        visit.attended(timedelta(minutes=4)),
+        email.opened(),
+        email.acknowledged(T0 + hour),
+        email.responded(T0 + 2 * hour),
+        letter.opened(),
+        letter.resolved(T0 + timedelta(days=7)),
+        voicemail.opened(),
+        voicemail.responded(T0 + hour),
+        complaint.received(),
+        complaint.acknowledged(T0 + hour),
+        complaint.responded(T0 + timedelta(days=5)),
+        complaint.escalated(T0 + timedelta(days=6)),
+        complaint.acknowledged(T0 + timedelta(days=7), stage="stage_2"),
+        complaint.responded(T0 + timedelta(days=20), stage="stage_2"),
+    )
+    statuses = {(c.commitment, c.sequence): c.status for c in store.clocks.values()}
+    assert statuses == {
+        ("phone-answer", 0): Status.met,
+        ("phone-wait-max", 0): Status.met,
+        ("reception-attend", 0): Status.met,
+        ("email-acknowledge", 0): Status.met,
+        ("email-respond", 0): Status.met,
+        ("letter-respond", 0): Status.met,
+        ("voicemail-respond", 0): Status.met,
+        ("complaint-acknowledge", 1): Status.met,
+        ("complaint-acknowledge", 2): Status.met,
+        ("complaint-respond", 1): Status.met,
+        ("complaint-respond-stage2", 2): Status.met,
+    }
+    assert len([n for n in store.notices if n[0] == "sla.met"]) == 11
+
+
+def test_a_response_also_acknowledges_an_email() -> None:
+    enquiry = Enquiry(T0)
+    store = Store()
+    store.feed(enquiry.opened(), enquiry.responded(T0 + timedelta(hours=2)))
+    assert store.clock("email-acknowledge", enquiry.id).status is Status.met
+    assert store.clock("email-respond", enquiry.id).status is Status.met
+
+
+# -- order, repeats, strangers --
+
+
+def _first_cycle(enquiry: Enquiry) -> list[CloudEvent]:
+    return [
+        enquiry.opened(),
+        enquiry.acknowledged(T0 + timedelta(hours=32)),
+        enquiry.responded(T0 + timedelta(days=6)),
+        enquiry.resolved(T0 + timedelta(days=7)),
+    ]
+
+
+def _second_cycle(enquiry: Enquiry) -> list[CloudEvent]:
+    return [enquiry.reopened(T0 + timedelta(days=8)), enquiry.responded(T0 + timedelta(days=9))]
+
+
+def test_order_and_repeats_change_nothing() -> None:
+    base = Enquiry(T0)
+    first, second = _first_cycle(base), _second_cycle(base)
+    in_order = Store()
+    for event in first + second:
+        in_order.feed(event)
+    expected = in_order.comparable(base.id)
+    assert expected[("email-acknowledge", 0)][2] is Status.breached  # Thursday 18:00 is too late
+    assert expected[("email-respond", 0)][2] is Status.breached
+    assert expected[("email-respond", 1)][2] is Status.met  # the reopened enquiry's new clock
+    rng = random.Random(5)
+    for attempt in range(40):
+        # Any order within a cycle (a stop before its start, stops swapped), repeats anywhere;
+        # the reopened cycle's events come after the first cycle's, as one contact's events do.
+        one, two = first + rng.sample(first, k=2), second + rng.sample(second, k=1)
+        rng.shuffle(one)
+        rng.shuffle(two)
+        store = Store()
+        if attempt % 2:
+            store.feed(*one, *two)  # one batch
+        else:
+            for event in one + two:
+                store.feed(event)  # one at a time
+        assert store.comparable(base.id) == expected, [e.type for e in one + two]
+        kinds = sorted(kind for kind, _, _ in store.notices)
+        assert kinds == sorted(kind for kind, _, _ in in_order.notices)
+
+
+def test_a_stop_before_its_start_is_kept_and_settles_the_clock() -> None:
+    call = Call(T0)
+    store = Store()
+    store.feed(call.answered(5 * S))
+    assert store.clocks == {} and len(store.held) == 1
+    store.feed(call.offered())
+    assert store.clock("phone-answer", call.id).status is Status.met
+    assert store.clock("phone-wait-max", call.id).status is Status.met
+
+
+def test_events_for_contacts_never_seen_start_nothing() -> None:
+    stranger = Enquiry(T0)
+    store = Store()
+    store.feed(stranger.acknowledged(T0 + S), stranger.resolved(T0 + 2 * S))
+    assert store.clocks == {} and store.notices == []
+
+
+def test_a_reopened_enquiry_restarts_nothing_already_met() -> None:
+    enquiry = Enquiry(T0)
+    store = Store()
+    store.feed(
+        enquiry.opened(),
+        enquiry.acknowledged(T0 + S),
+        enquiry.resolved(T0 + 2 * S),
+        enquiry.reopened(T0 + timedelta(days=1), count=1),
+    )
+    assert store.clock("email-acknowledge", enquiry.id).status is Status.met
+    assert store.clock("email-respond", enquiry.id).status is Status.met
+    reopened = store.clock("email-respond", enquiry.id, 1)
+    assert reopened.id != store.clock("email-respond", enquiry.id).id
+    assert (reopened.status, reopened.started_at) == (Status.pending, T0 + timedelta(days=1))
+    assert ("email-acknowledge", 1) not in store.of(enquiry.id)
+
+
+# -- complaints --
+
+
+def test_a_complaint_extended_once_gets_the_new_deadline() -> None:
+    complaint = Complaint(T0)
+    store = Store()
+    store.feed(complaint.received())
+    first_due = store.clock("complaint-respond", complaint.id, 1).due_at
+    assert first_due == london(date(2026, 6, 17), time(17))  # 10 working days
+    store.feed(complaint.extended(T0 + timedelta(days=8), working_days=10))
+    extended = store.clock("complaint-respond", complaint.id, 1)
+    assert extended.due_at == london(date(2026, 7, 1), time(17))
+    assert extended.extended_at == T0 + timedelta(days=8)
+    store.feed(complaint.extended(T0 + timedelta(days=9), working_days=5))  # only once
+    assert store.clock("complaint-respond", complaint.id, 1).due_at == extended.due_at
+    store.feed(complaint.responded(london(date(2026, 6, 30), time(12))))
+    assert store.clock("complaint-respond", complaint.id, 1).status is Status.met
+    # The acknowledgement clock is not extended.
+    assert store.clock("complaint-acknowledge", complaint.id, 1).extended_at is None
+
+
+def test_an_extension_after_the_deadline_is_a_breach() -> None:
+    complaint = Complaint(T0)
+    store = Store()
+    store.feed(complaint.received(), complaint.extended(T0 + timedelta(days=30), working_days=5))
+    clock = store.clock("complaint-respond", complaint.id, 1)
+    assert clock.status is Status.breached and clock.breached_at == clock.due_at
+
+
+def test_an_extension_given_with_its_deadline_uses_it() -> None:
+    complaint = Complaint(T0)
+    due = london(date(2026, 6, 26), time(17))
+    store = Store()
+    store.feed(complaint.received(), complaint.extended(T0 + S, working_days=7, due_at=due))
+    assert store.clock("complaint-respond", complaint.id, 1).due_at == due
+
+
+def test_each_stage_has_its_own_acknowledgement_clock_and_closing_withdraws() -> None:
+    complaint = Complaint(T0)
+    store = Store()
+    store.feed(
+        complaint.received(),
+        complaint.acknowledged(T0 + S),
+        complaint.responded(T0 + timedelta(days=2)),
+        complaint.escalated(T0 + timedelta(days=3)),
+        complaint.closed(T0 + timedelta(days=4), stage="stage_2"),
+    )
+    stage_2_ack = store.clock("complaint-acknowledge", complaint.id, 2)
+    assert stage_2_ack.started_at == T0 + timedelta(days=3)
+    assert stage_2_ack.status is Status.excluded
+    assert store.clock("complaint-respond-stage2", complaint.id, 2).status is Status.excluded
+    assert store.clock("complaint-acknowledge", complaint.id, 1).status is Status.met
+
+
+def test_the_complaint_handling_code_counts_from_acknowledgement() -> None:
+    complaint = Complaint(T0)
+    acknowledged = london(date(2026, 6, 8), time(11))  # Monday, 3 working days later
+    store = Store(CHC)
+    store.feed(complaint.received())
+    assert store.clock("complaint-acknowledge", complaint.id, 1).due_at == london(
+        date(2026, 6, 10), time(17)
+    )
+    assert ("complaint-respond", 1) not in store.of(complaint.id)
+    store.feed(complaint.acknowledged(acknowledged))
+    respond = store.clock("complaint-respond", complaint.id, 1)
+    assert respond.started_at == acknowledged
+    assert respond.due_at == london(date(2026, 6, 22), time(17))
+    stage_2 = london(date(2026, 7, 1), time(10))
+    store.feed(complaint.escalated(stage_2), complaint.acknowledged(stage_2 + S, "stage_2"))
+    assert store.clock("complaint-respond-stage2", complaint.id, 2).due_at == london(
+        date(2026, 7, 29), time(17)
+    )
+
+
+# -- ids --
+
+
+def test_clock_and_notice_ids_are_the_same_every_time() -> None:
+    subject = uuid4()
+    assert clock_id("phone-answer", subject, 0) == clock_id("phone-answer", subject, 0)
+    ids = {clock_id(c, subject, n) for c, n in itertools.product(("a", "b"), (0, 1))}
+    assert len(ids) == 4
+    one = clock_id("phone-answer", subject, 0)
+    assert notice_id(one, "sla.breached") == notice_id(one, "sla.breached")
+    assert notice_id(one, "sla.breached") != notice_id(one, "sla.met")
+
+
+@pytest.mark.parametrize("hour", [8, 17, 20])
+def test_calls_outside_office_hours_have_no_elapsed_clock(hour: int) -> None:
+    call = Call(datetime.combine(WEDNESDAY, time(hour), tzinfo=UTC).astimezone(UTC))
+    store = Store()
+    store.feed(call.offered())
+    local_hour = call.offered_at.astimezone(CALENDAR.timezone).hour
+    assert (store.of(call.id) == {}) == (not 9 <= local_hour < 17)
