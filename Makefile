@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: install run test test-fast lint bench schemas clean test-tools
+.PHONY: install run test test-fast lint bench schemas clean test-tools demo
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -20,6 +20,12 @@ install: .venv/.installed  ## install every package into .venv
 
 run: install  ## the whole system: broker, migrations, four services (SQLite under var/)
 	$(RUN) python scripts/run_local.py
+
+demo: install  ## a year of contacts (2025-26, a district) through the APIs of a running `make run`
+	$(RUN) contactctl demo load --year 2025-26 --scale $${SCALE:-1.0} --seed 7 \
+		--api-key "$${DEV_API_KEY:-$$(cat $${VAR_DIR:-var}/dev-admin-key)}" \
+		--enquiry-url http://127.0.0.1:$${ENQUIRY_PORT:-8001} \
+		--complaints-url http://127.0.0.1:$${COMPLAINTS_PORT:-8002}
 
 test: install test-tools  ## the whole suite, against PostgreSQL and the bundled broker
 	$(RUN) pytest

@@ -1,21 +1,46 @@
-"""contactctl: issue, list and revoke API keys; apply migrations."""
+"""contactctl: API keys, migrations, the commitments policy, breaches, SLA replay, the demo year."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import importlib.util
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column, Table
 
 from contact_common.auth import SCOPES, issue_key, key_file_summary, revoke_key
 from contact_common.migrations import upgrade
+from contactctl.demo import DemoYear, financial_year, summarise
+from contactctl.loader import LoadAborted, LoadReport, load
 
 app = typer.Typer(help="Operate the council contact platform.", no_args_is_help=True)
 keys = typer.Typer(help="API keys with scopes.", no_args_is_help=True)
+demo = typer.Typer(help="A realistic demonstration year of contacts.", no_args_is_help=True)
+policy = typer.Typer(help="sla-monitor's commitments policy.", no_args_is_help=True)
+breaches = typer.Typer(help="Missed commitments, from sla-monitor.", no_args_is_help=True)
+sla = typer.Typer(help="sla-monitor operations.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
+app.add_typer(demo, name="demo")
+app.add_typer(policy, name="policy")
+app.add_typer(breaches, name="breaches")
+app.add_typer(sla, name="sla")
 console = Console()
 
 KeysFile = Annotated[
@@ -70,3 +95,352 @@ def migrate(
     """Applies a service's migrations."""
     asyncio.run(upgrade(service_dir, database_url, revision))
     console.print(f"{service_dir.name}: at {revision}")
+
+
+# -- shared options ---------------------------------------------------------------------------
+
+
+def default_api_key() -> str | None:
+    """DEV_API_KEY, or the key `make run` keeps in var/dev-admin-key (VAR_DIR if set)."""
+    if os.environ.get("DEV_API_KEY"):
+        return os.environ["DEV_API_KEY"]
+    path = Path(os.environ.get("VAR_DIR", "var")) / "dev-admin-key"
+    return path.read_text().strip() if path.is_file() else None
+
+
+def _api_key(given: str | None) -> str:
+    key = given or default_api_key()
+    if not key:
+        raise typer.BadParameter(
+            "give --api-key, set DEV_API_KEY, or run `make run` first "
+            "(it writes var/dev-admin-key)",
+            param_hint="--api-key",
+        )
+    return key
+
+
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        help="An API key (default: DEV_API_KEY, then var/dev-admin-key).", show_default=False
+    ),
+]
+SlaUrl = Annotated[str, typer.Option(envvar="SLA_URL", help="sla-monitor's base URL.")]
+
+
+def _get(url: str, api_key: str, params: dict[str, Any] | None = None) -> Any:
+    """GETs JSON from a service, or exits with the problem it answered."""
+    try:
+        response = httpx.get(
+            url, params=params, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+        )
+    except httpx.TransportError as exc:
+        console.print(f"[red]cannot reach {url}: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        console.print(f"[red]{response.status_code} from {url}: {detail}[/red]")
+        raise typer.Exit(1)
+    return response.json()
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+Year = Annotated[str, typer.Option(help="The UK financial year, April to March.")]
+Scale = Annotated[
+    float, typer.Option(help="1.0 is a district council; 10 to 100 a county; 0.02 for a test.")
+]
+Seed = Annotated[int, typer.Option(help="The same seed gives the same contacts.")]
+Fraction = Annotated[
+    float, typer.Option(help="The share of the year to generate, from 1 April (1.0 = all).")
+]
+
+
+@demo.command("show")
+def demo_show(
+    year: Year = "2025-26", scale: Scale = 1.0, seed: Seed = 7, fraction: Fraction = 1.0
+) -> None:
+    """Summarises the demo year without sending anything: volumes, months and outcomes."""
+    demo_year = DemoYear(year, scale=scale, seed=seed, fraction=fraction)
+    summary = summarise(demo_year)
+    table = Table("what", "value", title=f"Demo year {year}, scale {scale}, seed {seed}")
+    rows = [
+        ("contacts", f"{summary.contacts:,}"),
+        ("calls offered", f"{summary.calls:,}"),
+        ("abandoned (short)", f"{summary.abandoned:,} ({summary.short_abandoned:,})"),
+        ("mean wait of answered calls", f"{summary.mean_wait:.1f} s"),
+        ("longest wait", f"{summary.wait_max:.0f} s ({summary.over_ten_minutes} over 10 min)"),
+        ("visits", f"{summary.visits:,}"),
+        ("standby calls", f"{summary.standby:,}"),
+        ("enquiries", f"{sum(summary.enquiries.values()):,}"),
+        *((f"  {channel}", f"{count:,}") for channel, count in sorted(summary.enquiries.items())),
+        ("portal share (CX03)", f"{summary.portal_share:.1%}"),
+        ("first point resolution (all)", f"{summary.first_point_rate:.1%}"),
+        ("feedback", f"{summary.feedback:,}, mean {summary.feedback_mean:.2f}"),
+        ("complaints (stage reached: count)", f"{summary.complaints:,} {summary.complaint_stages}"),
+        *((f"  {month}", f"{count:,}") for month, count in sorted(summary.by_month.items())),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@demo.command("load")
+def demo_load(
+    year: Year = "2025-26",
+    scale: Scale = 1.0,
+    seed: Seed = 7,
+    fraction: Fraction = 1.0,
+    api_key: ApiKey = None,
+    enquiry_url: Annotated[str, typer.Option(envvar="ENQUIRY_URL")] = "http://127.0.0.1:8001",
+    complaints_url: Annotated[str, typer.Option(envvar="COMPLAINTS_URL")] = "http://127.0.0.1:8002",
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Requests in flight.")] = 16,
+    call_batch: Annotated[int, typer.Option(min=1, max=1000, help="Calls per request.")] = 1000,
+) -> None:
+    """Generates the demo year and sends it through enquiry-api and complaints-api."""
+    key = _api_key(api_key)
+    try:
+        financial_year(year)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--year") from exc
+    demo_year = DemoYear(year, scale=scale, seed=seed, fraction=fraction)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(
+            f"demo {year} x{scale}", total=demo_year.expected_contacts(), rate=""
+        )
+        started = datetime.now(UTC)
+
+        def advance(count: int) -> None:
+            done = progress.tasks[0].completed + count
+            seconds = max((datetime.now(UTC) - started).total_seconds(), 1e-3)
+            progress.update(task, advance=count, rate=f"{done / seconds:,.0f} contacts/s")
+
+        try:
+            report = asyncio.run(
+                load(
+                    demo_year,
+                    enquiry_url=enquiry_url,
+                    complaints_url=complaints_url,
+                    api_key=key,
+                    concurrency=concurrency,
+                    call_batch=call_batch,
+                    on_progress=advance,
+                )
+            )
+        except LoadAborted as exc:
+            _print_report(exc.report)
+            console.print(f"[red]{exc}: more than 1% failed[/red]")
+            raise typer.Exit(1) from exc
+    _print_report(report)
+
+
+def _print_report(report: LoadReport) -> None:
+    table = Table("loaded", "count", title="Demo load")
+    for name, value in (
+        ("contacts", report.contacts),
+        ("calls recorded", report.calls_created),
+        ("visits recorded", report.visits_created),
+        ("standby records", report.standby_created),
+        ("enquiries opened", report.enquiries_created),
+        ("lifecycle steps", report.steps_done),
+        ("feedback", report.feedback_created),
+        ("complaints", report.complaints_created),
+        ("steps left for later (in the future)", report.skipped_in_future),
+        ("requests", report.requests),
+        ("retried", report.retries),
+        ("failed", report.failures),
+    ):
+        table.add_row(name, f"{value:,}")
+    table.add_row("time", f"{report.seconds:.1f} s")
+    table.add_row(
+        "throughput",
+        f"{report.contacts_per_second:,.0f} contacts/s, "
+        f"{report.requests_per_second:,.0f} requests/s",
+    )
+    console.print(table)
+    for problem, count in report.problems.most_common(10):
+        console.print(f"[red]{count} x {problem}[/red]")
+
+
+# -- the commitments policy -------------------------------------------------------------------
+
+
+def _policy_table(name: str, description: str, commitments: list[dict[str, Any]]) -> Table:
+    table = Table("id", "applies to", "starts", "stops", "target", title=f"{name}: {description}")
+    for c in commitments:
+        applies = c.get("applies_to") or {}
+        scope = [c["contact_type"]]
+        if applies.get("channels"):
+            scope.append(", ".join(applies["channels"]))
+        if applies.get("stages"):
+            scope.append(", ".join(applies["stages"]))
+        if applies.get("office_hours_only"):
+            scope.append("office hours")
+        target = c["target"]
+        amount = (
+            f"{target['seconds']} s"
+            if target.get("seconds")
+            else f"{target['working_days']} working days"
+        )
+        if c.get("anchor") == "acknowledged":
+            amount += " (from acknowledgement)"
+        table.add_row(
+            c["id"],
+            "; ".join(scope),
+            ", ".join(c["start_events"]),
+            ", ".join(c["stop_events"]),
+            amount,
+        )
+    return table
+
+
+@policy.command("show")
+def policy_show(
+    name_or_file: Annotated[
+        str | None,
+        typer.Argument(
+            help="A shipped policy (default, complaint-handling-code-2024) or a YAML file; "
+            "default: SLA_POLICY, else default.",
+            show_default=False,
+        ),
+    ] = None,
+    running: Annotated[
+        bool, typer.Option("--running", help="Show what the running sla-monitor enforces.")
+    ] = False,
+    sla_url: SlaUrl = "http://127.0.0.1:8003",
+    api_key: ApiKey = None,
+) -> None:
+    """Shows a commitments policy: from its file, or (--running) from sla-monitor's API."""
+    if running:
+        answer = _get(f"{sla_url.rstrip('/')}/v1/commitments", _api_key(api_key))
+        console.print(_policy_table(answer["policy"], answer["description"], answer["commitments"]))
+        return
+    loaded = _load_policy(name_or_file or os.environ.get("SLA_POLICY", "default"))
+    commitments = [c.model_dump(mode="json") for c in loaded.commitments]
+    console.print(_policy_table(loaded.name, loaded.description, commitments))
+
+
+@policy.command("validate")
+def policy_validate(
+    file: Annotated[Path, typer.Argument(help="The policy YAML file to check.")],
+) -> None:
+    """Checks a policy file as sla-monitor will when it starts; names every bad entry."""
+    loaded = _load_policy(str(file))
+    console.print(
+        f"[green]{file}: valid[/green], policy {loaded.name!r}, "
+        f"{len(loaded.commitments)} commitments"
+    )
+
+
+def _load_policy(name_or_file: str) -> Any:
+    """sla-monitor's own loader, so the CLI judges a file exactly as the service will."""
+    from sla_monitor.commitments.policy import PolicyError, load_policy
+
+    try:
+        return load_policy(name_or_file)
+    except PolicyError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+# -- breaches ---------------------------------------------------------------------------------
+
+BREACH_COLUMNS = (
+    "commitment",
+    "subject",
+    "channel",
+    "service_area",
+    "stage",
+    "started_at",
+    "due_at",
+    "stopped_at",
+)
+TABLE_COLUMNS = ("commitment", "subject", "service_area", "due_at", "stopped_at")
+
+
+@breaches.command("list")
+def breaches_list(
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Only breaches still waiting for a stop.")
+    ] = False,
+    commitment: Annotated[str | None, typer.Option(help="e.g. email-respond.")] = None,
+    service_area: Annotated[str | None, typer.Option(help="e.g. waste.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="Breached on or after.")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Breached on or before.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 100,
+    output: Annotated[
+        str, typer.Option("--format", help="table or csv.", case_sensitive=False)
+    ] = "table",
+    sla_url: SlaUrl = "http://127.0.0.1:8003",
+    api_key: ApiKey = None,
+) -> None:
+    """Lists breaches from sla-monitor, latest first, following its pages up to --limit."""
+    if output.lower() not in ("table", "csv"):
+        raise typer.BadParameter("table or csv", param_hint="--format")
+    key = _api_key(api_key)
+    params: dict[str, Any] = {"open": str(open_only).lower()}
+    for name, value in (
+        ("commitment", commitment),
+        ("service_area", service_area),
+        ("from", since.date().isoformat() if since else None),
+        ("to", until.date().isoformat() if until else None),
+    ):
+        if value:
+            params[name] = value
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while len(items) < limit:
+        page_params = {**params, "limit": min(1000, limit - len(items))}
+        if cursor:
+            page_params["cursor"] = cursor
+        page = _get(f"{sla_url.rstrip('/')}/v1/breaches", key, page_params)
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    if output.lower() == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=BREACH_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(items)
+        return
+    title = f"{len(items)} breaches" + (" (open)" if open_only else "") + ", times UTC"
+    table = Table(*(Column(c, overflow="fold") for c in TABLE_COLUMNS), title=title)
+    for item in items:
+        table.add_row(*(_cell(item.get(column)) for column in TABLE_COLUMNS))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str) and len(value) > 19 and value[10] == "T":
+        return value[:16].replace("T", " ")  # UTC, to the minute
+    return str(value)
+
+
+# -- sla-monitor operations -------------------------------------------------------------------
+
+
+@sla.command("replay", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sla_replay(ctx: typer.Context) -> None:
+    """Runs `python -m sla_monitor replay` with the given arguments, its progress bar and all."""
+    if importlib.util.find_spec("sla_monitor.__main__") is None:
+        console.print("sla replay is not available: this sla-monitor has no `replay` command.")
+        raise typer.Exit(2)
+    completed = subprocess.run([sys.executable, "-m", "sla_monitor", "replay", *ctx.args])
+    raise typer.Exit(completed.returncode)
