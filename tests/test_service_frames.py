@@ -6,16 +6,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from complaints_api.config import Settings as ComplaintsSettings
 from complaints_api.main import create_app as complaints_app
+from contact_common.testing import running_service
 from enquiry_api.config import Settings as EnquirySettings
 from enquiry_api.main import create_app as enquiry_app
 from metrics_api.config import Settings as MetricsSettings
 from metrics_api.main import create_app as metrics_app
 from sla_monitor.config import Settings as SlaSettings
 from sla_monitor.main import create_app as sla_app
-
-from contact_common.testing import running_service
 
 SERVICES = {
     "enquiry-api": (enquiry_app, EnquirySettings),

@@ -19,21 +19,37 @@ from contact_common.devbroker import free_port
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-PREFIXES = {"enquiry-api": "ENQUIRY_", "complaints-api": "COMPLAINTS_",
-            "sla-monitor": "SLA_", "metrics-api": "METRICS_"}
+PREFIXES = {
+    "enquiry-api": "ENQUIRY_",
+    "complaints-api": "COMPLAINTS_",
+    "sla-monitor": "SLA_",
+    "metrics-api": "METRICS_",
+}
 
 
 def test_make_run_brings_up_every_service_and_stops_cleanly(tmp_path: Path) -> None:
     ports = {name: free_port() for name in PREFIXES}
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "API_KEYS_FILE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "API_KEYS_FILE")
+    }
     env.update({f"{PREFIXES[name]}PORT": str(port) for name, port in ports.items()})
-    env.update({"VAR_DIR": str(tmp_path / "var"), "DEV_BROKER_PORT": str(free_port()),
-                "PYTHONUNBUFFERED": "1"})
+    env.update(
+        {
+            "VAR_DIR": str(tmp_path / "var"),
+            "DEV_BROKER_PORT": str(free_port()),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "run_local.py")],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
     output: list[str] = []
