@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: install run test test-fast lint bench schemas clean test-tools demo
+.PHONY: install run test test-fast lint schemas clean test-tools demo
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -41,8 +41,8 @@ test-tools:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else echo "please install:$$missing (Debian packages) for the whole suite to pass"; fi; fi
 
-test-fast: install  ## unit tests only
-	$(RUN) pytest -m "not e2e" libs services
+test-fast: install  ## all but the cross-process end-to-end tests (tests/e2e)
+	$(RUN) pytest -m "not e2e" libs services cli
 
 lint: install
 	$(RUN) ruff check .
