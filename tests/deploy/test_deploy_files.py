@@ -196,3 +196,19 @@ def test_cluster_configuration_starts_from_the_shipped_defaults() -> None:
     assert (K8S / "base" / "policy.yaml").read_text() == shipped_policy.read_text()
     targets = json.loads((K8S / "base" / "kpi-targets.json").read_text())
     assert targets == MetricsSettings().targets
+
+
+def test_grafana_dashboard_queries_metrics_the_services_export() -> None:
+    import re
+
+    dashboard = json.loads((DEPLOY / "grafana" / "dashboards" / "council-contact.json").read_text())
+    exported = "\n".join(
+        path.read_text() for path in (ROOT / "libs").rglob("*.py") if ".venv" not in path.parts
+    ) + "\n".join(path.read_text() for path in (ROOT / "services").rglob("src/**/*.py"))
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            names = set(re.findall(r"\b([a-z_]+?)(?:_bucket|_total)?(?=[\[{)])", target["expr"]))
+            names -= {"rate", "sum", "increase", "histogram_quantile", "by", "le"}
+            assert names, target["expr"]
+            for name in names:
+                assert f'"{name}' in exported, f"{panel['title']}: no service exports {name}"
