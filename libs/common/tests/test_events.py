@@ -64,6 +64,8 @@ from contact_common.events import (
     SlaBreachedData,
     SlaMet,
     SlaMetData,
+    SlaStopped,
+    SlaStoppedData,
     VisitArrived,
     VisitArrivedData,
     VisitAttended,
@@ -206,6 +208,7 @@ def sample_events() -> list[CloudEvent]:
         (SlaAtRisk, SlaAtRiskData(**clock, at_risk_at=at(6 * 60))),
         (SlaBreached, SlaBreachedData(**clock, breached_at=at(8 * 60), stopped_at=at(9 * 60))),
         (SlaMet, SlaMetData(**clock, stopped_at=at(30), elapsed_seconds=1800.0)),
+        (SlaStopped, SlaStoppedData(**clock, breached_at=at(8 * 60), stopped_at=at(10 * 60))),
     ]
     source = {"sla": "/sla-monitor", "complaint": "/complaints-api"}
     return [

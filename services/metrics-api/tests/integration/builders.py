@@ -41,6 +41,8 @@ from contact_common.events import (
     SlaBreachedData,
     SlaMet,
     SlaMetData,
+    SlaStopped,
+    SlaStoppedData,
     VisitArrived,
     VisitArrivedData,
     VisitAttended,
@@ -240,10 +242,28 @@ class Clock:
     def clock_id(self) -> UUID:
         return self.common["clock_id"]
 
-    def met(self, stopped_at: datetime) -> CloudEvent:
+    def met(
+        self,
+        stopped_at: datetime,
+        *,
+        corrects_breach: bool = False,
+        due_at: datetime | None = None,
+    ) -> CloudEvent:
         elapsed = (stopped_at - self.common["started_at"]).total_seconds()
-        data = SlaMetData(**self.common, stopped_at=stopped_at, elapsed_seconds=elapsed)
+        common = {**self.common, "due_at": due_at or self.common["due_at"]}
+        data = SlaMetData(
+            **common,
+            stopped_at=stopped_at,
+            elapsed_seconds=elapsed,
+            corrects_breach=corrects_breach,
+        )
         return SlaMet.from_data(data, source="/sla-monitor")
+
+    def stopped(self, stopped_at: datetime) -> CloudEvent:
+        data = SlaStoppedData(
+            **self.common, breached_at=self.common["due_at"], stopped_at=stopped_at
+        )
+        return SlaStopped.from_data(data, source="/sla-monitor")
 
     def breached(self, stopped_at: datetime | None = None) -> CloudEvent:
         data = SlaBreachedData(

@@ -155,3 +155,57 @@ async def test_compliance_by_deadline_and_open_breaches(metrics_service, unique_
         assert re.search(r'metrics_breaches_open\{commitment="phone-answer"\} [1-9]', metrics)
         assert f'metrics_events_applied_total{{group="{m.group}",type="sla.breached"}}' in metrics
         assert "consumer_lag{" in metrics
+
+
+async def test_a_withdrawn_breach_counts_met_and_a_stopped_one_stays_breached(
+    metrics_service, unique_area: str
+) -> None:
+    # Financial year 2014-15. Deadlines Tuesday 3 June 2014, 17:00 BST.
+    area = unique_area
+    due = utc("2014-06-03 16:00")
+    start = due - timedelta(days=1)
+    corrected, stopped, open_ = (Clock("email-acknowledge", area, start, due) for _ in range(3))
+    met_only = Clock("email-acknowledge", area, start, due)
+    # A complaint whose extension (made in time) was recorded after the breach: met in July.
+    extended = Clock("complaint-respond", area, start, due, contact_type="complaint")
+    extended_due = utc("2014-07-01 16:00")
+    async with metrics_service() as m:
+
+        async def counts(**params: str) -> dict[tuple[str, str], tuple[int, int]]:
+            answer = await m.get("/v1/sla/compliance", service_area=area, **params)
+            return {
+                (r["start"], r["commitment"]): (r["met"], r["breached"]) for r in answer["rows"]
+            }
+
+        async def open_clocks() -> set[str]:
+            answer = await m.get("/v1/breaches", service_area=area, period="2014-15")
+            return {r["clock_id"] for r in answer["rows"]}
+
+        await m.feed([c.breached() for c in (corrected, stopped, open_, extended)])
+        assert (await counts(period="2014-15"))[("2014-04-01", "all")] == (0, 4)
+        assert await open_clocks() == {
+            str(c.clock_id) for c in (corrected, stopped, open_, extended)
+        }
+
+        correction = corrected.met(due - timedelta(hours=5), corrects_breach=True)
+        await m.feed(
+            [
+                correction,
+                correction,  # delivered twice
+                stopped.stopped(due + timedelta(days=1)),
+                met_only.met(due - timedelta(hours=1), corrects_breach=True),  # no breach seen
+                extended.met(due + timedelta(days=10), corrects_breach=True, due_at=extended_due),
+            ]
+        )
+        # The same correction again under another id (a republished notice) moves nothing.
+        await m.feed([corrected.met(due - timedelta(hours=5), corrects_breach=True)])
+
+        yearly = await counts(period="2014-15")
+        year = "2014-04-01"
+        assert yearly[(year, "email-acknowledge")] == (2, 2)  # corrected, met_only | stopped, open_
+        assert yearly[(year, "complaint-respond")] == (1, 0)
+        assert yearly[(year, "all")] == (3, 2)
+        monthly = await counts(period="2014-15", interval="month")
+        assert monthly[("2014-06-01", "all")] == (2, 2)
+        assert monthly[("2014-07-01", "all")] == (1, 0)  # the extended deadline's month
+        assert await open_clocks() == {str(open_.clock_id)}

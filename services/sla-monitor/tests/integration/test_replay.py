@@ -27,6 +27,7 @@ from sla_monitor.timekeeping import FakeClock
 T0 = london(date(2026, 6, 3), time(10))
 S = timedelta(seconds=1)
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 COMPARED = (
     "commitment",
     "subject",
@@ -61,6 +62,9 @@ async def test_replay_reaches_the_same_clocks_and_breaches(
     silent_email, answered, late = Enquiry(T0), Call(T0), Call(T0)
     reopened = Enquiry(T0, channel=Channel.letter)
     complaint = Complaint(T0)
+    # Recorded late, after the timers flagged their clocks: an acknowledgement made in time (the
+    # breach is withdrawn: met, as the replay finds it) and a reply made after the deadlines.
+    late_ack, late_reply = Enquiry(T0), Enquiry(T0)
     events: list[CloudEvent] = [
         silent_email.opened(),
         answered.offered(),
@@ -74,7 +78,10 @@ async def test_replay_reaches_the_same_clocks_and_breaches(
         complaint.acknowledged(T0 + DAY),
         complaint.extended(T0 + 8 * DAY, working_days=10),
         complaint.responded(T0 + 12 * DAY),
+        late_ack.opened(),
+        late_reply.opened(),
     ]
+    recorded_late = [late_ack.acknowledged(T0 + HOUR), late_reply.responded(T0 + 10 * DAY)]
     subjects = {UUID(e.subject) for e in events}
     async with sla_monitor(clock) as (_, client), event_tap("sla.events") as tap:
         await publish(producer, events)
@@ -85,16 +92,32 @@ async def test_replay_reaches_the_same_clocks_and_breaches(
             timeout=60,
         )
         await clock.set(T0 + 40 * DAY)
-        # The silent email's two clocks and the reopened letter's new clock, by the timers.
+        # The late call's breach at once; by the timers, the silent email's two clocks, the
+        # reopened letter's new clock and the two clocks of each late-recorded enquiry.
         await tap.wait_for(
             lambda evs: (
-                len([e for e in sla_events_about(evs, subjects) if e.type == "sla.breached"]) >= 4
+                len([e for e in sla_events_about(evs, subjects) if e.type == "sla.breached"]) >= 8
             ),
+            timeout=60,
+        )
+        await publish(producer, recorded_late)
+
+        def late_notices(evs: list[CloudEvent]) -> list[str]:
+            return sorted(
+                e.type + ("/corrects" if getattr(e.data, "corrects_breach", False) else "")
+                for e in sla_events_about(evs, {late_ack.id, late_reply.id})
+                if e.type in ("sla.met", "sla.stopped")
+            )
+
+        await tap.wait_for(
+            lambda evs: late_notices(evs) == ["sla.met/corrects", "sla.stopped", "sla.stopped"],
             timeout=60,
         )
         live = await snapshot(database_url, subjects)
     statuses = sorted(str(row[5]) for row in live)
-    assert statuses.count("breached") == 4 and statuses.count("met") == 5, statuses
+    # Breached: the silent email's 2, the letter's new clock, the late call's answer, the late
+    # reply's 2 and the late acknowledgement's response clock (its acknowledgement is met).
+    assert statuses.count("breached") == 7 and statuses.count("met") == 6, statuses
     assert statuses.count("excluded") == 1  # the late call's wait: a short abandon for it
 
     offset = (clock.now() - datetime.now(UTC)).total_seconds()

@@ -13,6 +13,7 @@ import pytest
 from contact_common.calendar import WorkingCalendar
 from contact_common.events import Channel, CloudEvent
 from sla_monitor.clocks.domain import (
+    Notice,
     SlaClock,
     Status,
     Step,
@@ -41,6 +42,7 @@ class Store:
         self.clocks: dict[UUID, SlaClock] = {}
         self.held: dict[UUID, Step] = {}
         self.notices: list[tuple[str, UUID, datetime | None]] = []
+        self.published: list[Notice] = []
 
     def feed(self, *events: CloudEvent, now: datetime = LATER) -> None:
         steps = [(s, 0) for s in map(step_of, events) if s is not None]
@@ -57,6 +59,14 @@ class Store:
         for step in evaluation.held:
             self.held[step.event_id] = step
         self.notices += [(n.kind, n.clock.id, n.stopped_at) for n in evaluation.notices]
+        self.published += evaluation.notices
+
+    def timer_flags(self, commitment: str, subject: UUID, sequence: int = 0) -> SlaClock:
+        """What the timer does when the deadline passes with no stop (repository.flag_breaches)."""
+        clock = self.clock(commitment, subject, sequence)
+        assert clock.status is Status.pending
+        clock.status, clock.breached_at, clock.flagged_at = Status.breached, clock.due_at, LATER
+        return clock
 
     def clock(self, commitment: str, subject: UUID, sequence: int = 0) -> SlaClock:
         return self.clocks[clock_id(commitment, subject, sequence)]
@@ -149,17 +159,102 @@ def test_short_abandons_are_excluded_and_late_abandons_breach() -> None:
     assert [kind for kind, clock, _ in store.notices] == ["sla.breached"]
 
 
-def test_a_breached_clock_stays_breached_and_a_later_stop_only_records_when() -> None:
+def test_a_timer_breach_stopped_after_the_deadline_stays_a_breach_and_closes_once() -> None:
     enquiry = Enquiry(T0)
     store = Store()
     store.feed(enquiry.opened())
+    store.timer_flags("email-acknowledge", enquiry.id)
+    due = store.clock("email-acknowledge", enquiry.id).due_at  # Thursday 17:00
+    store.feed(enquiry.responded(T0 + timedelta(days=3)))  # Saturday: after the deadline
     ack = store.clock("email-acknowledge", enquiry.id)
-    # What the timer does when the deadline passes with no stop.
-    ack.status, ack.breached_at = Status.breached, ack.due_at
-    store.feed(enquiry.acknowledged(T0 + timedelta(days=3)))
+    assert (ack.status, ack.breached_at, ack.stopped_at) == (
+        Status.breached,
+        due,
+        T0 + timedelta(days=3),
+    )
+    assert ack.breach_withdrawn_at is None
+    # Breached once: the late stop closes the open breach (sla.stopped), no second sla.breached.
+    about_ack = [n for n in store.notices if n[1] == ack.id]
+    assert about_ack == [("sla.stopped", ack.id, T0 + timedelta(days=3))]
+    # An earlier stop recorded later, still after the deadline, only records when it stopped.
+    store.feed(enquiry.acknowledged(T0 + timedelta(days=2)), enquiry.resolved(T0 + timedelta(4)))
     ack = store.clock("email-acknowledge", enquiry.id)
-    assert (ack.status, ack.stopped_at) == (Status.breached, T0 + timedelta(days=3))
-    assert store.notices == []  # breached once: the late stop publishes nothing more
+    assert (ack.status, ack.stopped_at) == (Status.breached, T0 + timedelta(days=2))
+    assert [n for n in store.notices if n[1] == ack.id] == about_ack
+
+
+def test_a_stop_made_in_time_recorded_after_the_timer_breach_corrects_it_to_met() -> None:
+    # A bulk load of past contacts: the enquiry arrives with its deadline already past, the
+    # timer flags it, and the acknowledgement made the same morning arrives a moment later.
+    enquiry = Enquiry(T0)
+    store = Store()
+    store.feed(enquiry.opened())
+    flagged = store.timer_flags("email-acknowledge", enquiry.id)
+    now = LATER + S
+    store.feed(enquiry.acknowledged(T0 + timedelta(hours=2)), now=now)
+    ack = store.clock("email-acknowledge", enquiry.id)
+    assert (ack.status, ack.stopped_at, ack.breached_at) == (
+        Status.met,
+        T0 + timedelta(hours=2),
+        None,
+    )
+    assert (ack.breach_withdrawn_at, ack.flagged_at) == (now, flagged.flagged_at)
+    [notice] = store.published
+    assert (notice.kind, notice.corrects_breach, notice.stopped_at) == (
+        "sla.met",
+        True,
+        T0 + timedelta(hours=2),
+    )
+    assert notice.clock.status is Status.met
+    # Repeats and later stops change nothing and publish nothing: met once, never re-flagged.
+    store.feed(enquiry.acknowledged(T0 + timedelta(hours=2)), enquiry.responded(T0 + 9 * S))
+    assert store.clock("email-acknowledge", enquiry.id).status is Status.met
+    assert len(store.published) == 2  # the response meets the response clock, nothing more
+    assert [n.kind for n in store.published] == ["sla.met", "sla.met"]
+    assert not store.published[1].corrects_breach
+
+
+def test_live_with_the_timer_and_replay_without_it_reach_the_same_clocks() -> None:
+    late_ack, late_reply, on_time = Enquiry(T0), Enquiry(T0), Enquiry(T0)
+    complaint = Complaint(T0)
+    records = [
+        late_ack.acknowledged(T0 + timedelta(hours=3)),
+        late_ack.responded(T0 + timedelta(days=1)),
+        late_reply.responded(T0 + timedelta(days=6)),
+        on_time.acknowledged(T0 + S),
+        # Extended in time (recorded late) and answered within the new deadline.
+        complaint.acknowledged(T0 + timedelta(hours=1)),
+        complaint.extended(T0 + timedelta(days=8), working_days=10),
+        complaint.responded(london(date(2026, 6, 30), time(12))),
+    ]
+    starts = [late_ack.opened(), late_reply.opened(), on_time.opened(), complaint.received()]
+    replay = Store()
+    replay.feed(*starts, *records)
+    live = Store()
+    live.feed(*starts)
+    for commitment, subject in [
+        ("email-acknowledge", late_ack.id),
+        ("email-respond", late_ack.id),
+        ("email-acknowledge", late_reply.id),
+        ("email-respond", late_reply.id),
+    ]:
+        live.timer_flags(commitment, subject)
+    live.timer_flags("complaint-respond", complaint.id, 1)
+    live.feed(*records)
+    for item in (late_ack, late_reply, on_time, complaint):
+        assert live.comparable(item.id) == replay.comparable(item.id)
+    respond = live.clock("complaint-respond", complaint.id, 1)
+    assert (respond.status, respond.due_at) == (Status.met, london(date(2026, 7, 1), time(17)))
+    corrected = sorted((n.clock.commitment, n.kind) for n in live.published if n.corrects_breach)
+    assert corrected == [
+        ("complaint-respond", "sla.met"),
+        ("email-acknowledge", "sla.met"),
+        ("email-respond", "sla.met"),
+    ]
+    assert sorted(n.clock.commitment for n in live.published if n.kind == "sla.stopped") == [
+        "email-acknowledge",
+        "email-respond",
+    ]
 
 
 def test_each_default_commitment_is_met_by_its_stop() -> None:
@@ -318,6 +413,11 @@ def test_an_extension_after_the_deadline_is_a_breach() -> None:
     store.feed(complaint.received(), complaint.extended(T0 + timedelta(days=30), working_days=5))
     clock = store.clock("complaint-respond", complaint.id, 1)
     assert clock.status is Status.breached and clock.breached_at == clock.due_at
+    # A response made by the deadline but recorded after that extension: kept after all, as
+    # in the order the two happened.
+    store.feed(complaint.responded(T0 + timedelta(days=5)))
+    assert store.clock("complaint-respond", complaint.id, 1).status is Status.met
+    assert [n.corrects_breach for n in store.published if n.kind == "sla.met"] == [True]
 
 
 def test_an_extension_given_with_its_deadline_uses_it() -> None:

@@ -73,6 +73,8 @@ from contact_common.events.sla import (
     SlaBreachedData,
     SlaMet,
     SlaMetData,
+    SlaStopped,
+    SlaStoppedData,
 )
 from contact_common.events.visit import (
     VisitArrived,
@@ -134,6 +136,8 @@ __all__ = [
     "SlaBreachedData",
     "SlaMet",
     "SlaMetData",
+    "SlaStopped",
+    "SlaStoppedData",
     "Slug",
     "StaffId",
     "UtcDatetime",

@@ -63,6 +63,25 @@ class SlaMetData(_ClockData):
     elapsed_seconds: NonNegativeFloat = Field(
         description="Seconds from start to stop (wall-clock, not working time)."
     )
+    corrects_breach: bool = Field(
+        default=False,
+        description=(
+            "True if this clock's sla.breached was published first (its deadline passed with no "
+            "stop recorded) and a stop made by the deadline was recorded afterwards: the "
+            "commitment was kept, and the breach is withdrawn. Count it met instead."
+        ),
+    )
+
+
+class SlaStoppedData(_ClockData):
+    """A breached clock's contact was finally dealt with: the late stop of an open breach."""
+
+    time_field: ClassVar[str] = "stopped_at"
+
+    breached_at: UtcDatetime = Field(description="When the breach happened: the deadline.")
+    stopped_at: UtcDatetime = Field(
+        description="When the clock stopped, after its deadline: the breach is no longer open."
+    )
 
 
 class SlaAtRisk(CloudEvent):
@@ -84,3 +103,10 @@ class SlaMet(CloudEvent):
 
     type: Literal["sla.met"] = "sla.met"
     data: SlaMetData
+
+
+class SlaStopped(CloudEvent):
+    """sla.stopped: an open breach got its late stop; still a breach, no longer open to chase."""
+
+    type: Literal["sla.stopped"] = "sla.stopped"
+    data: SlaStoppedData

@@ -143,6 +143,24 @@ class OpenBreach(Base):
     breached_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class CountedClock(Base):
+    """An SLA clock counted in `sla_day`, and where: its outcome and the row's key.
+
+    Each clock counts once; a breach withdrawn later (an sla.met correcting it: the stop, made
+    in time, was recorded after the breach was flagged) moves from the breached count it was
+    added to, to met. A row with no outcome was counted before this record was kept.
+    """
+
+    __tablename__ = "counted_clock"
+
+    clock_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    due_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    commitment: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    service_area: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class CountedStep(Base):
     """A step of a contact that has been counted (e.g. an enquiry's resolution): once only.
 

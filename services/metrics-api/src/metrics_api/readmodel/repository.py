@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Row, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from metrics_api.readmodel.models import (
     CallDay,
     CallWaitDay,
     ComplaintDay,
+    CountedClock,
     CountedStep,
     EnquiryDay,
     FeedbackDay,
@@ -119,6 +120,35 @@ async def _upsert(
         },
     )
     await session.execute(statement)
+
+
+async def counted_clock(session: AsyncSession, clock_id: UUID) -> Row[Any] | None:
+    """What was counted for an SLA clock (outcome, due_on, commitment, channel, service_area)."""
+    # Core, not session.get: the row changes by core statements within one batch.
+    table = CountedClock.__table__
+    return (await session.execute(select(table).where(table.c.clock_id == clock_id))).first()
+
+
+async def count_clock(
+    session: AsyncSession, clock_id: UUID, outcome: str, key: tuple[Any, ...]
+) -> None:
+    """Records (or moves) where a clock is counted: its outcome and its `sla_day` key."""
+    due_on, commitment, channel, service_area = key
+    values = {
+        "outcome": outcome,
+        "due_on": due_on,
+        "commitment": commitment,
+        "channel": channel,
+        "service_area": service_area,
+    }
+    statement = _insert(session)(CountedClock.__table__).values(clock_id=clock_id, **values)
+    await session.execute(statement.on_conflict_do_update(index_elements=["clock_id"], set_=values))
+
+
+async def breach_to_chase(session: AsyncSession, clock_id: UUID) -> Row[Any] | None:
+    """A clock's open breach, if it has one."""
+    table = OpenBreach.__table__
+    return (await session.execute(select(table).where(table.c.clock_id == clock_id))).first()
 
 
 async def open_breach(session: AsyncSession, **values: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,7 @@ from contact_common.events import (
     FeedbackSubmitted,
     SlaBreached,
     SlaMet,
+    SlaStopped,
     VisitArrived,
     VisitAttended,
 )
@@ -117,7 +119,7 @@ async def _apply(batch: _Batch, event: CloudEvent) -> None:
         await _feedback(batch, event)
     elif isinstance(event, ComplaintEvent):
         await _complaint(batch, event)
-    elif isinstance(event, SlaMet | SlaBreached):
+    elif isinstance(event, SlaMet | SlaBreached | SlaStopped):
         await _sla(batch, event)
     # sla.at_risk and the remaining steps change no figure.
 
@@ -268,24 +270,27 @@ async def _complaint(batch: _Batch, event: ComplaintEvent) -> None:
         batch.tally.add("complaint_day", key, **counters)
 
 
-async def _sla(batch: _Batch, event: SlaMet | SlaBreached) -> None:
-    # A clock is met or breached once (sla-monitor's promise); counting is keyed by clock too,
-    # on the local date of its deadline: compliance is about deadlines that fell in a period.
+async def _sla(batch: _Batch, event: SlaMet | SlaBreached | SlaStopped) -> None:
+    # A clock counts once, met or breached, on the local date of its deadline (compliance is
+    # about deadlines that fell in a period). The clock's record says where it was counted, so
+    # a withdrawn breach (sla.met correcting it) moves from breached to met, once.
     data = event.data
-    counted = await repository.claim_steps(
-        batch.session, data.clock_id, ["settled"], occurred_at=event.time
-    )
     service_area = data.service_area or NO_SERVICE_AREA
     key = (batch.day(data.due_at), data.commitment, data.channel.value, service_area)
-    if counted:
-        outcome = "met" if isinstance(event, SlaMet) else "breached"
+    outcome = "met" if isinstance(event, SlaMet) else "breached"
+    counted = await repository.counted_clock(batch.session, data.clock_id)
+    if counted is None:
         batch.tally.add("sla_day", key, **{outcome: 1})
-    stopped_at = event.data.stopped_at
-    if stopped_at is not None:
+        await repository.count_clock(batch.session, data.clock_id, outcome, key)
+    elif isinstance(event, SlaMet) and event.data.corrects_breach and counted.outcome != "met":
+        await _withdraw_breach(batch, event, counted, key)
+    # Open breaches to chase: opened by a breach with no stop, closed by the clock's stop (a
+    # late sla.breached, sla.stopped, or sla.met correcting the breach).
+    if isinstance(event, SlaMet | SlaStopped) or event.data.stopped_at is not None:
         if await repository.close_breach(batch.session, data.clock_id):
             batch.breaches_changed = True
         return
-    if not counted:
+    if counted is not None:
         return
     # Breached with no stop yet: open, unless the contact was finished with after the clock
     # started (that event can arrive on contact.events before the breach on sla.events).
@@ -305,6 +310,30 @@ async def _sla(batch: _Batch, event: SlaMet | SlaBreached) -> None:
         breached_at=event.data.breached_at,
     )
     batch.breaches_changed = True
+
+
+async def _withdraw_breach(
+    batch: _Batch, event: SlaMet, counted: Any, key: tuple[object, ...]
+) -> None:
+    """Moves a clock counted breached to met, on its (possibly extended) deadline's date."""
+    breached_key: tuple[object, ...] | None = None
+    if counted.outcome == "breached":
+        breached_key = (counted.due_on, counted.commitment, counted.channel, counted.service_area)
+    else:
+        # Counted before the record kept its outcome: only a breach still open says where.
+        breach = await repository.breach_to_chase(batch.session, event.data.clock_id)
+        if breach is not None:
+            breached_key = (
+                batch.day(breach.due_at),
+                breach.commitment,
+                breach.channel,
+                breach.service_area,
+            )
+    if breached_key is None:
+        return
+    batch.tally.add("sla_day", breached_key, breached=-1)
+    batch.tally.add("sla_day", key, met=1)
+    await repository.count_clock(batch.session, event.data.clock_id, "met", key)
 
 
 async def open_breach_counts(session: AsyncSession) -> dict[str, int]:

@@ -56,7 +56,7 @@ class Role(StrEnum):
     extend = "extend"
 
 
-NoticeKind = Literal["sla.met", "sla.breached", "sla.at_risk"]
+NoticeKind = Literal["sla.met", "sla.breached", "sla.at_risk", "sla.stopped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,9 @@ class SlaClock:
     flagged_at: datetime | None = None
     at_risk_published: bool = False
     extended_at: datetime | None = None
+    # When a breach flagged with no stop was withdrawn (wall clock): a stop made by the
+    # deadline was recorded after the timer had flagged it, so the clock is met after all.
+    breach_withdrawn_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class Notice:
     kind: NoticeKind
     clock: SlaClock
     stopped_at: datetime | None = None
+    corrects_breach: bool = False
 
 
 def clock_id(commitment: str, subject: UUID, sequence: int) -> UUID:
@@ -115,7 +119,7 @@ def clock_id(commitment: str, subject: UUID, sequence: int) -> UUID:
 
 
 def notice_id(clock: UUID, kind: NoticeKind) -> UUID:
-    """The event id of a clock's met, breached or at-risk notice: one of each per clock."""
+    """The event id of a clock's met, breached, at-risk or stopped notice: one of each per clock."""
     return uuid5(clock, kind)
 
 
@@ -263,6 +267,11 @@ def reaches(clock: SlaClock, step: Step) -> bool:
     return _same_stage(clock, step) and step.occurred_at >= clock.started_at
 
 
+def open_breach(clock: SlaClock) -> bool:
+    """True if the clock was flagged breached with no stop yet (its timer, or a late extension)."""
+    return clock.status is Status.breached and clock.stopped_at is None
+
+
 def settle(
     clock: SlaClock,
     role: Role,
@@ -279,23 +288,29 @@ def settle(
     - An abandon (a call hung up, a complaint closed unanswered) within the target excludes
       the clock: a short abandon, neither met nor breached; after the target it is a breach.
     - An extension (once) replaces the deadline; one made after the deadline is a breach.
-    - A clock already stopped or breached keeps its outcome: a later-arriving stop only
-      records the earliest time it was stopped.
+    - A breach flagged with no stop (the timer saw the deadline pass) is decided by the stop
+      recorded later, by its time: made by the deadline, the commitment was kept and the
+      breach is withdrawn (met, published as sla.met correcting the breach); after it, the
+      breach stands and is closed (sla.stopped). An extension made by the deadline but
+      recorded after the flag still moves the deadline that stop is judged against.
+    - Otherwise a clock already stopped or breached keeps its outcome: a later-arriving stop
+      only records the earliest time it was stopped.
     """
     at = step.occurred_at
     if role is Role.extend:
-        if clock.status is not Status.pending or clock.extended_at is not None:
+        if clock.extended_at is not None:
             return False, None
-        if at > clock.due_at:
-            return True, _breach(clock, stopped_at=None, now=now)
-        new_due = step.due_at
-        if new_due is None and step.working_days is not None:
-            new_due = calendar.extend(clock.due_at, step.working_days)
-        clock.extended_at = at
-        if new_due is not None and new_due > clock.due_at:
-            clock.due_at = new_due
-            clock.at_risk_at = at_risk_at(commitment, clock.started_at, new_due, calendar)
-        return True, None
+        if clock.status is Status.pending:
+            if at > clock.due_at:
+                return True, _breach(clock, stopped_at=None, now=now)
+            _extend(clock, step, commitment=commitment, calendar=calendar)
+            return True, None
+        if open_breach(clock) and at <= clock.due_at:
+            # Made in time, recorded after the timer flagged the breach: the breach stays
+            # open (it was published) until a stop decides it against the new deadline.
+            _extend(clock, step, commitment=commitment, calendar=calendar)
+            return True, None
+        return False, None
     if clock.status is Status.pending:
         if at <= clock.due_at:
             clock.stopped_at = at
@@ -305,12 +320,40 @@ def settle(
             clock.status = Status.met
             return True, Notice("sla.met", dataclasses.replace(clock), stopped_at=at)
         return True, _breach(clock, stopped_at=at, now=now)
+    if open_breach(clock):
+        clock.stopped_at = at
+        if role is Role.stop and at <= clock.due_at:
+            # Events are recorded late (a contractor's the next morning, a bulk load of past
+            # contacts): the stop happened in time, so the clock is met, as a replay of the
+            # same events finds; the withdrawn breach is never flagged again (not pending).
+            clock.status = Status.met
+            clock.breached_at = None
+            clock.breach_withdrawn_at = now
+            return True, Notice(
+                "sla.met", dataclasses.replace(clock), stopped_at=at, corrects_breach=True
+            )
+        # Still a breach (at the deadline, extended or not), and no longer open to chase.
+        # An abandon closes it too: the contact was withdrawn.
+        clock.breached_at = clock.due_at
+        return True, Notice("sla.stopped", dataclasses.replace(clock), stopped_at=at)
     if clock.stopped_at is None or at < clock.stopped_at:
-        # Stopped already, or breached by its timer: the outcome stands (published once), but
-        # the earliest stop is the one recorded, whatever order the stops arrived in.
+        # Stopped already (met, excluded, or breached by a late stop or closed since): the
+        # outcome stands, but the earliest stop is the one recorded, whatever the order.
         clock.stopped_at = at
         return True, None
     return False, None
+
+
+def _extend(
+    clock: SlaClock, step: Step, *, commitment: Commitment, calendar: WorkingCalendar
+) -> None:
+    new_due = step.due_at
+    if new_due is None and step.working_days is not None:
+        new_due = calendar.extend(clock.due_at, step.working_days)
+    clock.extended_at = step.occurred_at
+    if new_due is not None and new_due > clock.due_at:
+        clock.due_at = new_due
+        clock.at_risk_at = at_risk_at(commitment, clock.started_at, new_due, calendar)
 
 
 def _breach(clock: SlaClock, *, stopped_at: datetime | None, now: datetime) -> Notice:

@@ -43,6 +43,9 @@ clock = Table(
     Column("flagged_at", UTCDateTime, nullable=True),
     Column("at_risk_published", Boolean, nullable=False, server_default=false()),
     Column("extended_at", UTCDateTime, nullable=True),
+    # When a breach flagged with no stop was withdrawn because the stop recorded afterwards was
+    # made by the deadline (wall clock); the clock is then met and its breached_at cleared.
+    Column("breach_withdrawn_at", UTCDateTime, nullable=True),
     UniqueConstraint("commitment", "subject", "sequence", name="uq_clock_commitment_subject"),
 )
 # The timers read running clocks of their partitions by deadline; only those are indexed.

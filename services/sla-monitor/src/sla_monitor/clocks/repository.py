@@ -25,6 +25,7 @@ _MUTABLE = (
     "flagged_at",
     "at_risk_published",
     "extended_at",
+    "breach_withdrawn_at",
 )
 
 
@@ -63,6 +64,7 @@ def clock_from_row(row: Row[Any]) -> SlaClock:
         flagged_at=row.flagged_at,
         at_risk_published=row.at_risk_published,
         extended_at=row.extended_at,
+        breach_withdrawn_at=row.breach_withdrawn_at,
     )
 
 
@@ -86,6 +88,7 @@ def _clock_row(item: SlaClock) -> dict[str, Any]:
         "flagged_at": item.flagged_at,
         "at_risk_published": item.at_risk_published,
         "extended_at": item.extended_at,
+        "breach_withdrawn_at": item.breach_withdrawn_at,
     }
 
 

@@ -35,6 +35,11 @@ class ClockOut(BaseModel):
     stopped_at: datetime | None = Field(description="When the clock was stopped, if it was.")
     breached_at: datetime | None = Field(description="When it was breached: the deadline.")
     extended_at: datetime | None = Field(description="When the deadline was extended, if it was.")
+    breach_withdrawn_at: datetime | None = Field(
+        default=None,
+        description="When a breach flagged with no stop was withdrawn (UTC): the stop recorded "
+        "afterwards was made by the deadline, so the clock is met after all.",
+    )
 
     @classmethod
     def of(cls, item: SlaClock) -> ClockOut:
@@ -55,6 +60,7 @@ class ClockOut(BaseModel):
             stopped_at=item.stopped_at,
             breached_at=item.breached_at,
             extended_at=item.extended_at,
+            breach_withdrawn_at=item.breach_withdrawn_at,
         )
 
 

@@ -27,6 +27,8 @@ from contact_common.events import (
     SlaBreachedData,
     SlaMet,
     SlaMetData,
+    SlaStopped,
+    SlaStoppedData,
 )
 from contact_common.inbox import claim_many
 from sla_monitor.clocks import repository
@@ -63,7 +65,19 @@ def notice_event(notice: Notice) -> CloudEvent:
         assert notice.stopped_at is not None
         elapsed = (notice.stopped_at - item.started_at).total_seconds()
         return SlaMet.from_data(
-            SlaMetData(**common, stopped_at=notice.stopped_at, elapsed_seconds=max(elapsed, 0.0)),
+            SlaMetData(
+                **common,
+                stopped_at=notice.stopped_at,
+                elapsed_seconds=max(elapsed, 0.0),
+                corrects_breach=notice.corrects_breach,
+            ),
+            source=SOURCE,
+            id=event_id,
+        )
+    if notice.kind == "sla.stopped":
+        assert notice.stopped_at is not None and item.breached_at is not None
+        return SlaStopped.from_data(
+            SlaStoppedData(**common, breached_at=item.breached_at, stopped_at=notice.stopped_at),
             source=SOURCE,
             id=event_id,
         )
