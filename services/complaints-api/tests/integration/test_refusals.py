@@ -161,6 +161,26 @@ async def test_times_that_cannot_be_right_are_refused_naming_the_field(api: Api)
     ]
     assert "in the future" in future.json()["detail"]
 
+    # Found by fuzzing (issue 7): instants near year 1 or 9999 overflowed in the council's time
+    # zone or in UTC, a 500; the platform takes 1970 to 2099.
+    for received_at in ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "1969-12-31T23:59Z"):
+        far = await api.client.post(
+            "/v1/complaints",
+            json={"received_at": received_at, "channel": "email", "description": "0"},
+            headers=api.writer,
+        )
+        assert far.status_code == 422, far.text
+        assert far.headers["content-type"] == "application/problem+json"
+        assert far.json()["errors"][0]["field"] == "body.received_at"
+        assert "1970-01-01 to 2099-12-31" in far.json()["errors"][0]["message"]
+    far_filter = await api.client.get(
+        "/v1/complaints",
+        params={"received_from": "9999-12-31T23:59:59-12:00"},
+        headers=api.writer,
+    )
+    assert far_filter.status_code == 422, far_filter.text
+    assert far_filter.json()["errors"][0]["field"] == "query.received_from"
+
     naive = await api.client.post(
         "/v1/complaints",
         json={"received_at": "2026-03-02T10:00:00", "channel": "phone", "description": "Noise"},

@@ -113,6 +113,11 @@ def test_dates_are_w3c_with_a_zone() -> None:
         parse_w3c("2010-01-01T00:00:00", "start_date")
     with pytest.raises(Open311Error, match="not a W3C datetime"):
         parse_w3c("yesterday", "end_date")
+    # Found by fuzzing (issue 7): year 1 in +14:00 overflowed when moved to UTC, a 500.
+    with pytest.raises(Open311Error, match="start_date must be from 1970-01-01 to 2099-12-31"):
+        parse_w3c("0001-01-01T00:00:00+14:00", "start_date")
+    with pytest.raises(Open311Error, match="end_date must be from 1970-01-01"):
+        parse_w3c("9999-12-31T23:59:59-12:00", "end_date")
 
 
 def test_a_query_spans_the_last_90_days_by_default_and_no_more() -> None:

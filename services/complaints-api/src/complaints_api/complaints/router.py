@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from complaints_api.complaints import service
 from complaints_api.complaints.domain import Status
@@ -27,6 +26,7 @@ from complaints_api.complaints.service import Context
 from contact_common.auth import Principal, require_scope
 from contact_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES
 from contact_common.events import ComplaintOutcome, ComplaintStage
+from contact_common.instants import Instant
 from contact_common.service import SessionDep
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
@@ -99,10 +99,10 @@ async def list_complaints(
     ] = None,
     service_area: Annotated[str | None, Query(description="Only this service area.")] = None,
     received_from: Annotated[
-        AwareDatetime | None, Query(description="Received at or after (ISO 8601 with offset).")
+        Instant | None, Query(description="Received at or after (ISO 8601 with offset).")
     ] = None,
     received_to: Annotated[
-        AwareDatetime | None, Query(description="Received before (ISO 8601 with offset).")
+        Instant | None, Query(description="Received before (ISO 8601 with offset).")
     ] = None,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, at most 200.")] = 50,

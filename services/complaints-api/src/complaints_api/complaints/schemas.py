@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from complaints_api.complaints.domain import MAX_EXTENSION_WORKING_DAYS, Action, Status
 from contact_common.events import Channel, ComplaintOutcome, ComplaintStage
+from contact_common.instants import Instant
 
 
 def _no_nul(value: str) -> str:
@@ -74,7 +75,7 @@ class Customer(_Request):
 class ComplaintCreate(_Request):
     """A complaint as received."""
 
-    received_at: AwareDatetime = Field(
+    received_at: Instant = Field(
         description="When the council received it (ISO 8601 with an offset); stage 1 starts here."
     )
     channel: Channel = Field(description="How the complaint came in.")
@@ -94,7 +95,7 @@ class AcknowledgeRequest(_Request):
     """The acknowledgement sent to the customer at the current stage."""
 
     officer: Officer
-    at: AwareDatetime | None = Field(default=None, description=_AT)
+    at: Instant | None = Field(default=None, description=_AT)
 
 
 class ExtendRequest(_Request):
@@ -107,7 +108,7 @@ class ExtendRequest(_Request):
     )
     reason: Reason = Field(description="Why more time is needed (told to the customer).")
     officer: Officer | None = None
-    at: AwareDatetime | None = Field(default=None, description=_AT)
+    at: Instant | None = Field(default=None, description=_AT)
 
 
 class RespondRequest(_Request):
@@ -116,14 +117,14 @@ class RespondRequest(_Request):
     officer: Officer
     outcome: ComplaintOutcome = Field(description="upheld, partly_upheld or not_upheld.")
     summary: Text = Field(description="A summary of the response sent to the customer.")
-    at: AwareDatetime | None = Field(default=None, description=_AT)
+    at: Instant | None = Field(default=None, description=_AT)
 
 
 class EscalateRequest(_Request):
     """The customer's request for the next stage: stage 2, or the Ombudsman after stage 2."""
 
     reason: Reason = Field(description="Why the customer is not satisfied.")
-    at: AwareDatetime | None = Field(
+    at: Instant | None = Field(
         default=None,
         description="When the customer asked (the new stage's clocks start here); now if omitted.",
     )
@@ -136,14 +137,14 @@ class CloseRequest(_Request):
     reason: Reason | None = Field(
         default=None, description="Why, e.g. the customer is satisfied or the window passed."
     )
-    at: AwareDatetime | None = Field(default=None, description=_AT)
+    at: Instant | None = Field(default=None, description=_AT)
 
 
 class OmbudsmanDecisionRequest(_Request):
     """The Ombudsman's decision on a complaint referred to it; recording it closes the complaint."""
 
     outcome: ComplaintOutcome = Field(description="The Ombudsman's decision.")
-    decided_at: AwareDatetime = Field(description="When the Ombudsman decided (with an offset).")
+    decided_at: Instant = Field(description="When the Ombudsman decided (with an offset).")
     summary: Text | None = Field(default=None, description="What the Ombudsman found or asked.")
     officer: Officer | None = None
 

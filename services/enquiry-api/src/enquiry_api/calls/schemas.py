@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from contact_common.events import ServiceArea, Slug, StaffId
+from contact_common.instants import Instant
 from enquiry_api.calls.domain import call_times_problem
 
 ExternalId = Annotated[
@@ -24,14 +25,14 @@ class CallRecordIn(BaseModel):
     call_id: ExternalId = Field(
         description="The telephony platform's own id of the call: sending it again is harmless."
     )
-    offered_at: AwareDatetime = Field(description="When the call was offered to the queue.")
-    answered_at: AwareDatetime | None = Field(
+    offered_at: Instant = Field(description="When the call was offered to the queue.")
+    answered_at: Instant | None = Field(
         default=None, description="When an agent answered; give this or abandoned_at."
     )
-    abandoned_at: AwareDatetime | None = Field(
+    abandoned_at: Instant | None = Field(
         default=None, description="When the caller hung up unanswered; or answered_at."
     )
-    ended_at: AwareDatetime | None = Field(default=None, description="When the call ended.")
+    ended_at: Instant | None = Field(default=None, description="When the call ended.")
     queue: Slug | None = Field(default=None, description="The queue it was offered to.")
     agent_id: StaffId | None = Field(default=None, description="The answering agent's staff id.")
     service_area: ServiceArea | None = Field(

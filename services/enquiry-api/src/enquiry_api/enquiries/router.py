@@ -6,11 +6,11 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime
 
 from contact_common.auth import Principal, require_scope
 from contact_common.errors import PROBLEM_RESPONSES
 from contact_common.events import Channel
+from contact_common.instants import Instant
 from contact_common.service import SessionDep
 from enquiry_api.common import SettingsDep
 from enquiry_api.enquiries import service
@@ -79,10 +79,10 @@ async def list_enquiries(
     service_area: Annotated[str | None, Query(description="Only this service area.")] = None,
     status: Annotated[EnquiryStatus | None, Query(description="Only this status.")] = None,
     received_from: Annotated[
-        AwareDatetime | None, Query(description="Received at or after (ISO 8601 with offset).")
+        Instant | None, Query(description="Received at or after (ISO 8601 with offset).")
     ] = None,
     received_to: Annotated[
-        AwareDatetime | None, Query(description="Received before (ISO 8601 with offset).")
+        Instant | None, Query(description="Received before (ISO 8601 with offset).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, at most 200.")] = 50,
     cursor: Annotated[str | None, Query(description="From a previous page's next_cursor.")] = None,

@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contact_common.events import Channel, ServiceArea, StaffId
+from contact_common.instants import Instant
 from enquiry_api.common import Email, Phone, Text, Uprn
 from enquiry_api.enquiries.domain import Action, EnquiryStatus, allowed_actions
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory
@@ -55,7 +56,7 @@ class EnquiryCreate(BaseModel):
     service_area: ServiceArea = Field(
         description="The service area it is for; one of the council's configured service areas."
     )
-    received_at: AwareDatetime = Field(
+    received_at: Instant = Field(
         description="When the council received it (ISO 8601 with an offset; may be in the past "
         "for a letter or a contractor's record). Commitments count from it."
     )
@@ -69,7 +70,7 @@ class StepBase(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: AwareDatetime | None = Field(
+    at: Instant | None = Field(
         default=None,
         description="When the step happened (ISO 8601 with an offset); now if left out. Not in "
         "the future, not before the enquiry was received or its previous step.",

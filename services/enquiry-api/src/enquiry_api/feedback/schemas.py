@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from contact_common.events import Channel, ServiceArea
+from contact_common.instants import Instant
 from enquiry_api.calls.schemas import ExternalId
 
 
@@ -28,7 +29,7 @@ class FeedbackIn(BaseModel):
     service_area: ServiceArea | None = Field(
         default=None, description="Its service area; required without enquiry_id."
     )
-    submitted_at: AwareDatetime | None = Field(
+    submitted_at: Instant | None = Field(
         default=None,
         description="When the resident gave it (ISO 8601 with offset); now if left out.",
     )

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contact_common.instants import check_instant
+
 FORMATS = ("xml", "json")
 MAX_RANGE = timedelta(days=90)
 MAX_DESCRIPTION = 4000
@@ -224,6 +226,11 @@ def parse_w3c(value: str, name: str) -> datetime:
         raise Open311Error(400, f"{name} is not a W3C datetime like 2010-01-01T00:00:00Z") from None
     if parsed.tzinfo is None:
         raise Open311Error(400, f"{name} needs a time zone, e.g. 2010-01-01T00:00:00Z")
+    try:
+        # Year 1 in +14:00 would overflow when moved to UTC (found by fuzzing, issue 7).
+        check_instant(parsed)
+    except ValueError as exc:
+        raise Open311Error(400, f"{name} {exc}") from None
     return parsed.astimezone(UTC)
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from contact_common.errors import FieldError
 from contact_common.events import ServiceArea
+from contact_common.instants import Instant
 from enquiry_api.calls.schemas import ExternalId
 from enquiry_api.common import Phone
 
@@ -22,9 +23,9 @@ class StandbyRecordIn(BaseModel):
     record_id: ExternalId = Field(
         description="The contractor's own id of the record: sending it again creates nothing."
     )
-    call_started_at: AwareDatetime = Field(description="When the call came in (with offset).")
-    answered_at: AwareDatetime = Field(description="When the contractor answered it.")
-    ended_at: AwareDatetime = Field(description="When the call ended.")
+    call_started_at: Instant = Field(description="When the call came in (with offset).")
+    answered_at: Instant = Field(description="When the contractor answered it.")
+    ended_at: Instant = Field(description="When the call ended.")
     category: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
     ] = Field(description="The contractor's category of the call, e.g. housing_repair.")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contact_common.events import ServiceArea, StaffId
+from contact_common.instants import Instant
 from enquiry_api.calls.schemas import ExternalId
 from enquiry_api.visits.domain import VisitOutcome
 
@@ -21,8 +22,8 @@ class VisitRecordIn(BaseModel):
         description="The kiosk's own id of the visit: posting it again is harmless, and a later "
         "post with attended_at records the attendance."
     )
-    arrived_at: AwareDatetime = Field(description="When the visitor checked in.")
-    attended_at: AwareDatetime | None = Field(
+    arrived_at: Instant = Field(description="When the visitor checked in.")
+    attended_at: Instant | None = Field(
         default=None, description="When staff began to see them, once they have."
     )
     service_area: ServiceArea | None = Field(

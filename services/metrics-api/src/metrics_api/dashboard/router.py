@@ -60,7 +60,16 @@ async def get_dashboard(request: Request) -> HTMLResponse:
     "/dashboard/static/{name}",
     summary="The dashboard's script and style sheet",
     description="Served from the package, so the page works with no internet access.",
-    responses={404: PROBLEM_RESPONSES[404]},
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The file: `dashboard.js` or `dashboard.css`.",
+            "content": {
+                media_type: {"schema": {"type": "string"}} for media_type in ASSETS.values()
+            },
+        },
+        404: PROBLEM_RESPONSES[404],
+    },
 )
 async def get_asset(name: str) -> Response:
     media_type = ASSETS.get(name)

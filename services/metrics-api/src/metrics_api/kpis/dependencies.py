@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
 from contact_common.errors import ProblemError
+from contact_common.instants import FIRST_DAY, LAST_DAY, Day
 from metrics_api.kpis import domain
 from metrics_api.kpis.domain import Period, PeriodError
 from metrics_api.kpis.service import KpiConfig, default_period
@@ -47,20 +48,24 @@ def _period(
         ),
     ] = None,
     from_: Annotated[
-        date | None,
+        Day | None,
         Query(alias="from", description="First local date (with `to`), instead of `period`."),
     ] = None,
-    to: Annotated[
-        date | None, Query(description="Last local date, included (with `from`).")
-    ] = None,
+    to: Annotated[Day | None, Query(description="Last local date, included (with `from`).")] = None,
 ) -> Period:
     if period is not None and (from_ is not None or to is not None):
         raise _invalid("query.period", "give either period or from and to, not both")
     if period is not None:
         try:
-            return domain.parse_period(period)
+            parsed = domain.parse_period(period)
         except PeriodError as exc:
             raise _invalid("query.period", str(exc)) from exc
+        except ValueError:  # a year out of range (0000-01) was a 500 (issue 7)
+            parsed = None
+        # The period before it is compared too, so that one must be in range as well.
+        if parsed is None or parsed.start.year <= FIRST_DAY.year or parsed.end > LAST_DAY:
+            raise _invalid("query.period", "must be a financial year from 1971-72 to 2098-99")
+        return parsed
     if from_ is not None or to is not None:
         if from_ is None:
             raise _invalid("query.from", "from is needed with to")
@@ -91,10 +96,10 @@ def _optional_period(
         Query(description="Only breaches due in this financial year or quarter (2026-27-Q1)."),
     ] = None,
     from_: Annotated[
-        date | None, Query(alias="from", description="Only breaches due from this local date.")
+        Day | None, Query(alias="from", description="Only breaches due from this local date.")
     ] = None,
     to: Annotated[
-        date | None, Query(description="...to this local date, included (with `from`).")
+        Day | None, Query(description="...to this local date, included (with `from`).")
     ] = None,
 ) -> Period | None:
     if period is None and from_ is None and to is None:

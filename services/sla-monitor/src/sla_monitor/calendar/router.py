@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from contact_common.auth import require_scope
 from contact_common.errors import PROBLEM_RESPONSES
+from contact_common.instants import Day
 from sla_monitor.calendar import service
 from sla_monitor.calendar.schemas import WorkingDays
 from sla_monitor.dependencies import CalendarDep
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/calendar", tags=["calendar"])
 )
 async def get_working_days(
     calendar: CalendarDep,
-    from_: Annotated[date, Query(alias="from", description="The first day, e.g. 2026-12-21.")],
-    to: Annotated[date, Query(description="The last day, inclusive.")],
+    from_: Annotated[Day, Query(alias="from", description="The first day, e.g. 2026-12-21.")],
+    to: Annotated[Day, Query(description="The last day, inclusive.")],
 ) -> WorkingDays:
     return service.working_days(calendar=calendar, start=from_, end=to)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from contact_common.auth import require_scope
 from contact_common.errors import PROBLEM_RESPONSES
 from contact_common.events import CommitmentId, ServiceArea
+from contact_common.instants import Day
 from contact_common.service import SessionDep
 from sla_monitor.clocks import service
 from sla_monitor.clocks.schemas import BreachPage, ClockOut
@@ -53,9 +53,9 @@ async def get_breaches(
         bool, Query(description="Only breaches not yet stopped (true), or all (false).")
     ] = False,
     from_: Annotated[
-        date | None, Query(alias="from", description="Breached on or after this date.")
+        Day | None, Query(alias="from", description="Breached on or after this date.")
     ] = None,
-    to: Annotated[date | None, Query(description="Breached on or before this date.")] = None,
+    to: Annotated[Day | None, Query(description="Breached on or before this date.")] = None,
     cursor: Annotated[
         str | None, Query(max_length=200, description="next_cursor of the previous page.")
     ] = None,
