@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: install run test test-fast lint schemas clean test-tools demo
+.PHONY: install run test test-fast lint schemas clean test-tools demo bench
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -43,6 +43,9 @@ test-tools:
 
 test-fast: install  ## all but the cross-process end-to-end tests (tests/e2e)
 	$(RUN) pytest -m "not e2e" libs services cli
+
+bench: install  ## the benchmarks (10-15 minutes), written up in BENCHMARKS.md; not in `make test`
+	$(RUN) python bench/run.py $(BENCH_ARGS)
 
 lint: install
 	$(RUN) ruff check .

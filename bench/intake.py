@@ -1,0 +1,165 @@
+"""Benchmark 1, intake: POST /v1/enquiries (validation, insert, outbox row, one transaction).
+
+Against a minimal FastAPI endpoint (bench/minimal_app.py) served the same way in the same run.
+Per repetition: each server's maximum (closed loop, 32 connections), then both at a fixed
+offered load of half of enquiry-api's maximum (open loop, latency from the due time).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from common import (
+    BENCH_DIR,
+    WORK_DIR,
+    Server,
+    WaitSampler,
+    api_key,
+    broker,
+    cpu_seconds,
+    enquiry_env,
+    log,
+    median,
+    run_json_async,
+    scratch_database,
+)
+
+CONNECTIONS = 32
+
+
+def _body() -> bytes:
+    received = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    return json.dumps(
+        {
+            "channel": "web_form",
+            "service_area": "waste",
+            "received_at": received,
+            "description": "The bins on Elm Road were not collected on Tuesday.",
+            "customer": {"name": "A Resident", "email": "resident@example.org"},
+        }
+    ).encode()
+
+
+async def _load(url: str, body: Path, token: str | None, *, rate: float, duration: float) -> dict:
+    command = [sys.executable, str(BENCH_DIR / "loadgen.py"), url, "--body-file", str(body)]
+    command += ["--rate", str(rate), "--duration", str(duration), "--warmup", "2"]
+    command += ["--connections", str(CONNECTIONS)]
+    if token:
+        command += ["--header", f"Authorization: Bearer {token}"]
+    return await run_json_async(command, timeout=duration + 120)
+
+
+async def run(*, repeat: int, quick: bool) -> dict:
+    """Runs the intake benchmark `repeat` times; returns the figures and their medians."""
+    saturate = 6 if quick else 10
+    steady = 10 if quick else 15
+    body = WORK_DIR / "enquiry-body.json"
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    body.write_bytes(_body())
+    keys, token = api_key(["enquiries:write"])
+    runs: list[dict] = []
+    with broker() as dev:
+        async with scratch_database("intake", service="enquiry-api") as url:
+            env = enquiry_env(url, dev.bootstrap_servers, keys)
+            with (
+                Server("minimal_app:create_app", app_dir=BENCH_DIR, env=env) as minimal,
+                Server("enquiry_api.main:create_app", env=env) as enquiry,
+            ):
+                minimal_url = f"{minimal.url}/v1/enquiries"
+                enquiry_url = f"{enquiry.url}/v1/enquiries"
+                for rep in range(repeat):
+                    log(f"intake {rep + 1}/{repeat}: maxima (closed loop, {CONNECTIONS} conn.)")
+                    cpu_before = cpu_seconds(minimal.process.pid)
+                    minimal_max = await _load(minimal_url, body, None, rate=0, duration=saturate)
+                    minimal_max["server_cpu"] = (
+                        cpu_seconds(minimal.process.pid) - cpu_before
+                    ) / saturate
+                    cpu_before = cpu_seconds(enquiry.process.pid)
+                    async with WaitSampler(url) as waits:
+                        enquiry_max = await _load(
+                            enquiry_url, body, token, rate=0, duration=saturate
+                        )
+                    enquiry_max["server_cpu"] = (
+                        cpu_seconds(enquiry.process.pid) - cpu_before
+                    ) / saturate
+                    enquiry_max["postgres_waits"] = waits.summary()
+                    rate = round(enquiry_max["achieved_rps"] / 2)
+                    log(f"intake {rep + 1}/{repeat}: both at {rate}/s (open loop)")
+                    enquiry_half = await _load(enquiry_url, body, token, rate=rate, duration=steady)
+                    minimal_half = await _load(minimal_url, body, None, rate=rate, duration=steady)
+                    figures = {
+                        "minimal_max": minimal_max,
+                        "enquiry_max": enquiry_max,
+                        "offered_rps": rate,
+                        "enquiry_half": enquiry_half,
+                        "minimal_half": minimal_half,
+                    }
+                    log(
+                        f"intake {rep + 1}: max {enquiry_max['achieved_rps']:.0f}/s vs minimal "
+                        f"{minimal_max['achieved_rps']:.0f}/s; at {rate}/s p50 "
+                        f"{enquiry_half['p50_ms']:.1f} ms p99 {enquiry_half['p99_ms']:.1f} ms"
+                    )
+                    runs.append(figures)
+
+    def med(path: tuple[str, str]) -> float:
+        return median([r[path[0]][path[1]] for r in runs])
+
+    enquiry_max = med(("enquiry_max", "achieved_rps"))
+    minimal_max = med(("minimal_max", "achieved_rps"))
+    ratio = enquiry_max / minimal_max
+    p99_half = med(("enquiry_half", "p99_ms"))
+    errors = sum(
+        r[k]["non_2xx"] + r[k]["errors"] for r in runs for k in ("enquiry_max", "enquiry_half")
+    )
+    rows = [
+        {
+            "benchmark": "1. Intake",
+            "measure": "max throughput, POST /v1/enquiries (closed loop, 32 conn.)",
+            "value": f"{enquiry_max:,.0f} req/s",
+            "baseline": f"{minimal_max:,.0f} req/s (minimal FastAPI)",
+            "ratio": f"{ratio:.0%}",
+            "goal": "≥ 40% of minimal",
+            "met": ratio >= 0.40,
+        },
+        {
+            "benchmark": "1. Intake",
+            "measure": f"latency at half our max ({median([r['offered_rps'] for r in runs]):,.0f} "
+            "req/s offered, open loop): p50 / p99",
+            "value": f"{med(('enquiry_half', 'p50_ms')):.1f} / {p99_half:.1f} ms "
+            f"({med(('enquiry_half', 'achieved_rps')):,.0f} req/s served)",
+            "baseline": f"{med(('minimal_half', 'p50_ms')):.1f} / "
+            f"{med(('minimal_half', 'p99_ms')):.1f} ms (minimal, same load)",
+            "ratio": "",
+            "goal": "p99 < 50 ms",
+            "met": p99_half < 50,
+        },
+    ]
+    return {
+        "name": "intake",
+        "rows": rows,
+        "runs": runs,
+        "errors": errors,
+        "extra": [
+            f"latency at saturation (closed loop, {CONNECTIONS} connections), p50 / p99: "
+            f"enquiry-api {med(('enquiry_max', 'p50_ms')):.1f} / "
+            f"{med(('enquiry_max', 'p99_ms')):.1f} ms, minimal "
+            f"{med(('minimal_max', 'p50_ms')):.1f} / {med(('minimal_max', 'p99_ms')):.1f} ms",
+            "CPU during the maxima, per repetition (1.0 = one core busy): enquiry-api process "
+            + ", ".join(f"{r['enquiry_max']['server_cpu']:.2f}" for r in runs)
+            + "; its load generator "
+            + ", ".join(f"{r['enquiry_max']['client_cpu']:.2f}" for r in runs)
+            + "; minimal app process "
+            + ", ".join(f"{r['minimal_max']['server_cpu']:.2f}" for r in runs)
+            + "; its load generator "
+            + ", ".join(f"{r['minimal_max']['client_cpu']:.2f}" for r in runs),
+            "p99 at half our max, per repetition (ms): "
+            + ", ".join(f"{r['enquiry_half']['p99_ms']:.1f}" for r in runs),
+            "PostgreSQL backends of the run's database by wait (mean count per 50 ms sample) "
+            "during enquiry-api's maximum: "
+            + runs[len(runs) // 2]["enquiry_max"]["postgres_waits"],
+            f"failed or non-2xx requests to enquiry-api over all repetitions: {errors}",
+        ],
+    }

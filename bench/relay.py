@@ -1,0 +1,250 @@
+"""Benchmark 3, outbox relay: commit-to-consumer latency and events/s, against aiokafka direct.
+
+enquiry-api runs as in production (uvicorn, its relay in the process, woken by NOTIFY); this
+process commits outbox rows (enquiry.opened events, one per transaction, as intake does) at a
+fixed rate, and a consumer in a process of its own (bench/kafka_tap.py, the platform's consumer
+settings) stamps each event as it arrives. Latency: consumer arrival minus the writer's commit
+returning. Throughput: a backlog of N events committed in one transaction, from the commit to
+the last arrival. The baseline sends the same messages (same key, same bytes, same topic) with
+the platform's producer settings straight to the broker, timed from `send()` the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from common import (
+    BENCH_DIR,
+    WORK_DIR,
+    Server,
+    api_key,
+    broker,
+    enquiry_env,
+    log,
+    median,
+    percentile,
+    scratch_database,
+)
+
+from contact_common.bus.kafka import create_producer, ensure_topics
+from contact_common.bus.topics import CONTACT_EVENTS
+from contact_common.db import create_engine, create_session_factory
+from contact_common.events import Channel, EnquiryOpened, EnquiryOpenedData, encode_event
+
+# The consumer's longest wait for a fetch to fill. The platform's consumers keep aiokafka's 500 ms;
+# with it, the bundled broker and the consumer alone put ~130 ms (p50) and ~260 ms (p99) under
+# every event, whoever published it. 20 ms shows what the relay itself adds.
+# BENCH_FETCH_MAX_WAIT_MS=500 measures with the platform's setting.
+FETCH_MAX_WAIT_MS = int(os.environ.get("BENCH_FETCH_MAX_WAIT_MS", "20"))
+
+
+def _event(i: int) -> EnquiryOpened:
+    return EnquiryOpened.from_data(
+        EnquiryOpenedData(
+            enquiry_id=uuid4(),
+            channel=Channel.web_form,
+            service_area="waste",
+            received_at=datetime.now(UTC),
+            reference=f"ENQ-2026-{i % 1_000_000:06d}",
+        ),
+        source="/enquiry-api",
+    )
+
+
+class Tap:
+    """The consumer process and what it has seen."""
+
+    def __init__(self, bootstrap: str, fetch_max_wait_ms: int = 500) -> None:
+        self.path = WORK_DIR / f"tap-{uuid4().hex[:8]}.txt"
+        command = [sys.executable, str(BENCH_DIR / "kafka_tap.py"), bootstrap, CONTACT_EVENTS]
+        command += [str(self.path), "--fetch-max-wait-ms", str(fetch_max_wait_ms)]
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the consumer did not start")
+
+    async def arrivals(self, ids: set[str], *, timeout: float = 120) -> dict[str, float]:
+        """Waits until every id has arrived (or the timeout); returns id -> arrival time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen: dict[str, float] = {}
+            if self.path.exists():
+                for line in self.path.read_text().splitlines():
+                    event_id, _, at = line.partition(" ")
+                    if event_id in ids and at:
+                        seen[event_id] = float(at)
+            if len(seen) >= len(ids) or time.monotonic() > deadline:
+                return seen
+            await asyncio.sleep(0.25)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.path.unlink(missing_ok=True)
+
+
+async def _paced(rate: float, count: int, one) -> None:  # noqa: ANN001
+    """Starts `one(i)` at t0 + i/rate (open loop) and waits for them all."""
+    t0 = time.perf_counter() + 0.05
+    tasks = []
+    for i in range(count):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+
+
+def _latencies(started: dict[str, float], arrived: dict[str, float]) -> dict:
+    values = [(arrived[i] - t) * 1000 if i in arrived else float("inf") for i, t in started.items()]
+    return {
+        "p50_ms": percentile(values, 50),
+        "p99_ms": percentile(values, 99),
+        "max_ms": max(values),
+        "lost": sum(1 for i in started if i not in arrived),
+    }
+
+
+async def run(*, repeat: int, quick: bool) -> dict:
+    """Runs the relay benchmark `repeat` times; returns the figures and their medians."""
+    rate = 200.0
+    seconds = 8 if quick else 15
+    backlog = 10_000 if quick else 20_000
+    keys, _ = api_key(["admin"])
+    runs: list[dict] = []
+    with broker() as dev:
+        bootstrap = dev.bootstrap_servers
+        await ensure_topics(bootstrap)
+        async with scratch_database("relay", service="enquiry-api") as url:
+            from enquiry_api.models import load_all_tables, outbox
+
+            load_all_tables()
+            engine = create_engine(url, schema="enquiry")
+            session_factory = create_session_factory(engine)
+            producer = create_producer(bootstrap, client_id="bench-direct")
+            await producer.start()
+            tap = Tap(bootstrap, FETCH_MAX_WAIT_MS)
+            try:
+                with Server("enquiry_api.main:create_app", env=enquiry_env(url, bootstrap, keys)):
+                    for rep in range(repeat):
+                        log(f"relay {rep + 1}/{repeat}: {rate:.0f} events/s for {seconds}s, relay")
+                        committed: dict[str, float] = {}
+
+                        async def via_outbox(
+                            i: int, committed: dict[str, float] = committed
+                        ) -> None:
+                            event = _event(i)
+                            async with session_factory() as session, session.begin():
+                                await outbox.add(session, event)
+                            committed[str(event.id)] = time.time()
+
+                        await _paced(rate, int(rate * seconds), via_outbox)
+                        relay_latency = _latencies(committed, await tap.arrivals(set(committed)))
+
+                        log(f"relay {rep + 1}/{repeat}: the same, aiokafka direct")
+                        sent: dict[str, float] = {}
+
+                        async def direct(i: int, sent: dict[str, float] = sent) -> None:
+                            event = _event(i)
+                            sent[str(event.id)] = time.time()
+                            await producer.send(
+                                CONTACT_EVENTS,
+                                value=encode_event(event),
+                                key=event.subject.encode(),
+                            )
+
+                        await _paced(rate, int(rate * seconds), direct)
+                        direct_latency = _latencies(sent, await tap.arrivals(set(sent)))
+
+                        log(f"relay {rep + 1}/{repeat}: a backlog of {backlog:,} committed at once")
+                        events = [_event(i) for i in range(backlog)]
+                        async with session_factory() as session, session.begin():
+                            await outbox.add_many(session, events)
+                        commit = time.time()
+                        arrived = await tap.arrivals({str(e.id) for e in events})
+                        relay_eps = len(arrived) / (max(arrived.values()) - commit)
+
+                        events = [_event(i) for i in range(backlog)]
+                        payloads = [(encode_event(e), e.subject.encode()) for e in events]
+                        start = time.time()
+                        futures = [
+                            await producer.send(CONTACT_EVENTS, value=value, key=key)
+                            for value, key in payloads
+                        ]
+                        await asyncio.gather(*futures)
+                        arrived_direct = await tap.arrivals({str(e.id) for e in events})
+                        direct_eps = len(arrived_direct) / (max(arrived_direct.values()) - start)
+                        figures = {
+                            "relay_latency": relay_latency,
+                            "direct_latency": direct_latency,
+                            "relay_eps": relay_eps,
+                            "direct_eps": direct_eps,
+                            "backlog": backlog,
+                            "backlog_arrived": len(arrived),
+                        }
+                        log(
+                            f"relay {rep + 1}: p50/p99 {relay_latency['p50_ms']:.0f}/"
+                            f"{relay_latency['p99_ms']:.0f} ms "
+                            f"(direct {direct_latency['p50_ms']:.0f}/"
+                            f"{direct_latency['p99_ms']:.0f}); {relay_eps:,.0f} events/s "
+                            f"(direct {direct_eps:,.0f})"
+                        )
+                        runs.append(figures)
+            finally:
+                tap.stop()
+                await producer.stop()
+                await engine.dispose()
+
+    def med(key: str, field: str | None = None) -> float:
+        return median([r[key][field] if field else r[key] for r in runs])
+
+    p99 = med("relay_latency", "p99_ms")
+    relay_eps, direct_eps = med("relay_eps"), med("direct_eps")
+    ratio = relay_eps / direct_eps
+    return {
+        "name": "relay",
+        "rows": [
+            {
+                "benchmark": "3. Outbox relay",
+                "measure": f"commit → consumer latency at {rate:.0f} events/s, p50 / p99 "
+                f"(consumer fetch_max_wait_ms {FETCH_MAX_WAIT_MS})",
+                "value": f"{med('relay_latency', 'p50_ms'):.0f} / {p99:.0f} ms",
+                "baseline": f"{med('direct_latency', 'p50_ms'):.0f} / "
+                f"{med('direct_latency', 'p99_ms'):.0f} ms (aiokafka send → consumer)",
+                "ratio": "",
+                "goal": "p99 < 100 ms",
+                "met": p99 < 100,
+            },
+            {
+                "benchmark": "3. Outbox relay",
+                "measure": "events/s draining a backlog (commit → last arrival)",
+                "value": f"{relay_eps:,.0f} events/s",
+                "baseline": f"{direct_eps:,.0f} events/s (aiokafka direct)",
+                "ratio": f"{ratio:.0%}",
+                "goal": "≥ 50% of direct",
+                "met": ratio >= 0.5,
+            },
+        ],
+        "runs": runs,
+        "extra": [
+            "events lost (not seen by the consumer within 120 s), relay / direct: "
+            + ", ".join(
+                f"{r['relay_latency']['lost']}/{r['direct_latency']['lost']}" for r in runs
+            ),
+            "max latency, relay / direct (ms): "
+            + ", ".join(
+                f"{r['relay_latency']['max_ms']:.0f}/{r['direct_latency']['max_ms']:.0f}"
+                for r in runs
+            ),
+        ],
+    }

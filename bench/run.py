@@ -1,0 +1,246 @@
+"""`make bench`: the platform's benchmarks, each several times, written up in BENCHMARKS.md.
+
+Not a test and not part of `make test`. Figures are medians over the repetitions; each is read
+against a baseline measured in the same run on the same machine, so the ratio is what to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import intake  # noqa: E402
+import relay  # noqa: E402
+import standby  # noqa: E402
+from common import ROOT, WORK_DIR, log, machine  # noqa: E402
+
+import services  # noqa: E402
+
+BENCHMARKS = ("intake", "standby", "relay", "sla", "metrics")
+RESULTS = WORK_DIR / "results.json"
+
+METHODS = {
+    "intake": intake.__doc__,
+    "standby": standby.__doc__,
+    "relay": relay.__doc__,
+    "sla": "sla-monitor's own benchmark (services/sla-monitor/README.md, Benchmark): a backlog of "
+    "call.offered + call.answered pairs consumed by one instance (events/s from assignment to "
+    "lag 0); then 100,000 and 1,000,000 far clocks open and a stream of unanswered calls at "
+    "20/s, each breach timed from its deadline to its sla.breached read back from the topic; "
+    "resident memory.",
+    "metrics": "metrics-api's own benchmark (services/metrics-api/README.md, Benchmark): the read "
+    "models of a financial year filled as N contacts fill them, plus a raw events table of N "
+    "rows; GET /v1/scorecard timed 15 times (median) against one full scan of the raw events "
+    "computing the same figures.",
+}
+
+# What the figures of 2026-11-25 showed about the goals not met (see the diagnostics rows, which
+# each run measures again). Kept by hand: update it when the code or the figures change.
+FINDINGS = """\
+- **Intake (throughput)**: every POST /v1/enquiries takes the row lock of the year's reference
+  counter (`enquiry_reference_counter`, gapless references like ENQ-2026-000123) as its first
+  statement and holds it until commit, so the transactions run one at a time through the insert
+  of the enquiry, its history, the outbox row, NOTIFY and the commit's WAL flush: at saturation
+  PostgreSQL shows most of the run's backends waiting on `Lock:transactionid` (diagnostics
+  above). The enquiry-api process meanwhile uses three quarters to all of a core at ~200-260
+  req/s (3-4 ms of CPU per request): about eight database round trips per request through
+  SQLAlchemy (pool pre-ping, BEGIN, the counter upsert, three inserts, NOTIFY, COMMIT) plus the
+  outbox relay in the same process (a pass every ~75 ms at this rate). `python bench/profile.py
+  intake` (cProfile) charges most time to the event loop (uvloop, httptools and asyncpg's
+  protocol are C) and finds no single hot Python function. Fixes to try: take the reference
+  number last, just before commit (or from a sequence, accepting the gaps a rollback leaves);
+  drop `pool_pre_ping` on the hot path; more than one uvicorn worker. The baseline is the
+  minimal app's own limit (its process near one core), not the load generator's (about a third
+  of a core).
+- **Standby upload**: CPU in the enquiry-api process (near one core) with PostgreSQL mostly idle.
+  `python bench/profile.py standby` (cProfile) shows the largest Python cost is SQLAlchemy
+  compiling the multi-row `INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING` of
+  `standby/repository.py:insert_new` afresh for every 500-record chunk (14 columns: 7,000 bind
+  parameters; `_extend_values_for_multiparams` ~1.4 s of CPU for 5,000 records under cProfile,
+  ~0.3 ms per record, about a fifth of the request's CPU). The executemany form,
+  `session.execute(insert(...).on_conflict_do_nothing(...).returning(...), rows)` (SQLAlchemy's
+  cached "insertmanyvalues"), avoids it. The rest: asyncpg encoding and uvloop (charged to the
+  loop), two CloudEvents built and encoded per record (~0.05 ms), the outbox rows, and the relay
+  publishing two events per record in the same process. COPY writes one row per record and
+  validates nothing.
+- **Outbox relay**: a relay pass goes shard by shard, and each shard waits for the broker's
+  acknowledgement (after the producer's 5 ms linger) before its UPDATE and commit, so one pass
+  costs roughly (shards with rows) × (linger + acknowledgement + 3 queries) and the next commit
+  waits for the pass in progress; latency and throughput both follow. Fixes to try: send every
+  pending shard's rows before awaiting any acknowledgement (one transaction holding several
+  shard locks), mark a pass's rows published with one statement. With the platform consumers'
+  `fetch_max_wait_ms` (aiokafka's 500 ms) the broker-and-consumer path alone measured ~130 / 260
+  ms (p50 / p99) on the bundled broker (direct sends, no relay), over the 100 ms goal before the
+  relay adds anything: a consumer setting to revisit too.
+- **sla-monitor (events/s)**: see services/sla-monitor/README.md (per-event Python in the
+  consumer batch, the relay in the same process).
+- **metrics-api (score card)**: on the line, not over it: the score card itself is steady at
+  ~9 ms; the ratio moves with the scan it is compared with (0.97% and 1.01% in two runs of
+  2026-11-25 with scans of ~990 and ~930 ms; the service's README measured 0.68% against a 1,257
+  ms scan). The score card reads pre-aggregated roll-ups, so its time is a fixed per-request
+  cost that does not grow with the contacts; the goal is met or missed by the scan's speed."""
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|")
+
+
+def _met(value: bool | None) -> str:
+    return "—" if value is None else "**yes**" if value else "**no**"
+
+
+def write_markdown(path: Path, results: dict, info: dict, argv: list[str]) -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`bench/run.py`); do not edit by hand. Reproduce with:",
+        "",
+        "```sh",
+        "make bench                                   # all, 3 repetitions (10-15 minutes)",
+        ".tools/bin/uv run python bench/run.py --quick  # shorter runs and sizes",
+        ".tools/bin/uv run python bench/run.py --only relay --repeat 5",
+        ".tools/bin/uv run python bench/run.py --full   # the services' benchmarks at full size",
+        "```",
+        "",
+        f"This file: `{' '.join(['python bench/run.py', *argv])}`, finished {info['finished']}.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {_cell(v)} |" for k, v in info["machine"].items()]
+    lines += [
+        "",
+        "Everything runs on this one machine: PostgreSQL, the bundled broker (tansu, in "
+        "memory), the service under test, the baseline and the load generator. **Other "
+        "helpers ran their test suites on these 2 cores at the same time**, so absolute "
+        "figures move from run to run; read the ratios to the baselines measured in the "
+        "same run, and the medians over the repetitions (each repetition's figures are in "
+        "`var/bench/results.json`).",
+        "",
+        "## Results (medians)",
+        "",
+        "| benchmark | measure | value | baseline (same run) | ratio | goal | met? |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in BENCHMARKS:
+        if name not in results:
+            continue
+        for row in results[name]["rows"]:
+            lines.append(
+                "| "
+                + " | ".join(
+                    _cell(row[k])
+                    for k in ("benchmark", "measure", "value", "baseline", "ratio", "goal")
+                )
+                + f" | {_met(row['met'])} |"
+            )
+    lines += ["", "## Method and diagnostics", ""]
+    for name in BENCHMARKS:
+        if name not in results:
+            continue
+        result = results[name]
+        title = result["rows"][0]["benchmark"].split(". ", 1)[1]
+        lines += [f"### {title}", ""]
+        lines += [(METHODS[name] or "").strip(), ""]
+        lines.append(
+            f"Repetitions: {len(result['runs'])}; run {result['finished']}"
+            + (f"; `{result['command']}`" if result.get("command") else "")
+            + "."
+        )
+        if result.get("extra"):
+            lines.append("")
+            lines += [f"- {extra}" for extra in result["extra"]]
+        lines.append("")
+    lines += [
+        "### Load generation",
+        "",
+        "`bench/loadgen.py`, a process of its own: HTTP/1.1 keep-alive on plain asyncio streams "
+        "(uvloop). Maximum throughput is closed loop (32 connections, each sends when answered). "
+        "Latency at a fixed offered load is open loop: request i is due at t0 + i/rate and its "
+        "latency counts from that due time, not from when a connection was free, so a slow "
+        "server's queueing shows (no coordinated omission). The first 2 s are a warm-up. Servers "
+        "run as in production: `python -m uvicorn ... --factory --loop uvloop --http httptools "
+        "--no-access-log`, one process each, log level WARNING.",
+        "",
+        "## What limits the goals not met",
+        "",
+        FINDINGS,
+        "",
+        "## Not yet measured",
+        "",
+        "- Benchmark 5, end to end (1,500 contact events/s for five minutes through all four "
+        "services): not written yet.",
+        "- Profiles: neither py-spy nor pyinstrument is installed (adding one is a dependency "
+        "change); the findings above come from the diagnostics (process CPU, PostgreSQL wait "
+        "events sampled every 50 ms), `bench/profile.py` (cProfile) and reading the code.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs and smaller sizes")
+    parser.add_argument("--full", action="store_true", help="sla/metrics at their full sizes")
+    parser.add_argument(
+        "--only", action="append", choices=BENCHMARKS, help="run only this one (repeatable)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of each (default 3)")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the report from var/bench/results.json without running anything",
+    )
+    args = parser.parse_args()
+    if args.report_only:
+        stored = json.loads(RESULTS.read_text())
+        run_info = stored.pop("_run")
+        write_markdown(args.output, stored, run_info, run_info.get("argv", []))
+        return
+    chosen = args.only or list(BENCHMARKS)
+
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    # Benchmarks not run this time keep their last figures (each says when it ran).
+    results: dict = json.loads(RESULTS.read_text()) if RESULTS.exists() and args.only else {}
+    results.pop("_run", None)
+    info = {"machine": machine()}
+    log(f"machine: {info['machine']}")
+    started = time.monotonic()
+    for name in chosen:
+        log(f"== {name} ==")
+        kwargs = {"repeat": args.repeat, "quick": args.quick}
+        if name == "intake":
+            result = await intake.run(**kwargs)
+        elif name == "standby":
+            result = await standby.run(**kwargs)
+        elif name == "relay":
+            result = await relay.run(**kwargs)
+        elif name == "sla":
+            result = await services.run_sla(**kwargs, full=args.full)
+        else:
+            result = await services.run_metrics(**kwargs, full=args.full)
+        result["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        results[name] = result
+        RESULTS.write_text(json.dumps(results, indent=1, default=str))
+        for row in result["rows"]:
+            log(f"{row['measure']}: {row['value']} vs {row['baseline']} {row['ratio']}")
+    info["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    info["argv"] = sys.argv[1:]
+    RESULTS.write_text(json.dumps({**results, "_run": info}, indent=1, default=str))
+    write_markdown(args.output, results, info, sys.argv[1:])
+    log(f"done in {(time.monotonic() - started) / 60:.1f} min; wrote {args.output}")
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    uvloop.run(main())

@@ -1,0 +1,205 @@
+"""Benchmark 2, standby batch upload: records/s through POST /v1/standby/call-records.
+
+Against PostgreSQL's own COPY of the same rows into the same table (enquiry.standby_record), in
+the same database, in batches of the same size, each its own transaction. The API also
+validates each record, answers record by record and writes two outbox rows per record
+(call.offered, call.answered), which its relay publishes meanwhile; COPY writes the rows only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import httpx
+import orjson
+from common import (
+    Server,
+    WaitSampler,
+    api_key,
+    broker,
+    cpu_seconds,
+    enquiry_env,
+    log,
+    median,
+    plain_dsn,
+    scratch_database,
+)
+
+COLUMNS = [
+    "id",
+    "contractor_key_id",
+    "record_id",
+    "call_started_at",
+    "answered_at",
+    "ended_at",
+    "category",
+    "service_area",
+    "action_taken",
+    "requires_follow_up",
+    "caller_phone",
+    "caller_phone_digits",
+    "notes",
+    "recorded_at",
+]
+
+
+def _records(prefix: str, count: int) -> list[dict]:
+    """A night's standby calls: none needs a follow-up (so both sides store the same rows)."""
+    start = datetime.now(UTC) - timedelta(days=2)
+    records = []
+    for i in range(count):
+        started = start + timedelta(seconds=7 * i)
+        records.append(
+            {
+                "record_id": f"{prefix}-{i:07d}",
+                "call_started_at": started.isoformat(),
+                "answered_at": (started + timedelta(seconds=20)).isoformat(),
+                "ended_at": (started + timedelta(minutes=6)).isoformat(),
+                "category": "housing_repair",
+                "service_area": "housing",
+                "action_taken": "Emergency plumber sent to stop a leak.",
+                "requires_follow_up": False,
+                "caller_phone": f"01632 9{i % 100000:05d}",
+                "notes": "Tenant reports water coming through the ceiling.",
+            }
+        )
+    return records
+
+
+def _copy_csv(records: list[dict], contractor: str) -> bytes:
+    """The same records as the rows the API would store, as CSV for COPY."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    now = datetime.now(UTC).isoformat()
+    for r in records:
+        writer.writerow(
+            [
+                uuid.uuid4(),
+                contractor,
+                r["record_id"],
+                r["call_started_at"],
+                r["answered_at"],
+                r["ended_at"],
+                r["category"],
+                r["service_area"],
+                r["action_taken"],
+                "f",
+                r["caller_phone"],
+                "".join(c for c in r["caller_phone"] if c.isdigit())[-10:],
+                r["notes"],
+                now,
+            ]
+        )
+    return out.getvalue().encode()
+
+
+async def run(*, repeat: int, quick: bool) -> dict:
+    """Runs the standby benchmark `repeat` times; returns the figures and their medians."""
+    batch = 1000
+    batches = 8 if quick else 20
+    keys, token = api_key(["standby:write"])
+    runs: list[dict] = []
+    with broker() as dev:
+        async with scratch_database("standby", service="enquiry-api") as url:
+            env = enquiry_env(url, dev.bootstrap_servers, keys)
+            with Server("enquiry_api.main:create_app", env=env) as server:
+                async with httpx.AsyncClient(
+                    base_url=server.url,
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=300,
+                ) as client:
+                    # A warm-up batch: the first request pays for imports and connections.
+                    warm = orjson.dumps(_records("warm", 100))
+                    answer = await client.post(
+                        "/v1/standby/call-records",
+                        content=warm,
+                        headers={"Content-Type": "application/json"},
+                    )
+                    answer.raise_for_status()
+                    for rep in range(repeat):
+                        prefix = f"R{rep}-{uuid.uuid4().hex[:6]}"
+                        bodies = [
+                            orjson.dumps(_records(f"{prefix}-{b}", batch)) for b in range(batches)
+                        ]
+                        log(f"standby {rep + 1}/{repeat}: {batches} batches of {batch} via the API")
+                        cpu_before = cpu_seconds(server.process.pid)
+                        created = 0
+                        async with WaitSampler(url) as waits:
+                            started = time.perf_counter()
+                            for body in bodies:
+                                answer = await client.post(
+                                    "/v1/standby/call-records",
+                                    content=body,
+                                    headers={"Content-Type": "application/json"},
+                                )
+                                answer.raise_for_status()
+                                created += answer.json()["created"]
+                            api_seconds = time.perf_counter() - started
+                        server_cpu = (cpu_seconds(server.process.pid) - cpu_before) / api_seconds
+                        copies = [
+                            _copy_csv(_records(f"{prefix}-{b}", batch), f"copy-{prefix}")
+                            for b in range(batches)
+                        ]
+                        connection = await asyncpg.connect(plain_dsn(url))
+                        try:
+                            started = time.perf_counter()
+                            for data in copies:
+                                await connection.copy_to_table(
+                                    "standby_record",
+                                    schema_name="enquiry",
+                                    source=io.BytesIO(data),
+                                    columns=COLUMNS,
+                                    format="csv",
+                                )
+                            copy_seconds = time.perf_counter() - started
+                        finally:
+                            await connection.close()
+                        total = batch * batches
+                        figures = {
+                            "records": total,
+                            "created": created,
+                            "api_rps": total / api_seconds,
+                            "copy_rps": total / copy_seconds,
+                            "api_seconds": api_seconds,
+                            "copy_seconds": copy_seconds,
+                            "server_cpu": server_cpu,
+                            "postgres_waits": waits.summary(),
+                        }
+                        log(
+                            f"standby {rep + 1}: API {figures['api_rps']:,.0f} records/s, "
+                            f"COPY {figures['copy_rps']:,.0f} records/s"
+                        )
+                        runs.append(figures)
+
+    api = median([r["api_rps"] for r in runs])
+    copy = median([r["copy_rps"] for r in runs])
+    ratio = api / copy
+    return {
+        "name": "standby",
+        "rows": [
+            {
+                "benchmark": "2. Standby upload",
+                "measure": f"records/s, POST /v1/standby/call-records ({batches} × {batch}-record "
+                "JSON batches, one client)",
+                "value": f"{api:,.0f} records/s",
+                "baseline": f"{copy:,.0f} records/s (COPY, same rows and batches)",
+                "ratio": f"{ratio:.0%}",
+                "goal": "≥ 25% of COPY",
+                "met": ratio >= 0.25,
+            }
+        ],
+        "runs": runs,
+        "extra": [
+            "enquiry-api process CPU while uploading (1.0 = one core busy): "
+            + ", ".join(f"{r['server_cpu']:.2f}" for r in runs),
+            "PostgreSQL backends of the run's database by wait while uploading (mean per sample): "
+            + runs[len(runs) // 2]["postgres_waits"],
+            "records created by the API / sent: "
+            + ", ".join(f"{r['created']:,}/{r['records']:,}" for r in runs),
+        ],
+    }
