@@ -33,7 +33,12 @@ from contact_common.logs import copy_logs_to
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-SESSION_LOG = ARTIFACTS / "session.log"
+# One log per session process: pytest-xdist workers would otherwise write over each other.
+SESSION_LOG = ARTIFACTS / (
+    f"session-{os.environ['PYTEST_XDIST_WORKER']}.log"
+    if "PYTEST_XDIST_WORKER" in os.environ
+    else "session.log"
+)
 RUNS_LAST = "runs_last"
 
 
