@@ -1,10 +1,15 @@
-"""Per-key rate limits: a moving window per API key and service, 429 with `Retry-After` beyond it.
+"""Per-key rate limits: a sliding window per API key and service, 429 with `Retry-After` beyond.
 
 A key is limited by its id (never its secret), after it has been verified: an unverified request
 cannot spend another key's budget. The limit is `RATE_LIMIT` for every key (generous by default:
 a guard against a runaway client, not a quota) or the key's own `rate_limit` from the key file.
 Counts live in this process's memory unless `RATE_LIMIT_STORAGE_URI` points at a shared store
 (e.g. `redis://host:6379`), so replicas behind a load balancer share one limit.
+
+The window is limits' sliding window counter: this period's count plus the previous period's,
+weighted by how much of it the window still covers. Two counters per key, wherever they are
+kept; the exact moving window keeps a timestamp per request, and its in-memory store expires them
+with a thread hop per key on every request (about 0.18 ms of CPU a request against 0.07 ms).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from limits import RateLimitItem, parse_many
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import ConfigurationError, StorageError
 from limits.storage import storage_from_string
 from prometheus_client import Counter
@@ -74,7 +79,7 @@ def _async_storage_uri(uri: str) -> str:
 
 
 class RateLimiter:
-    """The moving windows of one service's keys, in memory or in a shared store."""
+    """The sliding windows of one service's keys, in memory or in a shared store."""
 
     def __init__(self, *, service: str, default: str, storage_uri: str = "memory://") -> None:
         self.service = service
@@ -83,7 +88,7 @@ class RateLimiter:
             storage = storage_from_string(_async_storage_uri(storage_uri), wrap_exceptions=True)
         except ConfigurationError as exc:
             raise ValueError(f"RATE_LIMIT_STORAGE_URI {storage_uri!r}: {exc}") from exc
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._per_key: dict[str, RateLimitItem | None] = {}
         self._warned_at = -math.inf
 
@@ -116,7 +121,7 @@ class RateLimiter:
                 self._warned_at = moment
                 log.warning("rate limit store unavailable", error=type(exc.storage_error).__name__)
             return
-        # The oldest request in the window leaves it at reset_time; a whole second at least.
+        # reset_time: when the weighted count next drops by one; a whole second at least.
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         THROTTLED.labels(self.service, key_id).inc()
         raise ProblemError(

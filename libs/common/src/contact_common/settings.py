@@ -99,7 +99,7 @@ class ServiceSettings(BaseSettings):
     # benchmarks or a council's integrations send, so only a loop gone wrong meets it.
     rate_limit: str = Field(
         default="1000/second",
-        description="Requests each API key may make to this service in a moving window, e.g. "
+        description="Requests each API key may make to this service in a sliding window, e.g. "
         "'300/second' or '20 per 2 seconds'; empty or 0 for none. A key's own limit (contactctl "
         "keys issue --rate-limit) replaces it.",
     )
