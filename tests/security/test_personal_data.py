@@ -602,7 +602,7 @@ async def test_no_personal_data_in_any_event_or_log_line(
     logged_before = (await asyncio.to_thread(session_log.stat)).st_size
     async with platform(database_url, kafka_bootstrap, api_keys_file, token) as p:
         scenario = await drive(p)
-        ours = await wait_until_consumed(database_url, kafka_bootstrap, scenario.subjects)
+        handled = await wait_until_consumed(database_url, kafka_bootstrap, scenario.subjects)
 
     values = submitted_values(scenario.free_text)
     hits: list[Hit] = []
@@ -610,9 +610,9 @@ async def test_no_personal_data_in_any_event_or_log_line(
     by_place = {(r.topic, r.partition, r.offset): r for r in records}
     poison = 0
     for record in records:
-        ours = not foreign(record, by_place)
-        poison += not ours
-        hits += scan(record.where, record_text(record, value=ours), values)
+        written_by_us = not foreign(record, by_place)
+        poison += not written_by_us
+        hits += scan(record.where, record_text(record, value=written_by_us), values)
     lines = 0
     for path in await asyncio.to_thread(log_files, session_log):
         for number, line in enumerate(await asyncio.to_thread(_all_lines, path), 1):
@@ -629,7 +629,7 @@ async def test_no_personal_data_in_any_event_or_log_line(
         f"read, {len(hits)} hits"
     )
     # Not vacuous: the scenario's events were on the broker and all four services logged it.
-    assert ours_on_broker >= ours > 0
+    assert ours_on_broker >= handled > 0
     assert lines > 0
     assert answered_by == {"enquiry-api", "complaints-api", "sla-monitor", "metrics-api"}, (
         answered_by
