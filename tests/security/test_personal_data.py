@@ -20,7 +20,7 @@ import contextlib
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -594,7 +594,7 @@ async def test_no_personal_data_in_any_event_or_log_line(
     database_url: str,
     kafka_bootstrap: str,
     api_keys_file: Path,
-    issue_api_key: Any,
+    issue_api_key: Callable[..., str],
     session_log: Path,
     security_summary: list[str],
 ) -> None:
