@@ -1,4 +1,4 @@
-"""The operator commands that need no running service: policy and the demo summary."""
+"""The operator commands that need no running service: keys, policy and the demo summary."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from contact_common.auth import read_key_file
 from contactctl.main import app
 
 runner = CliRunner()
@@ -51,3 +52,23 @@ def test_demo_load_refuses_a_bad_year() -> None:
     )
     assert result.exit_code == 2
     assert "not a financial year" in result.output
+
+
+def test_keys_issue_with_a_rate_limit_of_its_own(tmp_path: Path) -> None:
+    keys_file = tmp_path / "api-keys.json"
+    common = ["--name", "bulk-export", "--scope", "metrics:read", "--keys-file", str(keys_file)]
+    issued = runner.invoke(app, ["keys", "issue", *common, "--rate-limit", "20 per 2 seconds"])
+    assert issued.exit_code == 0, issued.output
+    (record,) = read_key_file(keys_file).keys
+    assert record.rate_limit == "20 per 2 seconds"
+    listed = runner.invoke(
+        app, ["keys", "list", "--keys-file", str(keys_file)], env={"COLUMNS": "200"}
+    )
+    assert "20 per 2 seconds" in listed.output
+
+    refused = runner.invoke(
+        app, ["keys", "issue", *common, "--rate-limit", "lots"], env={"COLUMNS": "200"}
+    )
+    assert refused.exit_code == 2
+    assert "not a rate limit" in refused.output
+    assert len(read_key_file(keys_file).keys) == 1

@@ -53,10 +53,18 @@ def keys_issue(
     name: Annotated[str, typer.Option(help="Who the key is for, e.g. 'standby-contractor'.")],
     scope: Annotated[list[str], typer.Option(help=f"Repeat for each scope: {', '.join(SCOPES)}.")],
     keys_file: KeysFile = Path("var/api-keys.json"),
+    rate_limit: Annotated[
+        str | None,
+        typer.Option(
+            help="This key's own limit per service, e.g. '20/second' or '1000 per 10 minutes' "
+            "('0' for none); without it the services' RATE_LIMIT applies.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Issues a key and prints it once: it is stored only as a hash."""
     try:
-        token = issue_key(keys_file, name=name, scopes=scope)
+        token = issue_key(keys_file, name=name, scopes=scope, rate_limit=rate_limit)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     console.print(token)
@@ -65,12 +73,13 @@ def keys_issue(
 @keys.command("list")
 def keys_list(keys_file: KeysFile = Path("var/api-keys.json")) -> None:
     """Lists the keys: ids, names, scopes and dates, never secrets."""
-    table = Table("key id", "name", "scopes", "created", "revoked")
+    table = Table("key id", "name", "scopes", "rate limit", "created", "revoked")
     for key in key_file_summary(keys_file):
         table.add_row(
             key["key_id"],
             key["name"],
             " ".join(key["scopes"]),
+            key["rate_limit"] or "default",
             key["created_at"],
             key["revoked_at"] or "",
         )

@@ -3,7 +3,8 @@ the scope.
 
 Keys are issued by the operator CLI into a JSON key file shared by the services (a Secret in a
 cluster). Only a SHA-256 hash of each key's secret is stored: the secrets are 256 random bits,
-so a slow password hash buys nothing, and the lookup stays on the hot path's budget.
+so a slow password hash buys nothing, and the lookup stays on the hot path's budget. A verified
+key's requests are counted against its rate limit (`contact_common.ratelimit`) by its id.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 
 from contact_common.errors import ProblemError
+from contact_common.ratelimit import enforce_rate_limit, parse_limit
 
 KEY_PREFIX = "cc"
 
@@ -51,6 +53,11 @@ class ApiKeyRecord(BaseModel):
     secret_sha256: str
     created_at: AwareDatetime
     revoked_at: AwareDatetime | None = None
+    rate_limit: str | None = Field(
+        default=None,
+        description="This key's own limit, e.g. '20/second' ('0' for none); the services' "
+        "RATE_LIMIT if absent.",
+    )
 
 
 class KeyFile(BaseModel):
@@ -66,6 +73,7 @@ class Principal:
     key_id: str
     name: str
     scopes: frozenset[str]
+    rate_limit: str | None = None
 
     def allows(self, scope: str) -> bool:
         """True if this key has `scope` (or admin)."""
@@ -104,15 +112,26 @@ def write_key_file(path: Path, content: KeyFile) -> None:
     tmp.replace(path)
 
 
-def issue_key(path: Path, *, name: str, scopes: Iterable[str], token: str | None = None) -> str:
+def issue_key(
+    path: Path,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    token: str | None = None,
+    rate_limit: str | None = None,
+) -> str:
     """Adds a key to the file and returns the token, which is shown once and never stored.
 
-    `token` lets a developer fix the admin key of a local run (`DEV_API_KEY`).
+    `token` lets a developer fix the admin key of a local run (`DEV_API_KEY`); `rate_limit`
+    gives the key a limit of its own instead of the services' RATE_LIMIT.
     """
     scopes = sorted(set(scopes))
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(unknown)}; known: {', '.join(SCOPES)}")
+    if rate_limit is not None:
+        parse_limit(rate_limit)  # refused here rather than by every service that reads the file
+        rate_limit = rate_limit.strip()
     if token is None:
         token = new_token()
     parts = _split(token)
@@ -128,6 +147,7 @@ def issue_key(path: Path, *, name: str, scopes: Iterable[str], token: str | None
             scopes=scopes,
             secret_sha256=_hash(secret),
             created_at=datetime.now(UTC),
+            rate_limit=rate_limit,
         )
     )
     write_key_file(path, content)
@@ -188,7 +208,7 @@ class KeyStore:
             return None
         if not hmac.compare_digest(record.secret_sha256, _hash(parts[1])):
             return None
-        return Principal(record.key_id, record.name, frozenset(record.scopes))
+        return Principal(record.key_id, record.name, frozenset(record.scopes), record.rate_limit)
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key issued by `contactctl keys issue`.")
@@ -215,6 +235,8 @@ def require_scope(scope: str) -> Callable[..., Any]:
         principal = store.verify(credentials.credentials)
         if principal is None:
             raise _unauthorised("The API key is not valid or has been revoked.")
+        # Every verified request counts, allowed or not: a key looping on a 403 is still a loop.
+        await enforce_rate_limit(request, principal.key_id, principal.rate_limit)
         if not principal.allows(scope):
             raise ProblemError(
                 403, f"This key does not have the '{scope}' scope.", problem="forbidden"

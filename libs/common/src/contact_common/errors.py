@@ -99,12 +99,17 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _location(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")}
-        for e in exc.errors()
-    ]
+def _field_error(error: dict[str, Any]) -> dict[str, str]:
+    if error.get("type") == "json_invalid":
+        # FastAPI locates a syntax error as ("body", <character>), which reads like a list index.
+        loc = tuple(error.get("loc", ()))
+        reason = (error.get("ctx") or {}).get("error", "not valid JSON")
+        where = f" at character {loc[1]}" if len(loc) > 1 else ""
+        return {"field": "body", "message": f"The body is not valid JSON: {reason}{where}."}
+    return {"field": _location(tuple(error.get("loc", ()))), "message": error.get("msg", "invalid")}
+
+
+def _invalid_body(request: Request, errors: list[dict[str, str]]) -> JSONResponse:
     names = ", ".join(dict.fromkeys(e["field"] for e in errors))
     return problem_response(
         request,
@@ -116,8 +121,23 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return _invalid_body(request, [_field_error(e) for e in exc.errors()])
+
+
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
+        # FastAPI's bare "error parsing the body": bytes that are not text. A body that cannot be
+        # read is invalid input like malformed JSON, so it gets the same documented 422.
+        byte = cause.object[cause.start : cause.start + 1].hex()
+        message = (
+            f"The body is not UTF-8 text (byte 0x{byte} at position {cause.start}); "
+            "send JSON encoded as UTF-8."
+        )
+        return _invalid_body(request, [{"field": "body", "message": message}])
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem_response(
         request, status=exc.status_code, detail=detail, headers=getattr(exc, "headers", None)

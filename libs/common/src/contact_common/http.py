@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import structlog
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -120,20 +121,26 @@ class RequestMetrics:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            elapsed = time.perf_counter() - started
-            route: Any = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "")
-            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, template).observe(elapsed)
-            if template not in ("/healthz", "/readyz", "/metrics"):
-                log.info(
-                    "request",
-                    method=method,
-                    route=template,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 2),
-                )
+        # The lifespan binds the service's name in its own task; a request runs in another, so
+        # its log lines (this access line included) would not say which service wrote them.
+        with structlog.contextvars.bound_contextvars(service=self.service):
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                self._record(scope, started, status)
+
+    def _record(self, scope: Scope, started: float, status: int) -> None:
+        elapsed = time.perf_counter() - started
+        route: Any = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        method = scope.get("method", "")
+        HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+        HTTP_LATENCY.labels(self.service, method, template).observe(elapsed)
+        if template not in ("/healthz", "/readyz", "/metrics"):
+            log.info(
+                "request",
+                method=method,
+                route=template,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )

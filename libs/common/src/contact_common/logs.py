@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -35,6 +35,33 @@ def _drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str
     return event_dict
 
 
+_copies: list[TextIO] = []
+
+
+def copy_logs_to(stream: TextIO | None) -> None:
+    """Also writes every structured log line to `stream` (a test session's log); None stops."""
+    _copies.clear()
+    if stream is not None:
+        _copies.append(stream)
+
+
+class _Stderr:
+    """Where structlog prints: the process's stderr of the moment, and any copies."""
+
+    def write(self, text: str) -> int:
+        for copy in _copies:
+            copy.write(text)
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        for copy in _copies:
+            copy.flush()
+        sys.stderr.flush()
+
+
+_STDERR = _Stderr()
+
+
 def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -> None:
     """Sets up structlog and the standard library's logging for one service process."""
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
@@ -50,7 +77,9 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Looked up at each write, not held: a logger cached on first use follows a replaced
+        # stderr (a test's capture) and feeds the copies.
+        logger_factory=structlog.PrintLoggerFactory(file=_STDERR),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)

@@ -23,6 +23,7 @@ from contact_common.db import create_engine, create_session_factory, ping
 from contact_common.errors import install_problem_handlers
 from contact_common.http import BodySizeLimit, RequestMetrics
 from contact_common.logs import configure_logging, get_logger
+from contact_common.ratelimit import install_rate_limit
 from contact_common.settings import ServiceSettings
 
 log = get_logger(__name__)
@@ -168,6 +169,7 @@ def create_app(
     app.state.runtime = runtime
     app.state.key_store = runtime.key_store
     install_problem_handlers(app)
+    install_rate_limit(app, settings)
     app.add_middleware(RequestMetrics, service=settings.service_name)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(_health_router(runtime))

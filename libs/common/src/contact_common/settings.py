@@ -1,9 +1,10 @@
 """Settings shared by every service: one `BaseSettings` subclass per service, each with its prefix.
 
 A service's own variables carry its prefix (`ENQUIRY_DATABASE_URL`); the few that point the
-whole system at its infrastructure may also be given once, unprefixed (`DATABASE_URL`,
-`KAFKA_BOOTSTRAP_SERVERS`, `API_KEYS_FILE`), so a deployment sets them in one place. The
-environment wins over a `.env` file; within each, the prefixed variable wins over the shared one.
+whole system at its infrastructure or apply to every service may also be given once, unprefixed
+(`DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS`, `API_KEYS_FILE`, `RATE_LIMIT`), so a deployment sets
+them in one place. The environment wins over a `.env` file; within each, the prefixed variable
+wins over the shared one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -24,8 +25,16 @@ from pydantic_settings import (
 )
 
 from contact_common.calendar import OfficeHours, WorkingCalendar
+from contact_common.ratelimit import parse_limit
 
-SHARED_VARIABLES = ("database_url", "kafka_bootstrap_servers", "api_keys_file", "topic_partitions")
+SHARED_VARIABLES = (
+    "database_url",
+    "kafka_bootstrap_servers",
+    "api_keys_file",
+    "topic_partitions",
+    "rate_limit",
+    "rate_limit_storage_uri",
+)
 
 DEFAULT_SERVICE_AREAS = (
     "waste",
@@ -86,6 +95,19 @@ class ServiceSettings(BaseSettings):
     kafka_client_id: str = ""
     topic_partitions: int = Field(default=6, ge=1, description="Partitions when creating topics.")
     api_keys_file: Path = Path("var/api-keys.json")
+    # A guard against a runaway client, not a quota: far above what the demo loader, the
+    # benchmarks or a council's integrations send, so only a loop gone wrong meets it.
+    rate_limit: str = Field(
+        default="1000/second",
+        description="Requests each API key may make to this service in a sliding window, e.g. "
+        "'300/second' or '20 per 2 seconds'; empty or 0 for none. A key's own limit (contactctl "
+        "keys issue --rate-limit) replaces it.",
+    )
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        description="Where the windows are counted: memory:// (each process its own) or a "
+        "shared store such as redis://host:6379 so replicas share one limit.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
@@ -99,6 +121,12 @@ class ServiceSettings(BaseSettings):
     closure_days: list[date] = Field(default_factory=list)
     service_areas: list[str] = Field(default_factory=lambda: list(DEFAULT_SERVICE_AREAS))
     max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413.")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        parse_limit(value)  # a typo fails at start-up, not as an unlimited service
+        return value.strip()
 
     @classmethod
     def settings_customise_sources(

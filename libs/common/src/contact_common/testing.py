@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import uuid
@@ -28,9 +29,45 @@ from contact_common.auth import issue_key
 from contact_common.bus.kafka import ensure_topics
 from contact_common.devbroker import DevBroker, S3Store, free_port
 from contact_common.events import CloudEvent, decode_event
+from contact_common.logs import copy_logs_to
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+# One log per session process: pytest-xdist workers would otherwise write over each other.
+SESSION_LOG = ARTIFACTS / (
+    f"session-{os.environ['PYTEST_XDIST_WORKER']}.log"
+    if "PYTEST_XDIST_WORKER" in os.environ
+    else "session.log"
+)
+RUNS_LAST = "runs_last"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{RUNS_LAST}: runs after every other test of the session, e.g. to scan what they left",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Moves the tests marked runs_last to the end, in their own order."""
+    items.sort(key=lambda item: item.get_closest_marker(RUNS_LAST) is not None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_log() -> Iterator[Path]:
+    """Every log line of the session, structured and standard library, in test-artifacts."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with SESSION_LOG.open("w", encoding="utf-8") as stream:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        logging.getLogger().addHandler(handler)
+        copy_logs_to(stream)
+        try:
+            yield SESSION_LOG
+        finally:
+            copy_logs_to(None)
+            logging.getLogger().removeHandler(handler)
 
 
 def docker_available() -> bool:
@@ -155,8 +192,15 @@ class LiveServer:
     def __init__(self, app: FastAPI) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # log_config=None: uvicorn's loggers propagate to the root like every other library's,
+        # so its errors reach the test's captured logs and the session log.
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            log_config=None,
         )
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
