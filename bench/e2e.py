@@ -460,6 +460,57 @@ class ClockPoller:
         await self._connection.close()
 
 
+class BlockSampler:
+    """Which statements wait on a lock and which hold it, sampled every second."""
+
+    QUERY = (
+        "SELECT left(regexp_replace(w.query, '\\s+', ' ', 'g'), 70) AS waiting, "
+        "left(regexp_replace(b.query, '\\s+', ' ', 'g'), 70) AS holding "
+        "FROM pg_stat_activity w, unnest(pg_blocking_pids(w.pid)) AS blocker(pid) "
+        "JOIN pg_stat_activity b ON b.pid = blocker.pid "
+        "WHERE w.datname = $1 AND w.wait_event_type = 'Lock'"
+    )
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.pairs: dict[tuple[str, str], int] = {}
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> BlockSampler:
+        import asyncpg
+
+        self._connection = await asyncpg.connect(self.dsn)
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        database = self.dsn.rsplit("/", 1)[1]
+        while True:
+            for row in await self._connection.fetch(self.QUERY, database):
+                key = (row["waiting"] or "?", row["holding"] or "?")
+                self.pairs[key] = self.pairs.get(key, 0) + 1
+            self.samples += 1
+            await asyncio.sleep(1.0)
+
+    def summary(self, top: int = 3) -> str:
+        """The commonest (waiting, holding) pairs, as mean waiters per sample."""
+        if not self.pairs:
+            return "none seen"
+        ordered = sorted(self.pairs.items(), key=lambda item: -item[1])[:top]
+        return "; ".join(
+            f"{count / self.samples:.1f} × `{waiting}` waiting on `{holding}`"
+            for (waiting, holding), count in ordered
+        )
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self._connection.close()
+
+
 class LagSampler:
     """Consumer lag of the platform's groups from the broker, every LAG_SECONDS."""
 
@@ -665,6 +716,7 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
                     async with (
                         ClockPoller(plain_dsn(url), samples) as poller,
                         WaitSampler(url) as waits,
+                        BlockSampler(plain_dsn(url)) as blocks,
                     ):
                         generated = await run_json_async(command, timeout=seconds + 300)
                         load_end = generated["t0"] + generated["duration"]
@@ -744,6 +796,7 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
         "load_average": load_average,
         "outbox_backlog": backlog,
         "postgres_waits": waits.summary(),
+        "postgres_blocks": blocks.summary(),
         "api_checked": f"{api_shown}/{len(checked)}",
     }
 
@@ -856,7 +909,9 @@ def report(runs: list[dict], *, rate: float, seconds: float) -> dict:
         f"{f['load_average'][1]:.1f}",
         "outbox rows not yet published when the last answer came: "
         + ", ".join(f"{schema} {count:,}" for schema, count in f["outbox_backlog"].items()),
-        f"PostgreSQL backends by wait (mean per 50 ms sample): {f['postgres_waits']}",
+        f"PostgreSQL backends by wait (mean per 50 ms sample): {f['postgres_waits']}; "
+        f"the statements waiting on a lock and the one holding it (last statement of the "
+        f"holder's transaction; sampled every second): {f.get('postgres_blocks', '—')}",
         f"contacts' times: {f['contacts_at']} (office hours, so calls and visits start clocks)",
     ]
     return {
