@@ -24,8 +24,13 @@ clock is stamped when the query that first saw it started (its snapshot), so eac
 upper bound, at most 50 ms plus the query above the truth. Consumer lag of sla-monitor's and
 metrics-api's groups is sampled every 2 s from the broker (committed offsets against the
 partitions' ends, summed over their topics), and its growth is the least-squares slope over the
-load. The offered rate is checked three ways: the events the APIs accepted per second, how late
-the generator sent its requests, and the growth of `contact.events` on the broker.
+load. The offered rate is checked three ways: the contact events the APIs answered 2xx within
+the load's seconds, how late the generator itself started its requests (apart from waiting for
+a free connection, which is the servers' queue), and the growth of `contact.events` on the
+broker. Diagnostics: each process's CPU, PostgreSQL's waits (every 50 ms) and which statement
+holds the lock that others wait on (every second), the outboxes' backlog, the lag's drain.
+One run per `make bench` (it is minutes long); `python bench/e2e.py bench --rate R --seconds S`
+runs it at another rate and prints JSON.
 """
 
 from __future__ import annotations

@@ -86,7 +86,25 @@ FINDINGS = """\
   ~9 ms; the ratio moves with the scan it is compared with (0.97% and 1.01% in two runs of
   2026-11-25 with scans of ~990 and ~930 ms; the service's README measured 0.68% against a 1,257
   ms scan). The score card reads pre-aggregated roll-ups, so its time is a fixed per-request
-  cost that does not grow with the contacts; the goal is met or missed by the scan's speed."""
+  cost that does not grow with the contacts; the goal is met or missed by the scan's speed.
+- **End to end (benchmark 5)**: far from the goal on this machine. Two five-minute runs of
+  2026-11-25 (14:29 and 14:48 UTC, load average 9 to 15: other helpers' benchmarks ran at the
+  same time, so each of our processes got ~0.15-0.2 of a core) offered 449,888 contact events
+  in 67,046 requests; the APIs answered 255 and 187 events/s within the five minutes, and
+  49,000-54,000 requests were still waiting for one of the generator's 48 connections to
+  enquiry-api when it stopped waiting 120 s later. The generator was not the limit (0.05 of a
+  core, its own sends p99 0.8-1.3 s late under that load average). What holds enquiry-api back
+  is intake's reference counter (above): every POST /v1/enquiries waits for the row lock of
+  `enquiry_reference_counter` while holding one of the process's 20 pooled connections (the
+  lock sampler shows ~13 creations waiting on it and complaints-api's `reference_counter` the
+  same), so call and visit records and the outbox relay, which share the pool, wait behind
+  them: the relay's publishing is late, and the clock appears p50 7 s, p99 51-55 s after the
+  API's answer (complaints, with a less crowded pool, 2.4-2.7 s / 6.7-7.1 s). sla-monitor kept
+  up (lag flat: +1 to +1.5 events/s, at most 1,518-2,834 behind); metrics-api did not (+257 to
+  +353 events/s, 75,000-100,000 behind at the end, not drained 3 minutes later) on ~0.16 of a
+  core: it consumes both topics (each contact's clocks add sla.* events) and had the CPU the
+  machine had left. To rerun on a quiet machine after the intake fix; then the relay's and
+  sla-monitor's speed and metrics-api's consumer are what to read next."""
 
 
 def _cell(value: object) -> str:
