@@ -2,10 +2,11 @@
 
     .tools/bin/uv run python bench/profile.py intake|standby|relay|sla [--interval 0.001]
 
-Serves the app as production does (uvicorn, uvloop, httptools) under `python -m pyinstrument`
-(a statistical profiler: it samples the Python stack every `--interval` seconds, so the C side
-of uvloop, httptools and asyncpg shows as time in the event loop's `run` or in the awaiting
-frames), drives the hot path, stops it with SIGINT and renders the session as
+Serves the app as production does (uvicorn, uvloop, httptools) in a process of its own under
+pyinstrument (a statistical profiler: it samples the Python stack every `--interval` seconds, so
+the C side of uvloop, httptools and asyncpg shows as time in the event loop's `run` or in the
+awaiting frames), started once the app is imported and built (start-up imports would otherwise
+be the largest subtree), drives the hot path, stops it with SIGINT and renders the session as
 var/bench/profiles/<name>.txt (the call tree, as text) and <name>.html (interactive), keeping
 <name>.pyisession (`pyinstrument --load <file> -r text|html|speedscope` renders it again).
 
@@ -49,6 +50,31 @@ APPS = {
 }
 RELAY_BACKLOG = 20_000
 SLA_CALLS = 10_000
+
+
+def serve(app: str, port: int, interval: float, session: Path) -> None:
+    """Runs uvicorn in this process under pyinstrument, from after the app is built to its stop."""
+    import uvicorn
+    from pyinstrument import Profiler
+
+    config = uvicorn.Config(
+        app,
+        factory=True,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+    config.load()  # imports and builds the app outside the profile
+    profiler = Profiler(interval=interval, async_mode="disabled")
+    profiler.start()
+    try:
+        uvicorn.Server(config).run()  # until SIGINT, which uvicorn raises again once it stopped
+    except KeyboardInterrupt:
+        pass
+    finally:
+        profiler.stop().save(str(session))
 
 
 def _pyinstrument(*arguments: str) -> None:
@@ -172,10 +198,8 @@ async def main(which: str, interval: float) -> None:
             if which == "sla":
                 await _publish_calls(bootstrap, SLA_CALLS)  # a backlog waiting at its start
             port = free_port()
-            command = [sys.executable, "-m", "pyinstrument", "-r", "pyisession"]
-            command += ["-o", str(session), "-i", str(interval), "-m", "uvicorn", app]
-            command += ["--factory", "--port", str(port), "--loop", "uvloop"]
-            command += ["--http", "httptools", "--no-access-log", "--log-level", "warning"]
+            command = [sys.executable, __file__, "serve", app, "--port", str(port)]
+            command += ["--interval", str(interval), "--session", str(session)]
             env = {
                 **os.environ,
                 **enquiry_env(url, bootstrap, keys),
@@ -197,9 +221,15 @@ async def main(which: str, interval: float) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("load", choices=sorted(APPS))
+    parser.add_argument("load", choices=[*sorted(APPS), "serve"])
+    parser.add_argument("app", nargs="?", help="serve only: the app factory")
     parser.add_argument(
         "--interval", type=float, default=0.001, help="seconds between samples (pyinstrument -i)"
     )
+    parser.add_argument("--port", type=int, help="serve only")
+    parser.add_argument("--session", type=Path, help="serve only: where to save the session")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.load, arguments.interval))
+    if arguments.load == "serve":  # the profiled server process that main() starts
+        serve(arguments.app, arguments.port, arguments.interval, arguments.session)
+    else:
+        asyncio.run(main(arguments.load, arguments.interval))

@@ -103,8 +103,13 @@ FINDINGS = """\
   up (lag flat: +1 to +1.5 events/s, at most 1,518-2,834 behind); metrics-api did not (+257 to
   +353 events/s, 75,000-100,000 behind at the end, not drained 3 minutes later) on ~0.16 of a
   core: it consumes both topics (each contact's clocks add sla.* events) and had the CPU the
-  machine had left. To rerun on a quiet machine after the intake fix; then the relay's and
-  sla-monitor's speed and metrics-api's consumer are what to read next."""
+  machine had left. A lower rate did not hold either at that load average: 300 events/s for
+  120 s (`python bench/e2e.py bench --rate 300 --seconds 120`, 15:03 UTC) had every request
+  answered but up to two minutes late, clocks p50 15 s / p99 58 s after the answer and
+  metrics-api +207 events/s; ~12 creations still waited on the counter at 10 enquiries/s, as
+  a transaction holding the lock waits for its process's event loop (busy with the other
+  requests, on ~0.2 of a core) between statements. To rerun on a quiet machine after the intake
+  fix; then the relay's and sla-monitor's speed and metrics-api's consumer are what to read."""
 
 
 def _cell(value: object) -> str:
