@@ -44,7 +44,7 @@ test-tools:
 test-fast: install  ## all but the cross-process end-to-end tests (tests/e2e)
 	$(RUN) pytest -m "not e2e" libs services cli
 
-bench: install  ## the benchmarks (10-15 minutes), written up in BENCHMARKS.md; not in `make test`
+bench: install  ## the benchmarks (20-30 minutes), written up in BENCHMARKS.md; not in `make test`
 	$(RUN) python bench/run.py $(BENCH_ARGS)
 
 lint: install
