@@ -7,19 +7,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from enquiry_api.db import upsert
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory, EnquiryReferenceCounter
 
 
-async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: int) -> int:
-    """Reserves `count` consecutive numbers of `year`; returns the first.
+async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: int) -> list[int]:
+    """Reserves `count` reference numbers of `year`, ascending, never issued before.
 
-    The counter row stays locked until the transaction ends, so two requests never get the same
-    number, and a rolled-back transaction gives its numbers back.
+    PostgreSQL takes them from the year's sequence, which locks nothing until commit, so
+    concurrent requests do not wait for each other; a rolled-back transaction leaves a gap
+    (docs/decisions.md). SQLite has no sequences and one writer at a time, so it keeps a
+    counter row per year.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        schema = EnquiryReferenceCounter.__table__.schema
+        numbers = await session.execute(
+            text(f"SELECT {schema}.reserve_reference_numbers(:year, :count)"),
+            {"year": year, "count": count},
+        )
+        return sorted(int(number) for number in numbers.scalars())
     table = EnquiryReferenceCounter.__table__
     statement = (
         upsert(session, table)
@@ -29,8 +38,8 @@ async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: 
         )
         .returning(table.c.last_number)
     )
-    last = (await session.execute(statement)).scalar_one()
-    return int(last) - count + 1
+    last = int((await session.execute(statement)).scalar_one())
+    return list(range(last - count + 1, last + 1))
 
 
 def add(session: AsyncSession, enquiry: Enquiry) -> None:
