@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import Table, and_, func, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contact_common.events import CloudEvent
 from enquiry_api.db import upsert
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory, EnquiryReferenceCounter
+from enquiry_api.models import outbox
 
 
 async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: int) -> list[int]:
@@ -42,9 +45,43 @@ async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: 
     return list(range(last - count + 1, last + 1))
 
 
-def add(session: AsyncSession, enquiry: Enquiry) -> None:
-    """Adds a new enquiry to the unit of work."""
-    session.add(enquiry)
+async def insert_opened(
+    session: AsyncSession,
+    *,
+    enquiries: Sequence[Enquiry],
+    history: Sequence[EnquiryHistory],
+    events: list[CloudEvent],
+) -> None:
+    """Inserts new enquiries, their first history entries and their events' outbox rows.
+
+    On PostgreSQL this is one statement (data-modifying CTEs; the history's foreign key is
+    checked at the statement's end, when the enquiries exist): one round trip rather than three,
+    and no ORM unit of work, which was a third of a POST's CPU. The objects stay out of the
+    session: the caller only reads them.
+    """
+    enquiry_rows = [_row_of(Enquiry.__table__, enquiry) for enquiry in enquiries]
+    history_rows = [_row_of(EnquiryHistory.__table__, entry) for entry in history]
+    outbox_rows = outbox.rows(events)
+    if session.get_bind().dialect.name == "postgresql":
+        opened = insert(Enquiry.__table__).values(enquiry_rows).cte("opened")
+        steps = insert(EnquiryHistory.__table__).values(history_rows).cte("steps")
+        statement = insert(outbox.table).values(outbox_rows).add_cte(opened).add_cte(steps)
+        await session.execute(statement)
+    else:
+        await session.execute(insert(Enquiry.__table__), enquiry_rows)
+        await session.execute(insert(EnquiryHistory.__table__), history_rows)
+        await session.execute(insert(outbox.table), outbox_rows)
+    await outbox.announce(session)
+
+
+def _row_of(table: Table, instance: Enquiry | EnquiryHistory) -> dict[str, Any]:
+    # Every column, so the rows of a batch have the same keys; a primary key not set (the
+    # history's) is left to the database.
+    return {
+        column.key: getattr(instance, column.key)
+        for column in table.columns
+        if column.key in instance.__dict__ or not column.primary_key
+    }
 
 
 def add_history(session: AsyncSession, entry: EnquiryHistory) -> None:

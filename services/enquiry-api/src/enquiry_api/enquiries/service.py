@@ -194,7 +194,6 @@ async def open_enquiries(
             updated_at=now,
             created_by=actor.key_id,
         )
-        repository.add(session, enquiry)
         enquiries.append(enquiry)
         events.append(
             EnquiryOpened.from_data(
@@ -239,12 +238,7 @@ async def open_enquiries(
                 )
             )
         histories.extend(history)
-    # The enquiry rows must exist before their history rows refer to them.
-    await session.flush()
-    for entry in histories:
-        repository.add_history(session, entry)
-    await session.flush()
-    await outbox.add_many(session, events)
+    await repository.insert_opened(session, enquiries=enquiries, history=histories, events=events)
     return enquiries
 
 
