@@ -1,10 +1,13 @@
-"""Profiles enquiry-api under the intake or standby load with cProfile (py-spy is not installed).
+"""Profiles enquiry-api under the intake or standby load with pyinstrument (a sampling profiler).
 
-    .tools/bin/uv run python bench/profile.py intake|standby [--top 30]
+    .tools/bin/uv run python bench/profile.py intake|standby [--show-all]
 
-Serves the app under `python -m cProfile -m uvicorn ...` (uvloop, httptools), drives it, stops it
-with SIGINT so cProfile writes var/bench/<name>.prof, and prints the functions by own time. Under
-uvloop the C side (uvloop, httptools, asyncpg's protocol) is charged to the event loop's `run`.
+Serves the app (bench/profiled_app.py: sampled from when it is built, so the imports stay out)
+under uvicorn (uvloop, httptools), drives it, stops it with SIGINT, and prints the call tree by
+wall time spent in each frame. The whole session is kept in
+var/bench/<name>.pyisession (`pyinstrument --load var/bench/intake.pyisession -r html` for a
+page). Time in C (uvloop, httptools, asyncpg's protocol) shows as the event loop's `run`, and
+time waiting for PostgreSQL as the loop's idle `select`: read the tree under `run` for Python.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import pstats
 import signal
 import subprocess
 import sys
@@ -21,21 +23,22 @@ import httpx
 import intake
 import orjson
 import standby
-from common import WORK_DIR, api_key, broker, enquiry_env, free_port, scratch_database
+from common import BENCH_DIR, WORK_DIR, api_key, broker, enquiry_env, free_port, scratch_database
 
 from contact_common.devbroker import wait_for_port
 
 
-async def main(which: str, top: int) -> None:
+async def main(which: str, show_all: bool) -> None:
     keys, token = api_key(["enquiries:write", "standby:write"])
-    output = WORK_DIR / f"{which}.prof"
+    output = WORK_DIR / f"{which}.pyisession"
     with broker() as dev:
         async with scratch_database("profile", service="enquiry-api") as url:
             port = free_port()
-            command = [sys.executable, "-m", "cProfile", "-o", str(output), "-m", "uvicorn"]
-            command += ["enquiry_api.main:create_app", "--factory", "--port", str(port)]
+            command = [sys.executable, "-m", "uvicorn", "profiled_app:create_app", "--factory"]
+            command += ["--app-dir", str(BENCH_DIR), "--port", str(port)]
             command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
             env = {**os.environ, **enquiry_env(url, dev.bootstrap_servers, keys)}
+            env["PROFILE_OUTPUT"] = str(output)
             process = await asyncio.to_thread(subprocess.Popen, command, env=env)
             try:
                 wait_for_port("127.0.0.1", port, timeout=60)
@@ -62,12 +65,16 @@ async def main(which: str, top: int) -> None:
             finally:
                 process.send_signal(signal.SIGINT)
                 process.wait(timeout=60)
-    pstats.Stats(str(output)).sort_stats("tottime").print_stats(top)
+    render = [sys.executable, "-m", "pyinstrument", "--load", str(output), "-r", "text"]
+    # Library frames (SQLAlchemy, pydantic, asyncpg) are where the time goes; show them.
+    render += ["--show-all"] if show_all else ["--show", "*/sqlalchemy/*", "--show", "*/pydantic*"]
+    render += ["-p", "processor_options.filter_threshold=0.005", "--no-color"]
+    await asyncio.to_thread(subprocess.run, render, check=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("load", choices=["intake", "standby"])
-    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--show-all", action="store_true", help="every frame, not only ours")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.load, arguments.top))
+    asyncio.run(main(arguments.load, arguments.show_all))
