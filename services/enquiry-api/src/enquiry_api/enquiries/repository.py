@@ -29,6 +29,11 @@ from enquiry_api.db import upsert
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory, EnquiryReferenceCounter
 from enquiry_api.models import outbox
 
+# The function of migration 7c1e5b0a9d42: numbers from the year's sequence, created on first use.
+_RESERVE = text(
+    f"SELECT {EnquiryReferenceCounter.__table__.schema}.reserve_reference_numbers(:year, :count)"
+)
+
 
 async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: int) -> list[int]:
     """Reserves `count` reference numbers of `year`, ascending, never issued before.
@@ -39,11 +44,7 @@ async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: 
     counter row per year.
     """
     if session.get_bind().dialect.name == "postgresql":
-        schema = EnquiryReferenceCounter.__table__.schema
-        numbers = await session.execute(
-            text(f"SELECT {schema}.reserve_reference_numbers(:year, :count)"),
-            {"year": year, "count": count},
-        )
+        numbers = await session.execute(_RESERVE, {"year": year, "count": count})
         return sorted(int(number) for number in numbers.scalars())
     table = EnquiryReferenceCounter.__table__
     statement = (
@@ -101,8 +102,9 @@ def _row_of(table: Table, instance: Enquiry | EnquiryHistory) -> dict[str, Any]:
     return {column.key: getattr(instance, column.key) for column in _columns(table)}
 
 
-def _columns(table: Table) -> list[Column[Any]]:
-    return [column for column in table.columns if column is not table.autoincrement_column]
+@lru_cache(maxsize=8)
+def _columns(table: Table) -> tuple[Column[Any], ...]:
+    return tuple(column for column in table.columns if column is not table.autoincrement_column)
 
 
 @lru_cache(maxsize=64)
