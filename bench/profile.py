@@ -2,7 +2,7 @@
 
     .tools/bin/uv run python bench/profile.py intake|standby [--show-all]
 
-Serves the app (bench/profiled_app.py: sampled from when it is built, so the imports stay out)
+Serves the app (bench/apps/profiled_app.py: sampled from when it is built, so the imports stay out)
 under uvicorn (uvloop, httptools), drives it, stops it with SIGINT, and prints the call tree by
 wall time spent in each frame. The whole session is kept in
 var/bench/<name>.pyisession (`pyinstrument --load var/bench/intake.pyisession -r html` for a
@@ -35,7 +35,7 @@ async def main(which: str, show_all: bool) -> None:
         async with scratch_database("profile", service="enquiry-api") as url:
             port = free_port()
             command = [sys.executable, "-m", "uvicorn", "profiled_app:create_app", "--factory"]
-            command += ["--app-dir", str(BENCH_DIR), "--port", str(port)]
+            command += ["--app-dir", str(BENCH_DIR / "apps"), "--port", str(port)]
             command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
             env = {**os.environ, **enquiry_env(url, dev.bootstrap_servers, keys)}
             env["PROFILE_OUTPUT"] = str(output)
