@@ -29,6 +29,32 @@ from common import (
 
 CONNECTIONS = 32
 
+# What limits the throughput goal, for BENCHMARKS.md ("What limits the goals not met"). Kept by
+# hand with the code: update it when either changes.
+FINDINGS = """\
+- **Intake (throughput)**: until 2026-11-25 every POST took the row lock of the year's
+  reference counter first and held it to commit, so transactions ran one at a time (`Lock:
+  transactionid`, ~10 of the run's backends waiting). References now come from a PostgreSQL
+  sequence per year (gaps after a rollback: docs/decisions.md), and that wait is gone (0.0).
+  A POST is five round trips (BEGIN, the reference, one INSERT of enquiry + history + outbox row
+  through data-modifying CTEs, NOTIFY, COMMIT) where it was ten (pool pre-ping was three:
+  dropped, with closed connections discarded at checkout instead). What limits it now is CPU in
+  the enquiry-api process: ~3-4 ms of CPU per request at saturation against the minimal app's
+  ~0.17 ms (it was 7-8 ms; the process CPU above over its req/s), and on these 2 cores,
+  shared with PostgreSQL, the load generator and other helpers' runs, the process got only a
+  third of a core. `python bench/cpu_per_request.py --profile` (CPU time, one request at a
+  time) puts the rest in FastAPI's routing and dependency solving, SQLAlchemy's execute path
+  (~0.1-0.2 ms a statement: greenlet hand-offs, compiled-cache lookup, bind processing), the
+  ORM objects and the pydantic CloudEvent built per enquiry, two `event.listen` calls per
+  transaction in `Outbox.announce` (SQLAlchemy's listen is slow), and the outbox relay in the
+  same process (about a third of the process's CPU when requests come one at a time, as each
+  commit wakes a pass). NOTIFY takes a database-wide lock at commit (`Lock:object`, ~0.2): it
+  serialises the commit of every writing transaction, harmless at this rate. More uvicorn
+  workers cannot add CPU that the machine does not have; on a host with spare cores they
+  would (each worker runs its own relay, which the shard locks allow). Reaching 40% of a
+  one-line endpoint needs well under 0.5 ms of CPU per request: not with SQLAlchemy, pydantic
+  events and the relay in the request's process."""
+
 
 def _body() -> bytes:
     received = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()

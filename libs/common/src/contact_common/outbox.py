@@ -10,6 +10,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -98,8 +99,16 @@ class Outbox:
         """Writes several events in one round trip, in order."""
         if not events:
             return
+        await session.execute(insert(self.table), self.rows(events, topic=topic))
+        await self.announce(session)
+
+    def rows(self, events: list[CloudEvent], *, topic: str | None = None) -> list[dict[str, Any]]:
+        """The outbox rows of `events`, for a caller that inserts them in a statement of its own.
+
+        That caller must then `announce(session)`, as `add_many` does.
+        """
         now = datetime.now(UTC)
-        rows = [
+        return [
             {
                 "event_id": e.id,
                 "event_type": e.type,
@@ -111,7 +120,9 @@ class Outbox:
             }
             for e in events
         ]
-        await session.execute(insert(self.table), rows)
+
+    async def announce(self, session: AsyncSession) -> None:
+        """Wakes the relays when the session's transaction, which wrote outbox rows, commits."""
         if not session.info.get(self.notify_channel):
             session.info[self.notify_channel] = True
             if session.get_bind().dialect.name == "postgresql":

@@ -17,8 +17,9 @@ SOURCE = "/enquiry-api"
 T = TypeVar("T")
 
 
-def get_request_settings(request: Request) -> Settings:
+async def get_request_settings(request: Request) -> Settings:
     """The settings of the app serving this request."""
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hand-off per request.
     return request.app.state.runtime.settings
 
 

@@ -5,21 +5,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Column,
+    Insert,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contact_common.events import CloudEvent
 from enquiry_api.db import upsert
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory, EnquiryReferenceCounter
+from enquiry_api.models import outbox
+
+# The function of migration 7c1e5b0a9d42: numbers from the year's sequence, created on first use.
+_RESERVE = text(
+    f"SELECT {EnquiryReferenceCounter.__table__.schema}.reserve_reference_numbers(:year, :count)"
+)
 
 
-async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: int) -> int:
-    """Reserves `count` consecutive numbers of `year`; returns the first.
+async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: int) -> list[int]:
+    """Reserves `count` reference numbers of `year`, ascending, never issued before.
 
-    The counter row stays locked until the transaction ends, so two requests never get the same
-    number, and a rolled-back transaction gives its numbers back.
+    PostgreSQL takes them from the year's sequence, which locks nothing until commit, so
+    concurrent requests do not wait for each other; a rolled-back transaction leaves a gap
+    (docs/decisions.md). SQLite has no sequences and one writer at a time, so it keeps a
+    counter row per year.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        numbers = await session.execute(_RESERVE, {"year": year, "count": count})
+        return sorted(int(number) for number in numbers.scalars())
     table = EnquiryReferenceCounter.__table__
     statement = (
         upsert(session, table)
@@ -29,13 +55,79 @@ async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: 
         )
         .returning(table.c.last_number)
     )
-    last = (await session.execute(statement)).scalar_one()
-    return int(last) - count + 1
+    last = int((await session.execute(statement)).scalar_one())
+    return list(range(last - count + 1, last + 1))
 
 
-def add(session: AsyncSession, enquiry: Enquiry) -> None:
-    """Adds a new enquiry to the unit of work."""
-    session.add(enquiry)
+async def insert_opened(
+    session: AsyncSession,
+    *,
+    enquiries: Sequence[Enquiry],
+    history: Sequence[EnquiryHistory],
+    events: list[CloudEvent],
+) -> None:
+    """Inserts new enquiries, their first history entries and their events' outbox rows.
+
+    On PostgreSQL this is one statement (data-modifying CTEs; the history's foreign key is
+    checked at the statement's end, when the enquiries exist): one round trip rather than three,
+    and no ORM unit of work, which was a third of a POST's CPU. The objects stay out of the
+    session: the caller only reads them.
+    """
+    enquiry_rows = [_row_of(Enquiry.__table__, enquiry) for enquiry in enquiries]
+    history_rows = [_row_of(EnquiryHistory.__table__, entry) for entry in history]
+    outbox_rows = outbox.rows(events)
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _opening_statement(len(enquiry_rows), len(history_rows), len(outbox_rows))
+        parameters = {
+            f"{prefix}{position}_{column.key}": row.get(column.key)
+            for prefix, table, rows in (
+                ("e", Enquiry.__table__, enquiry_rows),
+                ("h", EnquiryHistory.__table__, history_rows),
+                ("o", outbox.table, outbox_rows),
+            )
+            for position, row in enumerate(rows)
+            for column in _columns(table)
+        }
+        await session.execute(statement, parameters)
+    else:
+        await session.execute(insert(Enquiry.__table__), enquiry_rows)
+        await session.execute(insert(EnquiryHistory.__table__), history_rows)
+        await session.execute(insert(outbox.table), outbox_rows)
+    await outbox.announce(session)
+
+
+def _row_of(table: Table, instance: Enquiry | EnquiryHistory) -> dict[str, Any]:
+    # Every column but a primary key the database numbers (the history's id), so the rows of a
+    # batch have the same keys and the statement's parameters are always the same.
+    return {column.key: getattr(instance, column.key) for column in _columns(table)}
+
+
+@lru_cache(maxsize=8)
+def _columns(table: Table) -> tuple[Column[Any], ...]:
+    return tuple(column for column in table.columns if column is not table.autoincrement_column)
+
+
+@lru_cache(maxsize=64)
+def _opening_statement(enquiries: int, steps: int, events: int) -> Insert:
+    """The INSERT of `enquiries` enquiries, `steps` history rows and `events` outbox rows.
+
+    Built from bound parameters, once per shape, so SQLAlchemy's compiled cache serves it:
+    compiling a statement with its values inline cost more CPU than the three statements saved.
+    """
+
+    def values(table: Table, count: int, prefix: str) -> list[dict[str, BindParameter[Any]]]:
+        return [
+            {c.key: bindparam(f"{prefix}{i}_{c.key}", type_=c.type) for c in _columns(table)}
+            for i in range(count)
+        ]
+
+    def insert_of(table: Table, count: int, prefix: str) -> Insert:
+        rows = values(table, count, prefix)
+        return insert(table).values(rows[0] if count == 1 else rows)
+
+    opened = insert_of(Enquiry.__table__, enquiries, "e").cte("opened")
+    history = insert_of(EnquiryHistory.__table__, steps, "h").cte("history")
+    return insert_of(outbox.table, events, "o").add_cte(opened).add_cte(history)
 
 
 def add_history(session: AsyncSession, entry: EnquiryHistory) -> None:

@@ -147,7 +147,7 @@ async def open_enquiries(
     settings: Settings,
     now: datetime | None = None,
 ) -> list[Enquiry]:
-    """Opens enquiries with consecutive references, each with its history and events."""
+    """Opens enquiries with ascending references, each with its history and events."""
     if not drafts:
         return []
     now = now or utc_now()
@@ -159,15 +159,15 @@ async def open_enquiries(
             raise invalid(f"{draft.field_prefix}received_at", f"received_at {problem}")
     # The reference's year is the year it was issued, in the council's own time zone.
     year = now.astimezone(ZoneInfo(settings.office_timezone)).year
-    first = await repository.reserve_reference_numbers(session, year=year, count=len(drafts))
+    numbers = await repository.reserve_reference_numbers(session, year=year, count=len(drafts))
     enquiries: list[Enquiry] = []
     histories: list[EnquiryHistory] = []
     events: list[CloudEvent] = []
-    for offset, draft in enumerate(drafts):
+    for number, draft in zip(numbers, drafts, strict=True):
         draft.received_at = draft.received_at.astimezone(UTC)
         enquiry = Enquiry(
             id=uuid4(),
-            reference=format_reference(settings.reference_prefix, year, first + offset),
+            reference=format_reference(settings.reference_prefix, year, number),
             channel=draft.channel.value,
             service_area=draft.service_area,
             received_at=draft.received_at,
@@ -194,7 +194,6 @@ async def open_enquiries(
             updated_at=now,
             created_by=actor.key_id,
         )
-        repository.add(session, enquiry)
         enquiries.append(enquiry)
         events.append(
             EnquiryOpened.from_data(
@@ -239,12 +238,7 @@ async def open_enquiries(
                 )
             )
         histories.extend(history)
-    # The enquiry rows must exist before their history rows refer to them.
-    await session.flush()
-    for entry in histories:
-        repository.add_history(session, entry)
-    await session.flush()
-    await outbox.add_many(session, events)
+    await repository.insert_opened(session, enquiries=enquiries, history=histories, events=events)
     return enquiries
 
 

@@ -17,17 +17,18 @@ _CHUNK = 500
 
 async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Inserts the records new for their contractor; returns the record_ids inserted."""
+    if not rows:
+        return set()
     table = StandbyRecord.__table__
-    inserted: set[str] = set()
-    for start in range(0, len(rows), _CHUNK):
-        statement = (
-            upsert(session, table)
-            .values(list(rows[start : start + _CHUNK]))
-            .on_conflict_do_nothing(index_elements=[table.c.contractor_key_id, table.c.record_id])
-            .returning(table.c.record_id)
-        )
-        inserted.update((await session.execute(statement)).scalars().all())
-    return inserted
+    # One statement executed with many parameter sets: SQLAlchemy compiles it once (cached) and
+    # sends multi-row VALUES pages ("insertmanyvalues"), instead of compiling a statement of
+    # thousands of bind parameters afresh for every chunk.
+    statement = (
+        upsert(session, table)
+        .on_conflict_do_nothing(index_elements=[table.c.contractor_key_id, table.c.record_id])
+        .returning(table.c.record_id)
+    )
+    return set((await session.execute(statement, list(rows))).scalars().all())
 
 
 async def link_enquiries(session: AsyncSession, links: dict[UUID, UUID]) -> None:
