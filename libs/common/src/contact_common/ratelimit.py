@@ -70,7 +70,8 @@ def describe(item: RateLimitItem) -> str:
     """'5 requests per 2 seconds'."""
     unit = item.GRANULARITY.name
     period = f"{unit}" if item.multiples == 1 else f"{item.multiples} {unit}s"
-    return f"{item.amount} requests per {period}"
+    noun = "request" if item.amount == 1 else "requests"
+    return f"{item.amount} {noun} per {period}"
 
 
 def _async_storage_uri(uri: str) -> str:

@@ -16,6 +16,7 @@ import json
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from civicbot import Endpoint, HttpError, HttpTransport, Open311Client, Validati
 from civicbot.http import RateLimiter
 from georeport import GeoReport
 
+from contact_common.auth import issue_key
 from contact_common.testing import LiveServer
 
 JURISDICTION = "council.example"
@@ -347,3 +349,33 @@ async def test_discovery_and_service_definitions(open311: str) -> None:
         assert {v["key"] for v in bin_type["values"]} == {"general", "recycling", "garden", "food"}
         unknown_format = await client.get("/services.csv")
         assert unknown_format.status_code == 400
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+async def test_a_form_key_over_its_rate_limit_gets_429_in_the_spec_format(
+    fmt: str, open311: str, api_keys_file: Path
+) -> None:
+    # The key travels in the form, not in a Bearer header, and is still counted against its limit.
+    key = issue_key(
+        api_keys_file, name="busy-app", scopes=["enquiries:write"], rate_limit="1 per minute"
+    )
+    form = {
+        "api_key": key,
+        "service_code": "missed_bin",
+        "lat": "51.5",
+        "long": "-0.1",
+        "attribute[bin_type]": "food",
+        "description": "Not collected",
+    }
+    async with httpx.AsyncClient(base_url=open311) as client:
+        first = await client.post(f"/requests.{fmt}", data=form)
+        assert first.status_code == 200, first.text
+        throttled = await client.post(f"/requests.{fmt}", data=form)
+    assert throttled.status_code == 429, throttled.text
+    assert 1 <= int(throttled.headers["retry-after"]) <= 60
+    if fmt == "json":
+        (error,) = throttled.json()
+    else:
+        error = xmltodict.parse(throttled.content)["errors"]["error"]
+    assert int(error["code"]) == 429
+    assert "1 request per minute" in error["description"]

@@ -13,6 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile
 
+from contact_common.errors import ProblemError
+from contact_common.ratelimit import RETRY_AFTER_RESPONSE, enforce_rate_limit
 from contact_common.service import SessionDep
 from enquiry_api.common import SettingsDep
 from enquiry_api.open311 import service
@@ -36,10 +38,18 @@ Jurisdiction = Annotated[
 
 async def _answer(fmt: str, produce: Callable[[str], Awaitable[Response]]) -> Response:
     """Renders what `produce` makes, or its Open311Error in the spec's error format."""
+    error_fmt = fmt if fmt in ("xml", "json") else "json"
     try:
         return await produce(check_format(fmt))
     except Open311Error as error:
-        return render_error(fmt if fmt in ("xml", "json") else "json", error)
+        return render_error(error_fmt, error)
+    except ProblemError as problem:
+        if problem.status != 429:
+            raise
+        # Throttled: the spec's error format, with the Retry-After an HTTP client honours.
+        answer = render_error(error_fmt, Open311Error(429, problem.detail))
+        answer.headers.update(problem.headers or {})
+        return answer
 
 
 @router.get(
@@ -119,6 +129,11 @@ async def service_definition(
     responses={
         **OPEN311_RESPONSES,
         403: {"description": "api_key missing, invalid or without the enquiries:write scope."},
+        429: {
+            **RETRY_AFTER_RESPONSE,
+            "description": "The api_key is over its rate limit, in the spec's error format.",
+            "content": {"text/xml": {}, "application/json": {}},
+        },
     },
     openapi_extra=POST_REQUEST_BODY,
 )
@@ -135,7 +150,13 @@ async def create_request(
         except Exception:
             raise Open311Error(400, "the body must be form-encoded (GeoReport v2)") from None
         created = await service.create_request(
-            session, form=form, key_store=request.app.state.key_store, settings=settings
+            session,
+            form=form,
+            key_store=request.app.state.key_store,
+            settings=settings,
+            admit=lambda principal: enforce_rate_limit(
+                request, principal.key_id, principal.rate_limit
+            ),
         )
         return render_list(fmt, "service_requests", "request", created)
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.auth import KeyStore
+from contact_common.auth import KeyStore, Principal
 from contact_common.errors import ProblemError
 from contact_common.events import Channel
 from enquiry_api.common import utc_now
@@ -51,12 +51,18 @@ async def create_request(
     form: Mapping[str, list[str]],
     key_store: KeyStore,
     settings: Settings,
+    admit: Callable[[Principal], Awaitable[None]],
 ) -> list[dict[str, Any]]:
-    """Opens an enquiry (channel web_form) for a POST requests form; its service_request_id."""
+    """Opens an enquiry (channel web_form) for a POST requests form; its service_request_id.
+
+    `admit` counts the verified key against its rate limit (the key comes in the form, so the
+    route's Bearer dependency that does this elsewhere never sees it).
+    """
     api_key = (form.get("api_key") or [""])[-1].strip()
     principal = key_store.verify(api_key) if api_key else None
     if principal is None:
         raise Open311Error(403, "api_key is missing or not valid")
+    await admit(principal)
     if not principal.allows("enquiries:write"):
         raise Open311Error(403, "this api_key may not create service requests")
     checked = read_service_request(form, catalogue(settings))
