@@ -16,12 +16,13 @@ from pathlib import Path
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_common.bus.kafka import ensure_topics
-from contact_common.bus.relay import OutboxRelay
+from contact_common.bus.relay import OutboxRelay, partition_for
 from contact_common.bus.topics import CONTACT_EVENTS
 from contact_common.db import (
     create_engine,
@@ -400,3 +401,17 @@ async def _present(value: float | None) -> bool:
 
 async def _equal_to(value: float | None, expected: float) -> bool:
     return value == expected
+
+
+# -- partitioning --------------------------------------------------------------------------------
+
+
+def test_the_relay_puts_a_key_on_the_partition_aiokafka_send_would() -> None:
+    # The relay builds its own batches: a key must still land where `send()` (and every other
+    # Kafka client's default partitioner) puts it, or its events would change partition.
+    partitioner = DefaultPartitioner()
+    keys = [str(uuid.uuid4()).encode() for _ in range(300)]
+    keys += [bytes(range(length)) for length in range(12)]  # every length of the tail
+    for partitions in ([0, 1, 2], [0, 1, 2, 3, 4, 5], list(range(16))):
+        for key in keys:
+            assert partition_for(key, partitions) == partitioner(key, partitions, partitions)
