@@ -19,12 +19,14 @@ import time
 from datetime import UTC, datetime
 from uuid import uuid4
 
+from aiokafka import AIOKafkaConsumer
 from common import (
     BENCH_DIR,
     WORK_DIR,
     Server,
     api_key,
     broker,
+    cpu_seconds,
     enquiry_env,
     log,
     median,
@@ -32,16 +34,46 @@ from common import (
     scratch_database,
 )
 
+from contact_common.bus.consumer import DEFAULT_FETCH_MAX_WAIT_MS
 from contact_common.bus.kafka import create_producer, ensure_topics
-from contact_common.bus.topics import CONTACT_EVENTS
+from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
 from contact_common.db import create_engine, create_session_factory
 from contact_common.events import Channel, EnquiryOpened, EnquiryOpenedData, encode_event
 
-# The consumer's longest wait for a fetch to fill. The platform's consumers keep aiokafka's 500 ms;
-# with it, the bundled broker and the consumer alone put ~130 ms (p50) and ~260 ms (p99) under
-# every event, whoever published it. 20 ms shows what the relay itself adds.
-# BENCH_FETCH_MAX_WAIT_MS=500 measures with the platform's setting.
-FETCH_MAX_WAIT_MS = int(os.environ.get("BENCH_FETCH_MAX_WAIT_MS", "20"))
+# The consumer's longest wait for a fetch to fill: the platform's consumers' own setting
+# (EventConsumer's DEFAULT_FETCH_MAX_WAIT_MS, 50 ms). With aiokafka's default of 500 ms the bundled
+# broker and the consumer alone put ~130 ms (p50) and ~260 ms (p99) under every event, whoever
+# published it. BENCH_FETCH_MAX_WAIT_MS=500 measures with aiokafka's default.
+FETCH_MAX_WAIT_MS = int(os.environ.get("BENCH_FETCH_MAX_WAIT_MS", DEFAULT_FETCH_MAX_WAIT_MS))
+IDLE_SECONDS = 10
+
+
+async def idle_fetch_cost(bootstrap: str, broker_pid: int, fetch_max_wait_ms: int) -> float:
+    """The broker's CPU (percent of a core) serving one idle consumer group member.
+
+    A shorter fetch_max_wait_ms means more empty fetches while a topic is quiet: this is what
+    the platform's setting costs the broker, against aiokafka's 500 ms.
+    """
+    consumer = AIOKafkaConsumer(
+        CONTACT_EVENTS,
+        SLA_EVENTS,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-idle-{uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=fetch_max_wait_ms,
+    )
+    await consumer.start()
+    try:
+        while not consumer.assignment():  # the group join: ~5 s on tansu
+            await consumer.getmany(timeout_ms=200)
+        before = cpu_seconds(broker_pid)
+        deadline = time.monotonic() + IDLE_SECONDS
+        while time.monotonic() < deadline:
+            await consumer.getmany(timeout_ms=1000)
+        return (cpu_seconds(broker_pid) - before) / IDLE_SECONDS * 100
+    finally:
+        await consumer.stop()
 
 
 def _event(i: int) -> EnquiryOpened:
@@ -204,6 +236,12 @@ async def run(*, repeat: int, quick: bool) -> dict:
                 tap.stop()
                 await producer.stop()
                 await engine.dispose()
+        log(f"relay: broker CPU with one idle consumer, {IDLE_SECONDS}s each setting")
+        assert dev.process is not None
+        idle_cost = {
+            wait: await idle_fetch_cost(bootstrap, dev.process.pid, wait)
+            for wait in (FETCH_MAX_WAIT_MS, 500)
+        }
 
     def med(key: str, field: str | None = None) -> float:
         return median([r[key][field] if field else r[key] for r in runs])
@@ -237,6 +275,11 @@ async def run(*, repeat: int, quick: bool) -> dict:
         ],
         "runs": runs,
         "extra": [
+            "broker CPU serving one idle consumer (two topics, 12 partitions), "
+            + ", ".join(
+                f"fetch_max_wait_ms {wait}: {cost:.1f}% of a core"
+                for wait, cost in idle_cost.items()
+            ),
             "events lost (not seen by the consumer within 120 s), relay / direct: "
             + ", ".join(
                 f"{r['relay_latency']['lost']}/{r['direct_latency']['lost']}" for r in runs

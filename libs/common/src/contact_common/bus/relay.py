@@ -91,20 +91,22 @@ class OutboxRelay:
         )
         table = engine.dialect.identifier_preparer.format_table(self.table)
         # The waiting shards in a random order (relays and passes that start together then go
-        # different ways), each locked in turn until `most` are held. The lock is volatile, so
-        # PostgreSQL never pushes it into the subquery, and LIMIT stops asking once enough are
-        # held: a shard is locked only if it has rows and this pass takes it.
+        # different ways), each locked in turn until `most` are held. The CTE is MATERIALIZED so
+        # that PostgreSQL cannot push the lock down beside generate_series (it does push
+        # volatile quals into a plain subquery), which would lock every shard, waiting or not;
+        # LIMIT then stops asking once enough are held.
         self._lock_shards = text(
             f"""
-            SELECT w.shard FROM (
+            WITH waiting AS MATERIALIZED (
                 SELECT s.shard FROM generate_series(0, :last) AS s(shard)
                 WHERE EXISTS (
                     SELECT 1 FROM {table} AS m
                     WHERE m.shard = s.shard AND m.published_at IS NULL
                 )
                 ORDER BY random()
-            ) AS w
-            WHERE pg_try_advisory_xact_lock(hashtext(:ns), w.shard)
+            )
+            SELECT shard FROM waiting
+            WHERE pg_try_advisory_xact_lock(hashtext(:ns), shard)
             LIMIT :most
             """
         )
@@ -225,7 +227,9 @@ class OutboxRelay:
             # Every row goes to the producer before any acknowledgement is awaited: one linger
             # and one round trip per pass, not per shard.
             futures = await self._send(producer, rows)
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=30)
+            # Within the 20 s a stopping service gives its workers (ServiceRuntime.stop), so a pass
+            # is never cancelled between its sends and its UPDATE: it marks them or rolls back.
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=15)
             now = datetime.now(UTC)
             ids = [row.id for row in rows]
             if self.is_postgres:
