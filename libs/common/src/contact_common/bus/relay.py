@@ -90,11 +90,9 @@ class OutboxRelay:
             self.table.c.created_at,
         )
         table = engine.dialect.identifier_preparer.format_table(self.table)
-        # The waiting shards in a random order (relays and passes that start together then go
-        # different ways), each locked in turn until `most` are held. The CTE is MATERIALIZED so
-        # that PostgreSQL cannot push the lock down beside generate_series (it does push
-        # volatile quals into a plain subquery), which would lock every shard, waiting or not;
-        # LIMIT then stops asking once enough are held.
+        # Every shard with waiting rows that no other pass holds, locked. The CTE is MATERIALIZED
+        # so that PostgreSQL cannot push the lock down beside generate_series (it does push a
+        # volatile qual into a plain subquery), which would lock every shard, waiting or not.
         self._lock_shards = text(
             f"""
             WITH waiting AS MATERIALIZED (
@@ -103,11 +101,8 @@ class OutboxRelay:
                     SELECT 1 FROM {table} AS m
                     WHERE m.shard = s.shard AND m.published_at IS NULL
                 )
-                ORDER BY random()
             )
-            SELECT shard FROM waiting
-            WHERE pg_try_advisory_xact_lock(hashtext(:ns), shard)
-            LIMIT :most
+            SELECT shard FROM waiting WHERE pg_try_advisory_xact_lock(hashtext(:ns), shard)
             """
         )
         self._any_waiting = select(exists().where(self.table.c.published_at.is_(None)))
@@ -277,22 +272,19 @@ class OutboxRelay:
         return futures
 
     async def _take_postgres(self, session: AsyncSession) -> Sequence[Row[Any]]:
-        """Locks up to a share of the waiting shards and reads the oldest rows of each.
+        """Locks every waiting shard no other pass holds and reads the oldest rows of each.
 
-        A pass takes at most shards / concurrent_passes shards, so a backlog spread over every
-        shard is worked by several passes at once, one awaiting its acknowledgements while
-        another reads and sends. Within a shard the rows taken are always its oldest waiting
-        ones, in id order, which is all that per-key order needs.
+        A backlog is then drained by one pass at a time holding every shard, which measured
+        faster than passes splitting the shards (their batches interleave on the partitions);
+        a row committed during a pass goes out at once in a pass of its own unless its shard
+        is held. Within a shard the rows taken are always its oldest waiting ones, in id order,
+        which is all that per-key order needs.
         """
-        most = -(-self.outbox.shards // self.concurrent_passes)
         shards = list(
             await session.scalars(
-                self._lock_shards,
-                {"last": self.outbox.shards - 1, "ns": self._lock_namespace, "most": most},
+                self._lock_shards, {"last": self.outbox.shards - 1, "ns": self._lock_namespace}
             )
         )
-        if len(shards) == most:
-            self._wake.set()  # other shards may be waiting: another pass can take them now
         if not shards:
             if not await session.scalar(self._any_waiting):
                 OUTBOX_BACKLOG.labels(self.service).set(0)
