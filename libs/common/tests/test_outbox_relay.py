@@ -18,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_common.bus.kafka import ensure_topics
@@ -288,6 +288,31 @@ async def test_relays_running_at_once_lose_nothing_and_keep_order_per_key(
         assert read_back[key] == written[key], f"events of {key} out of order"
     published = [metric("outbox_published_total", n) or 0 for n in (here, also_here, elsewhere)]
     assert sum(published) == 300
+
+
+async def test_a_relay_vacuums_its_outbox_once_it_has_marked_enough_rows(
+    postgres_store: Store, kafka_bootstrap: str
+) -> None:
+    # Marked rows leave dead entries in the index of waiting rows that every pass steps over.
+    relay = postgres_store.relay(relay_name(), kafka_bootstrap, poll_interval=0.2)
+    relay.vacuum_after = 10
+
+    async def vacuumed() -> bool:
+        async with postgres_store.factory() as session:
+            vacuumed_at = await session.scalar(
+                text(
+                    "SELECT last_vacuum FROM pg_stat_user_tables "
+                    "WHERE schemaname = :schema AND relname = 'outbox_message'"
+                ),
+                {"schema": SCHEMA},
+            )
+        return vacuumed_at is not None
+
+    assert not await vacuumed()
+    async with running(relay):
+        await commit(postgres_store, *[feedback() for _ in range(12)])
+        await until(lambda: _equals(postgres_store.unpublished, 0), what="the rows marked sent")
+        await until(vacuumed, what="a vacuum of the outbox")
 
 
 # -- a broker that is away -----------------------------------------------------------------------

@@ -48,8 +48,9 @@ class ConsumedEvent:
 # How long the broker may hold a fetch open waiting for new records. aiokafka's default (500 ms)
 # is a delay under every event on a quiet topic (on tansu, ~130 ms p50 and ~260 ms p99 from send to
 # consumer, beyond the 100 ms latency goal before any service adds its own). 50 ms keeps that to a
-# few tens of ms; the cost is more empty fetches while idle (~20/s per consumer instead of ~2),
-# which BENCHMARKS.md measures on the bundled broker (its CPU) alongside the relay benchmark.
+# few tens of ms; the cost is more empty fetches while idle (~20/s per consumer instead of ~2):
+# the relay benchmark measures it, ~3% of a core of the bundled broker per idle consumer against
+# ~1% at 500 ms (BENCHMARKS.md, diagnostics of benchmark 3).
 DEFAULT_FETCH_MAX_WAIT_MS = 50
 
 BatchHandler = Callable[[Sequence[ConsumedEvent]], Awaitable[None]]

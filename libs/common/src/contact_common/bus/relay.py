@@ -62,6 +62,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         retention: timedelta = timedelta(days=1),
         concurrent_passes: int = 3,
+        vacuum_after: int = 5000,
     ) -> None:
         self.service = service
         self.outbox = outbox
@@ -82,6 +83,9 @@ class OutboxRelay:
         self._listener: asyncpg.Connection | None = None
         self._passes: set[asyncio.Task[int]] = set()
         self.broker_available = False
+        self.vacuum_after = vacuum_after
+        self._published_since_vacuum = 0
+        self._vacuum: asyncio.Task[None] | None = None
         self._columns = (
             self.table.c.id,
             self.table.c.topic,
@@ -90,6 +94,7 @@ class OutboxRelay:
             self.table.c.created_at,
         )
         table = engine.dialect.identifier_preparer.format_table(self.table)
+        self._table_sql = table
         # Every shard with waiting rows that no other pass holds, locked. The CTE is MATERIALIZED
         # so that PostgreSQL cannot push the lock down beside generate_series (it does push a
         # volatile qual into a plain subquery), which would lock every shard, waiting or not.
@@ -137,6 +142,7 @@ class OutboxRelay:
                     if loop.time() - last_cleanup > 60:
                         last_cleanup = loop.time()
                         await self._cleanup()
+                    self._maybe_vacuum()
                     await self._next_pass()
                     backoff = 0.2
                 except _RELAY_ERRORS as exc:
@@ -233,6 +239,7 @@ class OutboxRelay:
                 sent = self.table.c.id.in_(ids)
             await session.execute(update(self.table).where(sent).values(published_at=now))
         self.broker_available = True
+        self._published_since_vacuum += len(rows)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         lag = OUTBOX_LAG.labels(self.service)
         for row in rows:
@@ -354,6 +361,30 @@ class OutboxRelay:
         async with self.session_factory() as session, session.begin():
             await session.execute(delete(self.table).where(self.table.c.published_at < cutoff))
 
+    def _maybe_vacuum(self) -> None:
+        """Vacuums the outbox in the background once this relay has marked enough rows.
+
+        Each row marked published leaves a dead entry in the partial index of waiting rows
+        until a vacuum, and every pass's per-shard probes step over them (EXPLAIN: 60,000 of
+        them cost a pass 150-200 ms, 0.1 ms after VACUUM). Autovacuum waits for a fifth of the
+        table by default, a day of rows here; this keeps the index to the rows that wait.
+        """
+        if not self.is_postgres or self._published_since_vacuum < self.vacuum_after:
+            return
+        if self._vacuum is not None and not self._vacuum.done():
+            return
+        self._published_since_vacuum = 0
+        self._vacuum = asyncio.create_task(self._vacuum_outbox(), name="outbox-vacuum")
+
+    async def _vacuum_outbox(self) -> None:
+        try:
+            async with self.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                # SKIP_LOCKED: another relay's vacuum of the same table is as good as ours.
+                await autocommit.exec_driver_sql(f"VACUUM (SKIP_LOCKED) {self._table_sql}")
+        except Exception as exc:  # autovacuum will get there; the relay carries on
+            log.warning("outbox vacuum failed", error=type(exc).__name__, detail=str(exc))
+
     async def _ensure_listener(self) -> None:
         if not self.is_postgres:
             return
@@ -367,6 +398,9 @@ class OutboxRelay:
         self._wake.set()
 
     async def _close(self) -> None:
+        if self._vacuum is not None and not self._vacuum.done():
+            self._vacuum.cancel()
+            await asyncio.wait({self._vacuum}, timeout=5)
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
