@@ -16,8 +16,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
 async def main(bootstrap: str, topic: str, out: str, fetch_max_wait_ms: int) -> None:
-    # The settings of contact_common.bus.consumer.EventConsumer (aiokafka's defaults otherwise,
-    # fetch_max_wait_ms 500 among them), without a group: this tap only watches.
+    # The settings of contact_common.bus.consumer.EventConsumer (aiokafka's defaults otherwise;
+    # fetch_max_wait_ms given by the benchmark), without a group: this tap only watches.
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,

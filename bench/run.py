@@ -71,15 +71,23 @@ FINDINGS = """\
   loop), two CloudEvents built and encoded per record (~0.05 ms), the outbox rows, and the relay
   publishing two events per record in the same process. COPY writes one row per record and
   validates nothing.
-- **Outbox relay**: a relay pass goes shard by shard, and each shard waits for the broker's
-  acknowledgement (after the producer's 5 ms linger) before its UPDATE and commit, so one pass
-  costs roughly (shards with rows) × (linger + acknowledgement + 3 queries) and the next commit
-  waits for the pass in progress; latency and throughput both follow. Fixes to try: send every
-  pending shard's rows before awaiting any acknowledgement (one transaction holding several
-  shard locks), mark a pass's rows published with one statement. With the platform consumers'
-  `fetch_max_wait_ms` (aiokafka's 500 ms) the broker-and-consumer path alone measured ~130 / 260
-  ms (p50 / p99) on the bundled broker (direct sends, no relay), over the 100 ms goal before the
-  relay adds anything: a consumer setting to revisit too.
+- **Outbox relay** (issue 8; before it: p99 206 ms, backlog 36% of direct): a pass now locks
+  every waiting shard no other pass holds in one query, reads each shard's oldest rows, hands
+  them to the producer as whole batches (aiokafka's batch API; a `send()` per row was ~40 µs of
+  Python, and aiokafka's byte-at-a-time murmur2 another ~20 µs, replaced by the same hash a word
+  at a time), awaits the acknowledgements once and marks the rows with one UPDATE; up to three
+  passes run at once, so a commit during a pass is not held behind it. Passes that split the
+  shards between them drained a backlog at 15-29% of direct (their batches interleave on the
+  partitions), one pass holding them all at ~90%. Every row marked published leaves a dead
+  entry in the partial index `ix_outbox_message_unpublished` that the per-shard probes step over
+  (EXPLAIN, 60,000 of them: 150-200 ms a pass, 0.1 ms after VACUUM); autovacuum waits for a fifth
+  of the table, so p99 climbed over the repetitions of one run (37, 498, 175 ms on 2026-11-25).
+  The relay now vacuums its outbox after every 5,000 rows it marks (54-96 ms in the next run).
+  The consumers' `fetch_max_wait_ms` is now 50 ms (aiokafka's 500 ms alone measured ~130 / 260
+  ms p50 / p99); the broker's cost is a diagnostics row. What still moves the figures: the two
+  cores shared with the writer, the consumer, the broker and PostgreSQL (the direct baseline's
+  own p99 moves with them: on a machine loaded by other work the relay measured 15-90% of
+  direct and p99 54-374 ms).
 - **sla-monitor (events/s)**: see services/sla-monitor/README.md (per-event Python in the
   consumer batch, the relay in the same process).
 - **metrics-api (score card)**: on the line, not over it: the score card itself is steady at

@@ -16,12 +16,13 @@ from pathlib import Path
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_common.bus.kafka import ensure_topics
-from contact_common.bus.relay import OutboxRelay
+from contact_common.bus.relay import OutboxRelay, partition_for
 from contact_common.bus.topics import CONTACT_EVENTS
 from contact_common.db import (
     create_engine,
@@ -289,6 +290,31 @@ async def test_relays_running_at_once_lose_nothing_and_keep_order_per_key(
     assert sum(published) == 300
 
 
+async def test_a_relay_vacuums_its_outbox_once_it_has_marked_enough_rows(
+    postgres_store: Store, kafka_bootstrap: str
+) -> None:
+    # Marked rows leave dead entries in the index of waiting rows that every pass steps over.
+    relay = postgres_store.relay(relay_name(), kafka_bootstrap, poll_interval=0.2)
+    relay.vacuum_after = 10
+
+    async def vacuumed() -> bool:
+        async with postgres_store.factory() as session:
+            vacuumed_at = await session.scalar(
+                text(
+                    "SELECT last_vacuum FROM pg_stat_user_tables "
+                    "WHERE schemaname = :schema AND relname = 'outbox_message'"
+                ),
+                {"schema": SCHEMA},
+            )
+        return vacuumed_at is not None
+
+    assert not await vacuumed()
+    async with running(relay):
+        await commit(postgres_store, *[feedback() for _ in range(12)])
+        await until(lambda: _equals(postgres_store.unpublished, 0), what="the rows marked sent")
+        await until(vacuumed, what="a vacuum of the outbox")
+
+
 # -- a broker that is away -----------------------------------------------------------------------
 
 
@@ -400,3 +426,17 @@ async def _present(value: float | None) -> bool:
 
 async def _equal_to(value: float | None, expected: float) -> bool:
     return value == expected
+
+
+# -- partitioning --------------------------------------------------------------------------------
+
+
+def test_the_relay_puts_a_key_on_the_partition_aiokafka_send_would() -> None:
+    # The relay builds its own batches: a key must still land where `send()` (and every other
+    # Kafka client's default partitioner) puts it, or its events would change partition.
+    partitioner = DefaultPartitioner()
+    keys = [str(uuid.uuid4()).encode() for _ in range(300)]
+    keys += [bytes(range(length)) for length in range(12)]  # every length of the tail
+    for partitions in ([0, 1, 2], [0, 1, 2, 3, 4, 5], list(range(16))):
+        for key in keys:
+            assert partition_for(key, partitions) == partitioner(key, partitions, partitions)

@@ -45,6 +45,14 @@ class ConsumedEvent:
     offset: int
 
 
+# How long the broker may hold a fetch open waiting for new records. aiokafka's default (500 ms)
+# is a delay under every event on a quiet topic (on tansu, ~130 ms p50 and ~260 ms p99 from send to
+# consumer, beyond the 100 ms latency goal before any service adds its own). 50 ms keeps that to a
+# few tens of ms; the cost is more empty fetches while idle (~20/s per consumer instead of ~2):
+# the relay benchmark measures it, ~3% of a core of the bundled broker per idle consumer against
+# ~1% at 500 ms (BENCHMARKS.md, diagnostics of benchmark 3).
+DEFAULT_FETCH_MAX_WAIT_MS = 50
+
 BatchHandler = Callable[[Sequence[ConsumedEvent]], Awaitable[None]]
 PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
 
@@ -77,6 +85,7 @@ class EventConsumer:
         on_assigned: PartitionsCallback | None = None,
         on_revoked: PartitionsCallback | None = None,
         auto_offset_reset: str = "earliest",
+        fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
     ) -> None:
         self.group_id = group_id
         self.topics = tuple(topics)
@@ -87,6 +96,7 @@ class EventConsumer:
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
         self.auto_offset_reset = auto_offset_reset
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters = None
@@ -150,6 +160,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset=self.auto_offset_reset,
             max_poll_records=self.max_records,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
         )
         consumer.subscribe(list(self.topics), listener=_Rebalance(self))
         try:
