@@ -21,4 +21,4 @@ ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER 10001
 EXPOSE 8001 8002 8003 8004
 HEALTHCHECK --interval=10s --timeout=3s CMD ["python", "-c", "import os,urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8001') + '/healthz', timeout=2)"]
-CMD ["uvicorn", "enquiry_api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8001"]
+CMD ["uvicorn", "enquiry_api.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8001", "--timeout-graceful-shutdown", "8"]
