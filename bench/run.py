@@ -45,32 +45,6 @@ METHODS = {
 # What the figures of 2026-11-25 showed about the goals not met (see the diagnostics rows, which
 # each run measures again). Kept by hand: update it when the code or the figures change.
 FINDINGS = """\
-- **Intake (throughput)**: every POST /v1/enquiries takes the row lock of the year's reference
-  counter (`enquiry_reference_counter`, gapless references like ENQ-2026-000123) as its first
-  statement and holds it until commit, so the transactions run one at a time through the insert
-  of the enquiry, its history, the outbox row, NOTIFY and the commit's WAL flush: at saturation
-  PostgreSQL shows most of the run's backends waiting on `Lock:transactionid` (diagnostics
-  above). The enquiry-api process meanwhile uses three quarters to all of a core at ~200-260
-  req/s (3-4 ms of CPU per request): about eight database round trips per request through
-  SQLAlchemy (pool pre-ping, BEGIN, the counter upsert, three inserts, NOTIFY, COMMIT) plus the
-  outbox relay in the same process (a pass every ~75 ms at this rate). `python bench/profile.py
-  intake` (cProfile) charges most time to the event loop (uvloop, httptools and asyncpg's
-  protocol are C) and finds no single hot Python function. Fixes to try: take the reference
-  number last, just before commit (or from a sequence, accepting the gaps a rollback leaves);
-  drop `pool_pre_ping` on the hot path; more than one uvicorn worker. The baseline is the
-  minimal app's own limit (its process near one core), not the load generator's (about a third
-  of a core).
-- **Standby upload**: CPU in the enquiry-api process (near one core) with PostgreSQL mostly idle.
-  `python bench/profile.py standby` (cProfile) shows the largest Python cost is SQLAlchemy
-  compiling the multi-row `INSERT ... VALUES (...), (...) ON CONFLICT DO NOTHING RETURNING` of
-  `standby/repository.py:insert_new` afresh for every 500-record chunk (14 columns: 7,000 bind
-  parameters; `_extend_values_for_multiparams` ~1.4 s of CPU for 5,000 records under cProfile,
-  ~0.3 ms per record, about a fifth of the request's CPU). The executemany form,
-  `session.execute(insert(...).on_conflict_do_nothing(...).returning(...), rows)` (SQLAlchemy's
-  cached "insertmanyvalues"), avoids it. The rest: asyncpg encoding and uvloop (charged to the
-  loop), two CloudEvents built and encoded per record (~0.05 ms), the outbox rows, and the relay
-  publishing two events per record in the same process. COPY writes one row per record and
-  validates nothing.
 - **Outbox relay** (issue 8; before it: p99 206 ms, backlog 36% of direct): a pass now locks
   every waiting shard no other pass holds in one query, reads each shard's oldest rows, hands
   them to the producer as whole batches (aiokafka's batch API; a `send()` per row was ~40 µs of
@@ -226,6 +200,8 @@ def write_markdown(path: Path, results: dict, info: dict, argv: list[str]) -> No
         "",
         "## What limits the goals not met",
         "",
+        intake.FINDINGS,
+        standby.FINDINGS,
         FINDINGS,
         "",
     ]
