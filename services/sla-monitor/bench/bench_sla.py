@@ -1,13 +1,16 @@
 """Benchmark of sla-monitor (not a test): throughput, breach-flagging delay, memory.
 
     .tools/bin/uv run python services/sla-monitor/bench/bench_sla.py [--events 100000]
+        [--profile backlog.html]
 
 Starts a broker of its own (the bundled tansu) and a fresh PostgreSQL database on
 127.0.0.1:5432, runs one service instance in this process, and reports:
 
 1. events/s consumed and evaluated: a backlog of call.offered + call.answered pairs (each starts
    two clocks and stops both, publishing two sla.met) is put on contact.events first; the clock
-   runs from the first handled batch to the consumer's lag reaching 0 on every partition.
+   runs from the first handled batch to the consumer's lag reaching 0 on every partition. The
+   CPU used meanwhile by this process and by PostgreSQL's backends of the run's database is
+   printed too (per 1,000 events), and `--profile` writes a pyinstrument profile of it.
 2. the p50/p99/max delay from a deadline to its sla.breached being read back from sla.events,
    for a stream of calls never answered, with 100,000 and then 1,000,000 other clocks open
    (inserted directly into PostgreSQL, due far in the future, as the open population).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time as wall
 import uuid
@@ -26,6 +30,7 @@ from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from pyinstrument import Profiler
 
 from contact_common.bus.kafka import create_producer, ensure_topics
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
@@ -49,6 +54,38 @@ def rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_seconds_of(pids: list[int]) -> dict[int, float]:
+    """CPU seconds so far (user and system) of each of these processes still running here."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone, or PostgreSQL runs on another machine
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return seconds
+
+
+async def postgres_cpu_seconds(dsn: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend connected to the run's database."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+    return cpu_seconds_of([row["pid"] for row in rows])
+
+
+def process_cpu_seconds() -> float:
+    """CPU seconds used so far by this process (user and system)."""
+    times = os.times()
+    return times.user + times.system
 
 
 async def caught_up(app, partitions: int) -> bool:  # type: ignore[no-untyped-def]
@@ -129,7 +166,9 @@ def describe(delays: list[float]) -> str:
     )
 
 
-async def main(events: int, stream_calls: int, per_second: float) -> None:
+async def main(
+    events: int, stream_calls: int, per_second: float, profile: Path | None = None
+) -> None:
     broker = DevBroker(log_path=Path("/tmp/bench-sla-broker.log")).start()
     name = f"bench_sla_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(f"{POSTGRES}/postgres")
@@ -172,13 +211,34 @@ async def main(events: int, stream_calls: int, per_second: float) -> None:
                 return bool(app.state.timers.owned)
 
             await wait_until(owned, timeout=120, what="the partitions")
+            dsn = url.replace("+asyncpg", "")
+            profiler = Profiler(async_mode="disabled") if profile else None
+            postgres_before = await postgres_cpu_seconds(dsn)
+            cpu_before = process_cpu_seconds()
+            if profiler is not None:
+                profiler.start()
             first = wall.monotonic()
             await wait_until(lambda: caught_up(app, 6), timeout=3600, what="the backlog")
             seconds = wall.monotonic() - first
+            if profiler is not None:
+                profiler.stop()
+            cpu = process_cpu_seconds() - cpu_before
+            postgres_after = await postgres_cpu_seconds(dsn)
+            postgres = sum(
+                spent - postgres_before.get(pid, 0.0) for pid, spent in postgres_after.items()
+            )
             print(
                 f"throughput: {pairs * 2} events consumed and evaluated in {seconds:.1f}s "
                 f"= {pairs * 2 / seconds:,.0f} events/s (one instance)"
             )
+            print(
+                f"CPU meanwhile: this process {cpu:.1f}s ({cpu / seconds:.2f} cores, "
+                f"{cpu / (pairs * 2) * 1e6:.0f} ms per 1,000 events); PostgreSQL backends "
+                f"{postgres:.1f}s ({postgres / (pairs * 2) * 1e6:.0f} ms per 1,000 events)"
+            )
+            if profiler is not None and profile is not None:
+                await asyncio.to_thread(profile.write_text, profiler.output_html())
+                print(f"profile of the backlog written to {profile}")
 
             for population in (100_000, 1_000_000):
                 await open_population(url.replace("+asyncpg", ""), population)
@@ -202,5 +262,10 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--stream-calls", type=int, default=300)
     parser.add_argument("--per-second", type=float, default=20)
+    parser.add_argument(
+        "--profile", type=Path, help="write a pyinstrument profile (HTML) of the backlog here"
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.events, arguments.stream_calls, arguments.per_second))
+    asyncio.run(
+        main(arguments.events, arguments.stream_calls, arguments.per_second, arguments.profile)
+    )

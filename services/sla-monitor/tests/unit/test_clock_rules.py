@@ -485,3 +485,16 @@ def test_calls_outside_office_hours_have_no_elapsed_clock(hour: int) -> None:
     store.feed(call.offered())
     local_hour = call.offered_at.astimezone(CALENDAR.timezone).hour
     assert (store.of(call.id) == {}) == (not 9 <= local_hour < 17)
+
+
+def test_a_notice_keeps_the_clock_as_it_stood_when_it_was_made() -> None:
+    call = Call(T0)
+    store = Store()
+    # Met, then an earlier stop recorded in the same batch moves stopped_at on the clock only.
+    store.feed(call.offered(), call.answered(5 * S), call.abandoned(2 * S))
+    met = next(n for n in store.published if n.kind == "sla.met" and n.clock.subject == call.id)
+    clock = store.clock(met.clock.commitment, call.id, 0)
+    assert clock.stopped_at == T0 + 2 * S
+    assert met.clock.stopped_at == T0 + 5 * S
+    assert met.clock is not clock
+    assert dataclasses.replace(met.clock, stopped_at=clock.stopped_at) == clock

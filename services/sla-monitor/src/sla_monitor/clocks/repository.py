@@ -1,4 +1,10 @@
-"""All the SQL about clocks: batch reads under lock, bulk writes, the timers' queries."""
+"""All the SQL about clocks: batch reads under lock, bulk writes, the timers' queries.
+
+The consumer's batch statements have a PostgreSQL form that takes one array per column
+(`unnest`, `= ANY`): the same prepared statement whatever the batch's size, no SQL compiled
+per batch and no per-value Python on the way in. SQLite (the embedded default) gets the
+portable statements.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,28 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, bindparam, delete, func, or_, select, true, update
+from sqlalchemy import (
+    Row,
+    Table,
+    TextClause,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.events import Channel, ComplaintStage, ContactType
+from contact_common.inbox import claim_many
 from sla_monitor.clocks.domain import SlaClock, Status, Step
 from sla_monitor.clocks.models import clock, held_step
+from sla_monitor.models import inbox_message
 
 _MUTABLE = (
     "due_at",
@@ -38,9 +59,66 @@ class Deadline:
     partition: int
 
 
+_CLOCK_COLUMNS = tuple(column.name for column in clock.columns)
+_HELD_COLUMNS = tuple(column.name for column in held_step.columns)
+_POSTGRESQL = postgresql.dialect()
+
+
 def _insert(session: AsyncSession, table: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _on_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _table_name(table: Table) -> str:
+    return _POSTGRESQL.identifier_preparer.format_table(table)
+
+
+def _arrays(table: Table, names: Sequence[str]) -> str:
+    """`unnest` arguments: one typed array parameter per column, named after the column."""
+    return ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_POSTGRESQL)}[])" for name in names
+    )
+
+
+def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    """Rows turned into one list per column (the arrays `unnest` takes)."""
+    return {name: [row[name] for row in rows] for name in names}
+
+
+def _unnest_insert(table: Table, names: Sequence[str]) -> TextClause:
+    return text(
+        f"INSERT INTO {_table_name(table)} ({', '.join(names)}) "
+        f"SELECT * FROM unnest({_arrays(table, names)}) ON CONFLICT DO NOTHING"
+    )
+
+
+_CLAIM = text(
+    f"INSERT INTO {_table_name(inbox_message)} (consumer, event_id, event_type, processed_at) "
+    "SELECT :consumer, claimed.event_id, claimed.event_type, now() "
+    f"FROM unnest({_arrays(inbox_message, ('event_id', 'event_type'))}) "
+    "AS claimed (event_id, event_type) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_LOCK_CLOCKS = text(
+    f"SELECT {', '.join(_CLOCK_COLUMNS)} FROM {_table_name(clock)} "
+    "WHERE subject = ANY(CAST(:subjects AS UUID[])) ORDER BY id FOR UPDATE"
+)
+_HELD_OF = text(
+    f"SELECT {', '.join(_HELD_COLUMNS)} FROM {_table_name(held_step)} "
+    "WHERE subject = ANY(CAST(:subjects AS UUID[]))"
+)
+_INSERT_CLOCKS = _unnest_insert(clock, _CLOCK_COLUMNS)
+_INSERT_HELD = _unnest_insert(held_step, _HELD_COLUMNS)
+_UPDATE_CLOCKS = text(
+    f"UPDATE {_table_name(clock)} AS clock SET "
+    + ", ".join(f"{name} = changed.{name}" for name in _MUTABLE)
+    + f" FROM unnest({_arrays(clock, ('id', *_MUTABLE))}) "
+    + f"AS changed (id, {', '.join(_MUTABLE)}) WHERE clock.id = changed.id"
+)
 
 
 def clock_from_row(row: Row[Any]) -> SlaClock:
@@ -111,13 +189,38 @@ def _step_from_row(row: Row[Any]) -> Step:
 # -- the consumer's batch --------------------------------------------------------------------------
 
 
+async def claim_events(
+    session: AsyncSession, *, consumer: str, events: Sequence[tuple[UUID, str]]
+) -> set[UUID]:
+    """Claims a batch of (event id, type) in the inbox; returns the ids not handled before."""
+    if not events:
+        return set()
+    if not _on_postgresql(session):
+        return await claim_many(session, inbox_message, consumer=consumer, events=list(events))
+    result = await session.execute(
+        _CLAIM,
+        {
+            "consumer": consumer,
+            "event_id": [event_id for event_id, _ in events],
+            "event_type": [event_type for _, event_type in events],
+        },
+    )
+    return set(result.scalars())
+
+
 async def lock_clocks_of(session: AsyncSession, subjects: Sequence[UUID]) -> list[SlaClock]:
     """The clocks of these contacts, locked for this transaction (in id order: no deadlocks)."""
     if not subjects:
         return []
-    result = await session.execute(
-        select(clock).where(clock.c.subject.in_(subjects)).order_by(clock.c.id).with_for_update()
-    )
+    if _on_postgresql(session):
+        result = await session.execute(_LOCK_CLOCKS, {"subjects": list(subjects)})
+    else:
+        result = await session.execute(
+            select(clock)
+            .where(clock.c.subject.in_(subjects))
+            .order_by(clock.c.id)
+            .with_for_update()
+        )
     return [clock_from_row(row) for row in result]
 
 
@@ -125,32 +228,40 @@ async def held_steps_of(session: AsyncSession, subjects: Sequence[UUID]) -> list
     """The steps kept for these contacts, waiting for a clock to start."""
     if not subjects:
         return []
-    result = await session.execute(select(held_step).where(held_step.c.subject.in_(subjects)))
+    if _on_postgresql(session):
+        result = await session.execute(_HELD_OF, {"subjects": list(subjects)})
+    else:
+        result = await session.execute(select(held_step).where(held_step.c.subject.in_(subjects)))
     return [_step_from_row(row) for row in result]
 
 
 async def insert_clocks(session: AsyncSession, clocks: Sequence[SlaClock]) -> None:
     """Adds new clocks in one statement; one already there is left as it is."""
-    if clocks:
-        await session.execute(
-            _insert(session, clock).on_conflict_do_nothing(), [_clock_row(c) for c in clocks]
-        )
+    if not clocks:
+        return
+    rows = [_clock_row(c) for c in clocks]
+    if _on_postgresql(session):
+        await session.execute(_INSERT_CLOCKS, _columns(rows, _CLOCK_COLUMNS))
+    else:
+        await session.execute(_insert(session, clock).on_conflict_do_nothing(), rows)
 
 
 async def update_clocks(session: AsyncSession, clocks: Iterable[SlaClock]) -> None:
     """Writes the changed state of clocks locked by this transaction."""
-    rows = [
-        {"b_id": c.id, **{f"b_{name}": value for name, value in _clock_row(c).items()}}
-        for c in clocks
-    ]
+    rows = [_clock_row(c) for c in clocks]
     if not rows:
+        return
+    if _on_postgresql(session):
+        await session.execute(_UPDATE_CLOCKS, _columns(rows, ("id", *_MUTABLE)))
         return
     statement = (
         update(clock)
         .where(clock.c.id == bindparam("b_id"))
         .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
     )
-    await session.execute(statement, rows)
+    await session.execute(
+        statement, [{f"b_{name}": value for name, value in row.items()} for row in rows]
+    )
 
 
 async def insert_held(session: AsyncSession, steps: Sequence[Step]) -> None:
@@ -173,7 +284,10 @@ async def insert_held(session: AsyncSession, steps: Sequence[Step]) -> None:
         }
         for s in steps
     ]
-    await session.execute(_insert(session, held_step).on_conflict_do_nothing(), rows)
+    if _on_postgresql(session):
+        await session.execute(_INSERT_HELD, _columns(rows, _HELD_COLUMNS))
+    else:
+        await session.execute(_insert(session, held_step).on_conflict_do_nothing(), rows)
 
 
 # -- the timers ------------------------------------------------------------------------------------
