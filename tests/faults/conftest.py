@@ -4,6 +4,7 @@ pytest run and written to test-artifacts/faults-summary.txt."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,13 +19,15 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 
 
 @pytest.fixture(scope="module")
-async def system(
-    postgres_server_url: str | None, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[System]:
+async def system(postgres_server_url: str | None) -> AsyncIterator[System]:
     """The four services as processes, PostgreSQL, and a broker whose log survives a restart."""
     if postgres_server_url is None:
         pytest.fail("the fault suite needs PostgreSQL, and none answered on 127.0.0.1:5432")
-    started = await start_system(postgres_server_url, tmp_path_factory.mktemp("faults"))
+    # The services' and the broker's logs stay in test-artifacts/faults/ to read after a run.
+    logs = (ARTIFACTS / "faults").resolve()
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    started = await start_system(postgres_server_url, logs)
     try:
         yield started
     finally:

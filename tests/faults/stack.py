@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from proxy import TcpProxy
 from sqlalchemy.engine import make_url
 
 from contact_common.auth import issue_key
@@ -30,8 +31,6 @@ from contact_common.bus.kafka import ensure_topics
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
 from contact_common.devbroker import DevBroker, S3Store, free_port
 from contact_common.migrations import upgrade
-
-from proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,12 +159,14 @@ class System:
         """Now on sla-monitor's clock: the office morning the contacts are dated in."""
         return datetime.fromtimestamp(datetime.now(UTC).timestamp() + self.clock_offset, UTC)
 
-    def client(self, name: str, *, timeout: float = 15.0) -> httpx.AsyncClient:
+    def client(self, name: str, *, timeout: float = 30.0) -> httpx.AsyncClient:
         """An HTTP client for one service, with the suite's key."""
         return httpx.AsyncClient(
             base_url=self.services[name].url,
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=timeout,
+            # As a client's connection pool does: a slow service gets a queue, not a flood.
+            limits=httpx.Limits(max_connections=16),
         )
 
     async def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
@@ -200,8 +201,8 @@ async def start_system(postgres_server_url: str, work_dir: Path) -> System:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    database_url = make_url(postgres_server_url).set(database=name).render_as_string(
-        hide_password=False
+    database_url = (
+        make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
     )
     for service, _module, _prefix, _schema in SERVICES:
         await upgrade(ROOT / "services" / service, database_url)
