@@ -165,17 +165,26 @@ class System:
             base_url=self.services[name].url,
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=timeout,
-            # As a client's connection pool does: a slow service gets a queue, not a flood.
-            limits=httpx.Limits(max_connections=16),
+            # As a client's connection pool does: a slow service gets a queue, not a flood (and
+            # the shared PostgreSQL server is not run out of connections by piled-up requests).
+            limits=httpx.Limits(max_connections=6),
         )
 
-    async def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        """Runs one read on the database, on a connection of its own."""
-        connection = await asyncpg.connect(asyncpg_dsn(self.database_url), timeout=10)
-        try:
-            return await connection.fetch(query, *args)
-        finally:
-            await connection.close()
+    async def sql(self, query: str, *args: Any, attempts: int = 20) -> list[asyncpg.Record]:
+        """Runs one read on the database, on a connection of its own, retried for a while:
+        just after a restart the shared server refuses connections, or has none to spare."""
+        for attempt in range(attempts):
+            try:
+                connection = await asyncpg.connect(asyncpg_dsn(self.database_url), timeout=10)
+                try:
+                    return await connection.fetch(query, *args)
+                finally:
+                    await connection.close()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.5)
+        raise AssertionError("unreachable")
 
     async def group_lag(self, group: str, topic: str, highwater: dict[int, int]) -> int:
         """Messages of `topic` the consumer group has not committed, against known ends."""

@@ -17,7 +17,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from aiokafka.errors import KafkaError
 from load import Load
 from stack import CONSUMERS, OFFICE_DAY, System
 
@@ -61,6 +60,7 @@ class Observer:
     def __init__(self, contacts: EventTap, sla: EventTap) -> None:
         self.contacts = contacts
         self.sla = sla
+        self.errors: list[str] = []
         self._readers = [asyncio.create_task(self._read(tap)) for tap in (contacts, sla)]
 
     async def _read(self, tap: EventTap) -> None:
@@ -68,13 +68,14 @@ class Observer:
         while True:
             try:
                 batches = await tap.consumer.getmany(timeout_ms=200, max_records=5000)
-            except KafkaError:  # the broker restarting: the consumer finds it again
+                for records in batches.values():
+                    for record in records:
+                        tap.raw.append(record)
+                        tap.events.append(decode_event(record.value))
+            except Exception as exc:  # the broker restarting: the consumer finds it again
+                self.errors.append(f"{tap.topic}: {type(exc).__name__}: {exc}")
+                print(f"tap error {self.errors[-1]}")
                 await asyncio.sleep(0.5)
-                continue
-            for records in batches.values():
-                for record in records:
-                    tap.raw.append(record)
-                    tap.events.append(decode_event(record.value))
 
     async def close(self) -> None:
         for reader in self._readers:
