@@ -17,12 +17,13 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from load import Load
 from stack import CONSUMERS, OFFICE_DAY, System
 
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
-from contact_common.events import decode_event
-from contact_common.testing import EventTap
+from contact_common.events import CloudEvent, decode_event
+from contact_common.testing import skip_to_end
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +31,7 @@ RATE = 6.0  # contacts a second: steady, and light enough for a shared 2-core ma
 BEFORE = 2.5  # seconds of stream before the fault
 AFTER = 3.0  # and after it ends
 RECOVERY = 5.0  # seconds after a fault ends in which an API may still fail
-DRAIN = 90.0  # the bound within which everything accepted must have reached every consumer
+DRAIN = 120.0  # the bound within which everything accepted must have reached every consumer
 
 
 @dataclass
@@ -57,13 +58,13 @@ class Observer:
     """Independent taps on both topics, opened before the first contact was sent and read
     continuously in the background (a tap read only when checked would lag the consumers)."""
 
-    def __init__(self, contacts: EventTap, sla: EventTap) -> None:
+    def __init__(self, contacts: Tap, sla: Tap) -> None:
         self.contacts = contacts
         self.sla = sla
         self.errors: list[str] = []
         self._readers = [asyncio.create_task(self._read(tap)) for tap in (contacts, sla)]
 
-    async def _read(self, tap: EventTap) -> None:
+    async def _read(self, tap: Tap) -> None:
         assert tap.consumer is not None
         while True:
             try:
@@ -82,7 +83,7 @@ class Observer:
             reader.cancel()
         await asyncio.gather(*self._readers, return_exceptions=True)
 
-    async def ends(self, tap: EventTap) -> dict[int, int] | None:
+    async def ends(self, tap: Tap) -> dict[int, int] | None:
         """Each partition's end, once the tap has read up to it; None if it has not yet."""
         assert tap.consumer is not None
         ends = {}
@@ -94,11 +95,36 @@ class Observer:
         return ends
 
 
+class Tap:
+    """Reads one topic from its end at opening, as contact_common.testing.EventTap does, but
+    with the default fetch wait: on tansu's S3 storage each idle fetch costs the store work."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.consumer: AIOKafkaConsumer | None = None
+        self.events: list[CloudEvent] = []
+        self.raw: list[Any] = []
+
+    async def __aenter__(self) -> Tap:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await self.consumer.start()
+        partitions = self.consumer.partitions_for_topic(self.topic) or set()
+        assignment = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self.consumer.assign(assignment)
+        await skip_to_end(self.consumer, assignment)
+        return self
+
+    async def __aexit__(self, *_: Any) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+
 @pytest.fixture(scope="module")
 async def observer(system: System) -> Any:
     async with (
-        EventTap(system.bootstrap, CONTACT_EVENTS) as contacts,
-        EventTap(system.bootstrap, SLA_EVENTS) as sla,
+        Tap(system.bootstrap, CONTACT_EVENTS) as contacts,
+        Tap(system.bootstrap, SLA_EVENTS) as sla,
     ):
         observer = Observer(contacts, sla)
         try:
@@ -315,17 +341,22 @@ async def exercise(
         for first, last, n in load.failure_windows(service):
             failures += n
             longest = max(longest, last - first)
-            if service not in may_fail:
-                outcome.problems.append(
-                    f"{service}: {n} failed answers at +{first - fault.start:.1f} s "
-                    f"during {fault.name}, which must not fail its requests"
-                )
-            elif first < fault.start - 0.5 or last > fault.end + RECOVERY:
-                outcome.problems.append(
-                    f"{service}: {n} failed answers from +{first - fault.start:.1f} s to "
-                    f"+{last - fault.start:.1f} s; the fault lasted {fault.lasted:.1f} s "
-                    f"(+{RECOVERY:.0f} s to recover)"
-                )
+        # A failure counts against the fault if its answer (or the lack of one) came while the
+        # fault lasted or within RECOVERY after it; a request sent just before still may fail.
+        failed = [a for a in load.attempts if a.service == service and a.failed]
+        if failed and service not in may_fail:
+            outcome.problems.append(
+                f"{service}: {len(failed)} failed answers during {fault.name}, which must not "
+                f"fail its requests: {dict(kinds)}"
+            )
+        outside = [a for a in failed if not fault.start <= a.done <= fault.end + RECOVERY]
+        if outside and service in may_fail:
+            outcome.problems.append(
+                f"{service}: {len(outside)} failed answers outside the fault's window, from "
+                f"+{outside[0].done - fault.start:.1f} s to "
+                f"+{outside[-1].done - fault.start:.1f} s; the fault lasted "
+                f"{fault.lasted:.1f} s (+{RECOVERY:.0f} s to recover)"
+            )
 
     sent = len(load.contacts)
     accepted = sum(c.accepted for c in load.contacts)
