@@ -267,3 +267,23 @@ async def test_only_standby_and_admin_keys_may_post_records(
             response = await client.post("/v1/standby/call-records", json=[record("Z")])
             assert response.status_code == 403
     assert (await admin.post("/v1/standby/call-records", json=[record("Z")])).status_code == 200
+
+
+async def test_a_full_batch_of_follow_ups_opens_every_enquiry(
+    contractor: httpx.AsyncClient, admin: httpx.AsyncClient
+) -> None:
+    # 1,000 follow-up enquiries with their history and outbox rows are far more than the 32,767
+    # parameters PostgreSQL takes in one statement: the batch must still open every one.
+    batch = [
+        record(f"FU-{i}", requires_follow_up=True, caller_phone="+44 7700 900456")
+        for i in range(1000)
+    ]
+    response = await contractor.post("/v1/standby/call-records", json=batch)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["created"] == 1000, body["results"][:3]
+    opened = {r["enquiry_id"] for r in body["results"]}
+    assert None not in opened and len(opened) == 1000
+    last = await admin.get(f"/v1/enquiries/{body['results'][-1]['enquiry_id']}")
+    assert last.status_code == 200, last.text
+    assert last.json()["reference"].startswith("ENQ-")

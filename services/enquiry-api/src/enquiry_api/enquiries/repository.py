@@ -68,15 +68,17 @@ async def insert_opened(
 ) -> None:
     """Inserts new enquiries, their first history entries and their events' outbox rows.
 
-    On PostgreSQL this is one statement (data-modifying CTEs; the history's foreign key is
-    checked at the statement's end, when the enquiries exist): one round trip rather than three,
-    and no ORM unit of work, which was a third of a POST's CPU. The objects stay out of the
+    One enquiry (a POST) on PostgreSQL is one statement (data-modifying CTEs; the history's
+    foreign key is checked at the statement's end, when the enquiries exist): one round trip
+    rather than three, and no ORM unit of work, which was a third of a POST's CPU. A batch (a
+    standby upload's follow-ups) takes three executemany statements instead, which SQLAlchemy
+    splits under PostgreSQL's 32,767 parameters a statement. The objects stay out of the
     session: the caller only reads them.
     """
     enquiry_rows = [_row_of(Enquiry.__table__, enquiry) for enquiry in enquiries]
     history_rows = [_row_of(EnquiryHistory.__table__, entry) for entry in history]
     outbox_rows = outbox.rows(events)
-    if session.get_bind().dialect.name == "postgresql":
+    if len(enquiry_rows) == 1 and session.get_bind().dialect.name == "postgresql":
         statement = _opening_statement(len(enquiry_rows), len(history_rows), len(outbox_rows))
         parameters = {
             f"{prefix}{position}_{column.key}": row.get(column.key)
@@ -107,7 +109,7 @@ def _columns(table: Table) -> tuple[Column[Any], ...]:
     return tuple(column for column in table.columns if column is not table.autoincrement_column)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)
 def _opening_statement(enquiries: int, steps: int, events: int) -> Insert:
     """The INSERT of `enquiries` enquiries, `steps` history rows and `events` outbox rows.
 
