@@ -77,10 +77,13 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        # Looked up at each write, not held: a logger cached on first use follows a replaced
-        # stderr (a test's capture) and feeds the copies.
+        # Looked up at each write, not held: a logger follows a replaced stderr (a test's
+        # capture) and feeds the copies.
         logger_factory=structlog.PrintLoggerFactory(file=_STDERR),
-        cache_logger_on_first_use=True,
+        # Not cached: a module's logger used once before this ran (a test calling a service
+        # function directly) would keep structlog's defaults, stdout and all, for the process.
+        # A bound logger costs microseconds; a request logs once or twice.
+        cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
     logging.basicConfig(
