@@ -308,11 +308,16 @@ async def test_a_consumer_commits_what_it_handled_and_a_restart_repeats_nothing(
     sla_start = await end_offsets(setting.bootstrap, [SLA_EVENTS])
     setting.env["SLA_CONSUMER_BATCH_SIZE"] = "50"  # sla-monitor: more, smaller batches
     inbox = "SELECT count(*) FROM {schema}.inbox_message"
+    sent: list[UUID] = []
     async with setting.running() as service:
-        sent = await publish_enquiries(setting.bootstrap, STREAM)
+        # A trickle over ~3 s: SIGTERM lands while events are still arriving.
+        publishing = asyncio.create_task(
+            publish_enquiries(setting.bootstrap, STREAM, ids=sent, chunk=STREAM // 30)
+        )
         await until(lambda: rows(setting, inbox), lambda count: count > 0, what="a first batch")
         service.terminate()
         service.assert_clean_exit(await service.exit_code())
+        await publishing
 
     handled = {
         r["event_id"] for r in await setting.query("SELECT event_id FROM {schema}.inbox_message")
@@ -460,14 +465,22 @@ async def assert_relay_clean(
         assert published, "the relay published nothing before it stopped"
 
 
-async def publish_enquiries(bootstrap: str, count: int) -> list[UUID]:
-    """`count` enquiry.opened events straight onto contact.events, as enquiry-api's relay would."""
+async def publish_enquiries(
+    bootstrap: str, count: int, *, ids: list[UUID] | None = None, chunk: int = 0
+) -> list[UUID]:
+    """`count` enquiry.opened events straight onto contact.events, as enquiry-api's relay would.
+
+    With `chunk`, a trickle: `chunk` events every 0.1 s, so a consumer is stopped while the stream
+    is still arriving, however fast the machine handles it. Ids are appended to `ids` as sent.
+    """
     producer = create_producer(bootstrap, client_id="sigterm-test")
     await producer.start()
-    ids = []
+    ids = [] if ids is None else ids
     try:
         futures = []
         for i in range(count):
+            if chunk and i and i % chunk == 0:
+                await asyncio.sleep(0.1)
             event = EnquiryOpened.from_data(
                 EnquiryOpenedData(
                     enquiry_id=uuid4(),
