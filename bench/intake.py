@@ -53,7 +53,14 @@ FINDINGS = """\
   workers cannot add CPU that the machine does not have; on a host with spare cores they
   would (each worker runs its own relay, which the shard locks allow). Reaching 40% of a
   one-line endpoint needs well under 0.5 ms of CPU per request: not with SQLAlchemy, pydantic
-  events and the relay in the request's process."""
+  events and the relay in the request's process.
+- **Intake (p99 at half our max)**: met at 16 ms while our maximum was ~200 req/s (so 102 req/s
+  offered); since the maximum doubled the half is ~200 req/s, and p99 measured 88-119 ms (three
+  repetitions, 2026-11-25 16:31; p50 4.6 ms). At that rate the process is near its share of
+  the 2 cores, and the outbox relay runs in the same event loop (up to three passes at once since
+  the relay change, and a VACUUM of the outbox every 5,000 rows): requests that arrive during a
+  pass wait for it. Not profiled further; running the relay in a process of its own, or more
+  workers on a host with spare cores, are what to try."""
 
 
 def _body() -> bytes:

@@ -62,36 +62,32 @@ FINDINGS = """\
   cores shared with the writer, the consumer, the broker and PostgreSQL (the direct baseline's
   own p99 moves with them: on a machine loaded by other work the relay measured 15-90% of
   direct and p99 54-374 ms).
-- **sla-monitor (events/s)**: see services/sla-monitor/README.md (per-event Python in the
-  consumer batch, the relay in the same process).
+- **sla-monitor (events/s)**: 5,867 events/s on 2026-11-25 16:15 (4,609 before the consumer's
+  batch moved to array statements: one prepared statement per table whatever the batch size,
+  where SQLAlchemy compiled a multi-row INSERT afresh per batch). The limit is one Python
+  process's CPU, ~170-250 ms per 1,000 events where 10,000/s needs under 100 ms of a core that
+  PostgreSQL and the broker share: evaluating the rules ~16%, building the sla.* events ~13%, the
+  SQL ~15%, decoding ~8%, the relay in the same process 16-22% (services/sla-monitor/README.md,
+  `bench_sla.py --profile`). Beyond that, more instances in the group (6 partitions).
 - **metrics-api (score card)**: on the line, not over it: the score card itself is steady at
   ~9 ms; the ratio moves with the scan it is compared with (0.97% and 1.01% in two runs of
   2026-11-25 with scans of ~990 and ~930 ms; the service's README measured 0.68% against a 1,257
   ms scan). The score card reads pre-aggregated roll-ups, so its time is a fixed per-request
   cost that does not grow with the contacts; the goal is met or missed by the scan's speed.
-- **End to end (benchmark 5)**: far from the goal on this machine. Two five-minute runs of
-  2026-11-25 (14:29 and 14:48 UTC, load average 9 to 15: other helpers' benchmarks ran at the
-  same time, so each of our processes got ~0.15-0.2 of a core) offered 449,888 contact events
-  in 67,046 requests; the APIs answered 255 and 187 events/s within the five minutes, and
-  49,000-54,000 requests were still waiting for one of the generator's 48 connections to
-  enquiry-api when it stopped waiting 120 s later. The generator was not the limit (0.05 of a
-  core, its own sends p99 0.8-1.3 s late under that load average). What holds enquiry-api back
-  is intake's reference counter (above): every POST /v1/enquiries waits for the row lock of
-  `enquiry_reference_counter` while holding one of the process's 20 pooled connections (the
-  lock sampler shows ~13 creations waiting on it and complaints-api's `reference_counter` the
-  same), so call and visit records and the outbox relay, which share the pool, wait behind
-  them: the relay's publishing is late, and the clock appears p50 7 s, p99 51-55 s after the
-  API's answer (complaints, with a less crowded pool, 2.4-2.7 s / 6.7-7.1 s). sla-monitor kept
-  up (lag flat: +1 to +1.5 events/s, at most 1,518-2,834 behind); metrics-api did not (+257 to
-  +353 events/s, 75,000-100,000 behind at the end, not drained 3 minutes later) on ~0.16 of a
-  core: it consumes both topics (each contact's clocks add sla.* events) and had the CPU the
-  machine had left. A lower rate did not hold either at that load average: 300 events/s for
-  120 s (`python bench/e2e.py bench --rate 300 --seconds 120`, 15:03 UTC) had every request
-  answered but up to two minutes late, clocks p50 15 s / p99 58 s after the answer and
-  metrics-api +207 events/s; ~12 creations still waited on the counter at 10 enquiries/s, as
-  a transaction holding the lock waits for its process's event loop (busy with the other
-  requests, on ~0.2 of a core) between statements. To rerun on a quiet machine after the intake
-  fix; then the relay's and sla-monitor's speed and metrics-api's consumer are what to read."""
+- **End to end (benchmark 5)**: not met. 2026-11-25 16:20 (load average ~1 at the start, the
+  machine's 2 cores then fully busy with the system itself): of 1,500 contact events/s offered
+  in bursts, the APIs answered 457/s within the five minutes (30%; 187-255/s in two runs before
+  intake's reference counter became a sequence), the clock visible p50 1.9 s / p99 6.5 s after
+  the API's answer (51-55 s before), sla-monitor kept up (lag +1.8/s, at most 1,132 behind), and
+  metrics-api did not (+626/s, 191,611 behind at the end). What limits it, from the diagnostics
+  above: CPU: the whole machine was at 1.99 of 2 cores, with enquiry-api 0.36, complaints-api
+  0.33, metrics-api 0.31, sla-monitor 0.16, plus PostgreSQL and the generator. complaints-api
+  still takes a gapless reference from a counter row held to commit (`Lock:transactionid` ~10
+  backends waiting, all on `complaints.reference_counter`): the sequence enquiry-api now uses is
+  the fix to carry over. metrics-api consumes both topics (each contact's clocks add sla.*
+  events) one transaction per partition batch; it needs the array statements sla-monitor got,
+  or more instances. Four services, PostgreSQL, the broker and the generator on 2 cores cannot
+  reach 1,500 events/s; the figure to read is the trend, on a machine with cores to spare."""
 
 
 def _cell(value: object) -> str:
@@ -127,9 +123,9 @@ def write_markdown(path: Path, results: dict, info: dict, argv: list[str]) -> No
     lines += [
         "",
         "Everything runs on this one machine: PostgreSQL, the bundled broker (tansu, in "
-        "memory), the service under test, the baseline and the load generator. **Other "
-        "helpers ran their test suites on these 2 cores at the same time**, so absolute "
-        "figures move from run to run; read the ratios to the baselines measured in the "
+        "memory), the service under test, the baseline and the load generator, on 2 cores "
+        "that other work may share (the load average above), so absolute figures move "
+        "from run to run; read the ratios to the baselines measured in the "
         "same run, and the medians over the repetitions (each repetition's figures are in "
         "`var/bench/results.json`).",
         "",
