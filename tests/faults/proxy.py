@@ -53,9 +53,9 @@ class TcpProxy:
         """Connections open now."""
         return len(self._links)
 
-    async def start(self) -> TcpProxy:
-        """Listens on a free port of 127.0.0.1."""
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> TcpProxy:
+        """Listens on `port` of 127.0.0.1 (a free one by default; the same again after `stop`)."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

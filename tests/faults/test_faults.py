@@ -17,13 +17,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from load import Load
 from stack import CONSUMERS, OFFICE_DAY, System
 
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
-from contact_common.events import CloudEvent, decode_event
-from contact_common.testing import skip_to_end
+from contact_common.events import decode_event
+from contact_common.testing import EventTap
 
 pytestmark = pytest.mark.e2e
 
@@ -95,29 +94,12 @@ class Observer:
         return ends
 
 
-class Tap:
-    """Reads one topic from its end at opening, as contact_common.testing.EventTap does, but
-    with the default fetch wait: on tansu's S3 storage each idle fetch costs the store work."""
+class Tap(EventTap):
+    """contact_common.testing.EventTap with aiokafka's default fetch wait (500 ms): on tansu's S3
+    storage each idle fetch costs the store work. The observer reads it in the background."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.consumer: AIOKafkaConsumer | None = None
-        self.events: list[CloudEvent] = []
-        self.raw: list[Any] = []
-
-    async def __aenter__(self) -> Tap:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        await self.consumer.start()
-        partitions = self.consumer.partitions_for_topic(self.topic) or set()
-        assignment = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        self.consumer.assign(assignment)
-        await skip_to_end(self.consumer, assignment)
-        return self
-
-    async def __aexit__(self, *_: Any) -> None:
-        if self.consumer is not None:
-            await self.consumer.stop()
+        super().__init__(bootstrap, topic, fetch_max_wait_ms=500)
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contact_common.logs import get_logger
@@ -144,7 +146,37 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _database_unreachable(exc: BaseException) -> bool:
+    """True when `exc` says the database connection was lost or refused, not that a query failed."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # SQLAlchemy wraps the driver's error, which may wrap an OSError
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, OSError | asyncpg.PostgresConnectionError):
+            return True
+        if isinstance(seen, asyncpg.InterfaceError) and "connection" in str(seen):
+            return True
+        if isinstance(seen, asyncpg.CannotConnectNowError):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if _database_unreachable(exc):
+        # A restart or a lost connection: the transaction rolled back, and the pool reconnects
+        # on the next request, so the client may simply try again.
+        log.warning("database unreachable", path=request.url.path, error=type(exc).__name__)
+        return problem_response(
+            request,
+            status=503,
+            type_=f"{PROBLEM_BASE}database-unavailable",
+            detail="The database is unavailable for a moment; nothing you sent was saved. "
+            "Try again shortly.",
+            headers={"Retry-After": "1"},
+        )
     log.exception("unhandled error", path=request.url.path, error=type(exc).__name__)
     return problem_response(
         request,

@@ -250,16 +250,19 @@ async def skip_to_end(
 class EventTap:
     """Reads what is published to a topic from the moment it is opened (not earlier events)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, fetch_max_wait_ms: int = 100) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.consumer: AIOKafkaConsumer | None = None
         self.events: list[CloudEvent] = []
         self.raw: list[Any] = []
 
     async def __aenter__(self) -> EventTap:
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
         )
         await self.consumer.start()
         partitions = self.consumer.partitions_for_topic(self.topic) or set()
