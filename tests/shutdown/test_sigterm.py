@@ -310,11 +310,21 @@ async def test_a_consumer_commits_what_it_handled_and_a_restart_repeats_nothing(
     inbox = "SELECT count(*) FROM {schema}.inbox_message"
     sent: list[UUID] = []
     async with setting.running() as service:
-        # A trickle over ~3 s: SIGTERM lands while events are still arriving.
+        # A first chunk, then (once the consumer has joined and handled some of it) the rest as a
+        # trickle over ~3 s: SIGTERM lands while events are still arriving, however long the
+        # consumer took to join its group on a loaded machine.
+        first_batch_handled = asyncio.Event()
         publishing = asyncio.create_task(
-            publish_enquiries(setting.bootstrap, STREAM, ids=sent, chunk=STREAM // 30)
+            publish_enquiries(
+                setting.bootstrap,
+                STREAM,
+                ids=sent,
+                chunk=STREAM // 30,
+                after_first_chunk=first_batch_handled,
+            )
         )
         await until(lambda: rows(setting, inbox), lambda count: count > 0, what="a first batch")
+        first_batch_handled.set()
         service.terminate()
         service.assert_clean_exit(await service.exit_code())
         await publishing
@@ -466,12 +476,18 @@ async def assert_relay_clean(
 
 
 async def publish_enquiries(
-    bootstrap: str, count: int, *, ids: list[UUID] | None = None, chunk: int = 0
+    bootstrap: str,
+    count: int,
+    *,
+    ids: list[UUID] | None = None,
+    chunk: int = 0,
+    after_first_chunk: asyncio.Event | None = None,
 ) -> list[UUID]:
     """`count` enquiry.opened events straight onto contact.events, as enquiry-api's relay would.
 
     With `chunk`, a trickle: `chunk` events every 0.1 s, so a consumer is stopped while the stream
-    is still arriving, however fast the machine handles it. Ids are appended to `ids` as sent.
+    is still arriving, however fast the machine handles it; with `after_first_chunk` too, the
+    trickle waits after its first chunk until that event is set. Ids are appended to `ids` as sent.
     """
     producer = create_producer(bootstrap, client_id="sigterm-test")
     await producer.start()
@@ -480,6 +496,9 @@ async def publish_enquiries(
         futures = []
         for i in range(count):
             if chunk and i and i % chunk == 0:
+                if i == chunk and after_first_chunk is not None:
+                    await asyncio.gather(*futures)
+                    await after_first_chunk.wait()
                 await asyncio.sleep(0.1)
             event = EnquiryOpened.from_data(
                 EnquiryOpenedData(
