@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, event, text
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,9 +59,4 @@ class ArrayOutbox(Outbox):
                 "created_at": [datetime.now(UTC)] * len(events),
             },
         )
-        # As the shared outbox does: NOTIFY relays elsewhere on commit, wake this process's.
-        if not session.info.get(self.notify_channel):
-            session.info[self.notify_channel] = True
-            await session.execute(text(f"NOTIFY {self.notify_channel}"))
-            event.listen(session.sync_session, "after_commit", self._after_commit, once=True)
-            event.listen(session.sync_session, "after_rollback", self._forget, once=True)
+        await self.announce(session)
