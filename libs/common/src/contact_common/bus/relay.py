@@ -23,7 +23,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import BigInteger, Row, any_, bindparam, delete, exists, func, select, text, update
+from sqlalchemy import BigInteger, Row, any_, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -43,6 +43,8 @@ OUTBOX_LAG = Histogram(
     ["service"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+
+CONTENDED_RETRY = 0.01  # seconds before a pass looks again at a shard another pass held
 
 _RELAY_ERRORS = (KafkaError, OSError, TimeoutError, asyncpg.PostgresError)
 
@@ -107,10 +109,14 @@ class OutboxRelay:
                     WHERE m.shard = s.shard AND m.published_at IS NULL
                 )
             )
-            SELECT shard FROM waiting WHERE pg_try_advisory_xact_lock(hashtext(:ns), shard)
+            SELECT shard, pg_try_advisory_xact_lock(hashtext(:ns), shard) AS locked FROM waiting
             """
         )
-        self._any_waiting = select(exists().where(self.table.c.published_at.is_(None)))
+        # Set by a pass that may have left rows behind: a full shard (more wait behind it), or a
+        # waiting shard that another pass held (its rows may have been committed after that
+        # pass read them). Only then does a pass's end start another.
+        self._more_waiting = False
+        self._contended = False
         # Each shard's oldest rows through the partial index, in order, however long the backlog.
         self._oldest_rows = text(
             f"""
@@ -199,8 +205,22 @@ class OutboxRelay:
                 return
 
     def _pass_done(self, task: asyncio.Task[int]) -> None:
-        if not task.cancelled() and task.exception() is None and task.result() > 0:
-            self._wake.set()  # more may wait behind a full batch, or in a shard it held
+        """Starts another pass if rows may have been left behind.
+
+        Not after every pass that sent rows: an empty pass after each was five round trips and
+        half the relay's CPU at a steady rate. Rows committed in this process, or announced by
+        NOTIFY, wake the relay themselves; what no wake covers is a full shard, and a shard a
+        pass found held by another, which is looked at again once no pass holds anything.
+        """
+        if task.cancelled() or task.exception() is not None:
+            return
+        if self._more_waiting:
+            self._more_waiting = False
+            self._wake.set()
+        elif self._contended and not any(t is not task and not t.done() for t in self._passes):
+            # The holder may be another relay's pass: look again shortly, not in a tight loop.
+            self._contended = False
+            asyncio.get_running_loop().call_later(CONTENDED_RETRY, self._wake.set)
 
     def _harvest(self) -> BaseException | None:
         """Forgets the passes that have ended; returns the failure of one that failed."""
@@ -287,20 +307,26 @@ class OutboxRelay:
         is held. Within a shard the rows taken are always its oldest waiting ones, in id order,
         which is all that per-key order needs.
         """
-        shards = list(
-            await session.scalars(
+        waiting = (
+            await session.execute(
                 self._lock_shards, {"last": self.outbox.shards - 1, "ns": self._lock_namespace}
             )
-        )
+        ).all()
+        shards = [row.shard for row in waiting if row.locked]
+        if len(shards) < len(waiting):
+            self._contended = True
         if not shards:
-            if not await session.scalar(self._any_waiting):
+            if not waiting:
                 OUTBOX_BACKLOG.labels(self.service).set(0)
             return []
         per_shard = -(-self.batch_size // len(shards))
         result = await session.execute(
             self._oldest_rows, {"shards": shards, "per_shard": per_shard}
         )
-        return result.all()
+        rows = result.all()
+        if len(rows) >= per_shard:  # a shard may have given all it was allowed
+            self._more_waiting = True
+        return rows
 
     async def _take_sqlite(self, session: AsyncSession) -> Sequence[Row[Any]]:
         """The oldest waiting rows: SQLite runs one pass at a time, so no locks are needed."""
@@ -313,6 +339,8 @@ class OutboxRelay:
         rows = result.all()
         if not rows:
             OUTBOX_BACKLOG.labels(self.service).set(0)
+        if len(rows) >= self.batch_size:
+            self._more_waiting = True
         return rows
 
     # -- helpers -------------------------------------------------------------------------------
