@@ -4,6 +4,7 @@ errors as RFC 9457 problem documents (validation, unknown paths, large bodies, c
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import ClassVar
@@ -117,6 +118,13 @@ async def test_healthz_says_the_process_is_alive(client: httpx.AsyncClient) -> N
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "service": "frame-test"}
+
+
+async def test_a_started_service_has_frozen_its_start_up_objects(client: httpx.AsyncClient) -> None:
+    # The app served by `client` has been through its lifespan's start-up: what it built is in
+    # the permanent generation, out of the full collections that paused requests.
+    assert (await client.get("/healthz")).status_code == 200
+    assert gc.get_freeze_count() > 10_000
 
 
 async def test_readyz_is_200_with_the_broker_and_database_up(

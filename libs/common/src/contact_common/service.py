@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Protocol
@@ -152,6 +153,7 @@ def create_app(
         for hook in on_startup:
             await hook()
         await runtime.start()
+        _freeze_startup_objects()
         log.info("service started", port=settings.port)
         try:
             yield
@@ -176,6 +178,25 @@ def create_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Moves what start-up built (modules, the app, its models and schemas) out of the garbage
+    collector's sight, once per process.
+
+    A full collection walks every tracked object; with these hundreds of thousands in the heap,
+    one paused enquiry-api for 100-150 ms at 200 requests/s, every few seconds, and that pause
+    was its p99. Frozen objects are still freed by reference counting; only cycles among them
+    are kept, and start-up objects live as long as the process anyway.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
