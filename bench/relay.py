@@ -1,11 +1,12 @@
 """Benchmark 3, outbox relay: commit-to-consumer latency and events/s, against aiokafka direct.
 
-enquiry-api runs as in production (uvicorn, its relay in the process, woken by NOTIFY); this
-process commits outbox rows (enquiry.opened events, one per transaction, as intake does) at a
-fixed rate, and a consumer in a process of its own (bench/kafka_tap.py, the platform's consumer
-settings, fetch_max_wait_ms among them) stamps each event as it arrives. Latency: consumer
-arrival minus the moment the writer sends COMMIT. Throughput: a backlog of N events committed
-in one transaction, from the commit to the last arrival. The baseline sends the same messages
+This process commits outbox rows (enquiry.opened events, one per transaction, as intake does)
+at a fixed rate and runs enquiry-api's relay (the OutboxRelay enquiry-api runs, with its
+settings) as an API process does: its commits wake the relay in the same event loop. A consumer
+in a process of its own (bench/kafka_tap.py, the platform's consumer settings,
+fetch_max_wait_ms among them) stamps each event as it arrives. Latency: consumer arrival minus
+the moment the writer sends COMMIT. Throughput: a backlog of N events committed in one
+transaction, from the commit to the last arrival. The baseline sends the same messages
 (same key, same bytes, same topic) with the platform's producer settings straight to the
 broker, timed from `send()` the same way. Runs on one scratch database, so later repetitions
 meet the dead index entries of the rows earlier ones published (until autovacuum)."""
@@ -13,6 +14,7 @@ meet the dead index entries of the rows earlier ones published (until autovacuum
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -24,11 +26,8 @@ from aiokafka import AIOKafkaConsumer
 from common import (
     BENCH_DIR,
     WORK_DIR,
-    Server,
-    api_key,
     broker,
     cpu_seconds,
-    enquiry_env,
     log,
     median,
     percentile,
@@ -37,6 +36,7 @@ from common import (
 
 from contact_common.bus.consumer import DEFAULT_FETCH_MAX_WAIT_MS
 from contact_common.bus.kafka import create_producer, ensure_topics
+from contact_common.bus.relay import OutboxRelay
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
 from contact_common.db import create_engine, create_session_factory
 from contact_common.events import Channel, EnquiryOpened, EnquiryOpenedData, encode_event
@@ -148,12 +148,29 @@ def _latencies(started: dict[str, float], arrived: dict[str, float]) -> dict:
     }
 
 
+@contextlib.asynccontextmanager
+async def _relay_of(outbox, engine, session_factory, bootstrap: str):  # noqa: ANN001, ANN202
+    """enquiry-api's relay, running in this process until the block ends."""
+    relay = OutboxRelay(
+        service="enquiry-api",
+        outbox=outbox,
+        engine=engine,
+        session_factory=session_factory,
+        bootstrap_servers=bootstrap,
+    )
+    task = asyncio.create_task(relay.run(), name="bench-relay")
+    try:
+        yield relay
+    finally:
+        relay.stop()
+        await task
+
+
 async def run(*, repeat: int, quick: bool) -> dict:
     """Runs the relay benchmark `repeat` times; returns the figures and their medians."""
     rate = 200.0
     seconds = 8 if quick else 15
     backlog = 10_000 if quick else 20_000
-    keys, _ = api_key(["admin"])
     runs: list[dict] = []
     with broker() as dev:
         bootstrap = dev.bootstrap_servers
@@ -168,7 +185,7 @@ async def run(*, repeat: int, quick: bool) -> dict:
             await producer.start()
             tap = Tap(bootstrap, FETCH_MAX_WAIT_MS)
             try:
-                with Server("enquiry_api.main:create_app", env=enquiry_env(url, bootstrap, keys)):
+                async with _relay_of(outbox, engine, session_factory, bootstrap):
                     for rep in range(repeat):
                         log(f"relay {rep + 1}/{repeat}: {rate:.0f} events/s for {seconds}s, relay")
                         committed: dict[str, float] = {}

@@ -5,9 +5,10 @@ every shard that has rows and that no other pass holds, each with a transaction-
 lock, so one key is only ever relayed by one pass at a time and in id order. A pass sends all its
 rows before it awaits any acknowledgement, marks them sent with one UPDATE and commits. A relay
 runs a few passes at once (each on shards the others do not hold), so a row committed during a
-pass goes out at once unless its shard is in that pass. It wakes on an in-process commit, on
-PostgreSQL NOTIFY from other processes, or on a poll; while the broker is down it backs off and
-the rows wait. `stop()` lets the passes in flight finish (sent rows are marked) and starts none.
+pass goes out at once unless its shard is in that pass. It wakes on a commit in its own process
+(every process that writes an outbox runs a relay) or on a poll, which finds rows that other
+processes wrote; while the broker is down it backs off and the rows wait. `stop()` lets the
+passes in flight finish (sent rows are marked) and starts none.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import BigInteger, Row, any_, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_common.bus.kafka import create_producer
@@ -82,7 +82,6 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
-        self._listener: asyncpg.Connection | None = None
         self._passes: set[asyncio.Task[int]] = set()
         self.broker_available = False
         self.vacuum_after = vacuum_after
@@ -143,7 +142,6 @@ class OutboxRelay:
         try:
             while not self._stopping.is_set():
                 try:
-                    await self._ensure_listener()
                     await self._ensure_producer()
                     if loop.time() - last_cleanup > 60:
                         last_cleanup = loop.time()
@@ -208,8 +206,8 @@ class OutboxRelay:
         """Starts another pass if rows may have been left behind.
 
         Not after every pass that sent rows: an empty pass after each was five round trips and
-        half the relay's CPU at a steady rate. Rows committed in this process, or announced by
-        NOTIFY, wake the relay themselves; what no wake covers is a full shard, and a shard a
+        half the relay's CPU at a steady rate. Rows committed in this process wake the relay
+        themselves; what no wake covers is a full shard, and a shard a
         pass found held by another, which is looked at again once no pass holds anything.
         """
         if task.cancelled() or task.exception() is not None:
@@ -413,25 +411,10 @@ class OutboxRelay:
         except Exception as exc:  # autovacuum will get there; the relay carries on
             log.warning("outbox vacuum failed", error=type(exc).__name__, detail=str(exc))
 
-    async def _ensure_listener(self) -> None:
-        if not self.is_postgres:
-            return
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        url = make_url(self.engine.url).set(drivername="postgresql")
-        self._listener = await asyncpg.connect(url.render_as_string(hide_password=False))
-        await self._listener.add_listener(self.outbox.notify_channel, self._on_notify)
-
-    def _on_notify(self, *_: Any) -> None:
-        self._wake.set()
-
     async def _close(self) -> None:
         if self._vacuum is not None and not self._vacuum.done():
             self._vacuum.cancel()
             await asyncio.wait({self._vacuum}, timeout=5)
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._producer.stop(), timeout=10)
