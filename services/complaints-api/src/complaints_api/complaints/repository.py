@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Select, and_, or_, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -17,18 +16,23 @@ from complaints_api.complaints.domain import Status
 from complaints_api.complaints.models import Complaint, ReferenceCounter
 from contact_common.events import ComplaintOutcome, ComplaintStage
 
+# The function of migration 86a04f7b117c: the year's next number from its sequence, which it
+# creates on the year's first complaint.
+_NEXT_REFERENCE = text(f"SELECT {Complaint.__table__.schema}.next_reference_number(:year)")
+
 
 async def next_reference_number(session: AsyncSession, *, year: int) -> int:
-    """The next number in `year`'s sequence, safe under concurrency.
+    """The next reference number of `year`, never issued before.
 
-    One upsert that increments and returns: concurrent creators queue on the year's row for
-    the rest of their transaction, so no two complaints share a number and none is skipped
-    unless a transaction rolls back.
+    PostgreSQL takes it from the year's sequence, which locks nothing until commit, so
+    concurrent complaints do not wait for each other; a rolled-back transaction leaves a gap
+    (docs/decisions.md). SQLite has no sequences and one writer at a time, so it keeps a
+    counter row per year.
     """
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    if session.get_bind().dialect.name == "postgresql":
+        return int((await session.execute(_NEXT_REFERENCE, {"year": year})).scalar_one())
     statement = (
-        insert(ReferenceCounter)
+        sqlite_insert(ReferenceCounter)
         .values(year=year, last_number=1)
         .on_conflict_do_update(
             index_elements=[ReferenceCounter.year],
