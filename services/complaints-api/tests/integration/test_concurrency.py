@@ -45,10 +45,11 @@ async def test_two_officers_responding_at_once(api: Api, event_tap) -> None:  # 
         assert responded == dict.fromkeys(complaint_ids, 1)
 
 
-async def test_references_are_unique_and_consecutive_under_concurrency(api: Api) -> None:
+async def test_references_are_unique_under_concurrency(api: Api) -> None:
     created = await asyncio.gather(*(api.create() for _ in range(20)))
     year = datetime.now(UTC).year
     references = sorted(c["reference"] for c in created)
+    # Consecutive too, as nothing rolled back (a rollback spends its number: docs/decisions.md).
     assert references == [f"CMP-{year}-{n:06d}" for n in range(1, 21)]
     backdated = await api.create(received_at="2025-06-02T09:00:00+01:00")
     assert backdated["reference"] == "CMP-2025-000001"

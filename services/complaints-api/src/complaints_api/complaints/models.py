@@ -150,7 +150,10 @@ class ComplaintHistory(Base):
 
 
 class ReferenceCounter(Base):
-    """The last reference number issued in each year (CMP-2026-000042)."""
+    """The last reference number issued in each year (CMP-2026-000042), on SQLite.
+
+    PostgreSQL takes numbers from a sequence per year instead (migration 86a04f7b117c).
+    """
 
     __tablename__ = "reference_counter"
 

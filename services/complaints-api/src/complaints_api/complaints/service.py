@@ -265,19 +265,16 @@ async def receive(
     )
     complaint.stages.append(_new_stage(ComplaintStage.stage_1, received_at, context))
     _history(complaint, context, action="received", at=received_at)
-    await repository.add(session, complaint)
-    await outbox.add(
-        session,
-        ComplaintReceived.from_data(
-            ComplaintReceivedData(
-                **_about(complaint),
-                reference=complaint.reference,
-                stage=ComplaintStage.stage_1,
-                enquiry_id=complaint.enquiry_id,
-            ),
-            source=SOURCE,
+    received = ComplaintReceived.from_data(
+        ComplaintReceivedData(
+            **_about(complaint),
+            reference=complaint.reference,
+            stage=ComplaintStage.stage_1,
+            enquiry_id=complaint.enquiry_id,
         ),
+        source=SOURCE,
     )
+    await repository.insert_received(session, complaint=complaint, event=received)
     return detail_of(complaint, context)
 
 
