@@ -7,7 +7,7 @@ Create Date: 2026-11-25 14:20:00
 On PostgreSQL, enquiry references come from `enquiry.enquiry_reference_<year>` sequences,
 created on first use by `enquiry.reserve_reference_numbers(year, count)`, instead of the row
 lock of `enquiry_reference_counter`, which made every POST /v1/enquiries wait for the one
-before it to commit (docs/decisions.md, "Enquiry references from a sequence per year").
+before it to commit (docs/decisions.md, "References come from a PostgreSQL sequence per year").
 SQLite (`make run`) keeps the counter table: it has no sequences and one writer at a time anyway.
 """
 
