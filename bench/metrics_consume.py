@@ -314,13 +314,17 @@ class GroupLag:
         return total, committed_any
 
 
-async def _backend_cpu(url: str) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend connected to the run's database."""
+async def _database_work(url: str) -> tuple[dict[int, float], int]:
+    """CPU seconds so far of each PostgreSQL backend connected to the run's database, and the
+    transactions committed in the database so far."""
     connection = await asyncpg.connect(plain_dsn(url))
     try:
         rows = await connection.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid()"
+        )
+        commits = await connection.fetchval(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
         )
     finally:
         await connection.close()
@@ -330,7 +334,7 @@ async def _backend_cpu(url: str) -> dict[int, float]:
             seconds[row["pid"]] = cpu_seconds(row["pid"])
         except OSError:
             continue  # gone, or PostgreSQL runs on another machine
-    return seconds
+    return seconds, commits
 
 
 async def measure(events: int) -> dict:
@@ -365,7 +369,7 @@ async def measure(events: int) -> dict:
                         await asyncio.sleep(0.1)
                     first = time.monotonic()
                     cpu_before = cpu_seconds(server.process.pid)
-                    postgres_before = await _backend_cpu(url)
+                    postgres_before, commits_before = await _database_work(url)
                     deadline = first + 1800
                     while (await lag.measure())[0] > 0:
                         if time.monotonic() > deadline:
@@ -373,7 +377,7 @@ async def measure(events: int) -> dict:
                         await asyncio.sleep(0.1)
                     seconds = time.monotonic() - first
                     cpu = cpu_seconds(server.process.pid) - cpu_before
-                    postgres_after = await _backend_cpu(url)
+                    postgres_after, commits_after = await _database_work(url)
     postgres = sum(spent - postgres_before.get(pid, 0.0) for pid, spent in postgres_after.items())
     return {
         "events": len(made),
@@ -384,6 +388,8 @@ async def measure(events: int) -> dict:
         "cpu_ms_per_1000": cpu / behind * 1e6,
         "postgres_ms_per_1000": postgres / behind * 1e6,
         "cores": cpu / seconds,
+        # The consumer's transactions (a batch each) and the few of the gauge and this watcher.
+        "transactions": commits_after - commits_before,
     }
 
 
