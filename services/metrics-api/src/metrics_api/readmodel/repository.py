@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, delete, func, or_, select, text
+from sqlalchemy import Integer, Table, TextClause, delete, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -137,6 +137,38 @@ _OPEN_BREACHES = text(
     f"INSERT INTO {_table_name(_BREACH)} ({', '.join(_BREACH_COLUMNS)}) "
     f"SELECT * FROM {_unnest(_BREACH, _BREACH_COLUMNS)} ON CONFLICT DO NOTHING"
 )
+
+
+def _add_counts(day: Table, month: Table) -> TextClause:
+    """Adds a batch's rows to a daily table and, summed by month, to its monthly roll-up."""
+    keys = [c.name for c in day.primary_key.columns]
+    values = [c.name for c in day.columns if not c.primary_key]
+    columns = ", ".join([*keys, *values])
+    in_order = ", ".join(str(n) for n in range(1, len(keys) + 1))
+    added = ", ".join(
+        f"{c} = greatest(counter.{c}, excluded.{c})"
+        if c.endswith("_max")
+        else f"{c} = counter.{c} + excluded.{c}"
+        for c in values
+    )
+    # Every key leads with its local date: the month's key is that date's first day. Rows go
+    # in key order, so two instances adding to the same days lock them in the same order.
+    month_of = f"CAST(date_trunc('month', {keys[0]}) AS DATE)"
+    totals = ", ".join(f"max({c})" if c.endswith("_max") else f"sum({c})" for c in values)
+    return text(
+        f"WITH changes AS (SELECT * FROM {_unnest(day, [*keys, *values])}), "
+        f"daily AS (INSERT INTO {_table_name(day)} AS counter ({columns}) "
+        f"SELECT {columns} FROM changes ORDER BY {in_order} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}) "
+        f"INSERT INTO {_table_name(month)} AS counter ({columns}) "
+        f"SELECT {month_of}, {', '.join([*keys[1:], totals])} FROM changes "
+        f"GROUP BY {in_order} ORDER BY {in_order} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
+    )
+
+
+_ADD_COUNTS = {name: _add_counts(table, MONTHLY[name]) for name, table in COUNTER_TABLES.items()}
+_COUNTS = {name: [c.name for c in table.columns] for name, table in COUNTER_TABLES.items()}
 
 
 # -- what a batch reads ----------------------------------------------------------------------------
@@ -277,9 +309,13 @@ async def open_breaches(session: AsyncSession, breaches: Sequence[Mapping[str, A
 
 async def flush(session: AsyncSession, tally: Tally) -> None:
     """Adds a batch's counter changes to the daily tables and their monthly roll-ups: one
-    multi-row upsert per table."""
+    statement per table on PostgreSQL, one multi-row upsert per table elsewhere."""
     for name in tally.tables():
         rows = tally.rows(name)
+        if _on_postgresql(session):
+            table = COUNTER_TABLES[name]
+            await session.execute(_ADD_COUNTS[name], _arrays(_records(table, rows), _COUNTS[name]))
+            continue
         await _upsert(session, COUNTER_TABLES[name], rows)
         # Every key leads with its local date: the month's key is that date's first day.
         monthly = Tally()
@@ -291,6 +327,23 @@ async def flush(session: AsyncSession, tally: Tally) -> None:
         await _upsert(session, MONTHLY[name], monthly.rows(name))
 
 
+def _records(
+    table: Table, rows: list[tuple[tuple[object, ...], dict[str, float], dict[str, float]]]
+) -> list[dict[str, Any]]:
+    """A tally's rows as records of `table`: every counter, 0 where the batch changed none."""
+    keys = [c.name for c in table.primary_key.columns]
+    values = [c.name for c in table.columns if not c.primary_key]
+    whole = {c.name for c in table.columns if isinstance(c.type, Integer) and not c.primary_key}
+    records = []
+    for key, sums, peaks in rows:
+        record: dict[str, Any] = dict(zip(keys, key, strict=True))
+        for column in values:
+            value = peaks.get(column, 0) if column.endswith("_max") else sums.get(column, 0)
+            record[column] = int(value) if column in whole else value
+        records.append(record)
+    return records
+
+
 async def _upsert(
     session: AsyncSession,
     table: Table,
@@ -298,15 +351,7 @@ async def _upsert(
 ) -> None:
     keys = [c.name for c in table.primary_key.columns]
     values = [c.name for c in table.columns if not c.primary_key]
-    records = []
-    for key, sums, peaks in rows:
-        record: dict[str, Any] = dict(zip(keys, key, strict=True))
-        for column in values:
-            record[column] = (
-                peaks.get(column, 0) if column.endswith("_max") else sums.get(column, 0)
-            )
-        records.append(record)
-    statement = _insert(session)(table).values(records)
+    statement = _insert(session)(table).values(_records(table, rows))
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=keys,
