@@ -294,7 +294,7 @@ async def close_breaches(
                 )
             )
         )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    return result.rowcount or 0
 
 
 async def open_breaches(session: AsyncSession, breaches: Sequence[Mapping[str, Any]]) -> None:
