@@ -17,13 +17,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import e2e  # noqa: E402
 import intake  # noqa: E402
+import metrics_consume  # noqa: E402
 import relay  # noqa: E402
 import standby  # noqa: E402
 from common import ROOT, WORK_DIR, log, machine  # noqa: E402
 
 import services  # noqa: E402
 
-BENCHMARKS = ("intake", "standby", "relay", "sla", "metrics", "e2e")
+BENCHMARKS = ("intake", "standby", "relay", "sla", "metrics", "metrics-consume", "e2e")
 RESULTS = WORK_DIR / "results.json"
 
 METHODS = {
@@ -36,6 +37,7 @@ METHODS = {
     "20/s, each breach timed from its deadline to its sla.breached read back from the topic; "
     "resident memory.",
     "e2e": e2e.__doc__,
+    "metrics-consume": metrics_consume.__doc__,
     "metrics": "metrics-api's own benchmark (services/metrics-api/README.md, Benchmark): the read "
     "models of a financial year filled as N contacts fill them, plus a raw events table of N "
     "rows; GET /v1/scorecard timed 15 times (median) against one full scan of the raw events "
@@ -246,6 +248,8 @@ async def main() -> None:
             result = await e2e.run(**kwargs)
         elif name == "sla":
             result = await services.run_sla(**kwargs, full=args.full)
+        elif name == "metrics-consume":
+            result = await metrics_consume.run(**kwargs)
         else:
             result = await services.run_metrics(**kwargs, full=args.full)
         result["finished"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

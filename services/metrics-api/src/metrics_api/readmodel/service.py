@@ -3,7 +3,7 @@ every figure on the local day of the thing it counts, however late the event arr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from contact_common.events import (
     EnquiryResolved,
     EnquiryResponded,
     FeedbackSubmitted,
+    SlaAtRisk,
     SlaBreached,
     SlaMet,
     SlaStopped,
@@ -42,6 +43,7 @@ from metrics_api.models import inbox_message
 from metrics_api.readmodel import repository
 from metrics_api.readmodel.domain import CountingRules, Tally, local_day, wait_bucket, within
 from metrics_api.readmodel.models import NO_SERVICE_AREA
+from metrics_api.readmodel.repository import ClockCount
 
 CONSUMER = "metrics-api"
 
@@ -61,6 +63,7 @@ ComplaintEvent = (
     | ComplaintEscalated
     | ComplaintClosed
 )
+SlaEvent = SlaMet | SlaBreached | SlaStopped
 
 
 @dataclass
@@ -74,14 +77,71 @@ class Applied:
 
 @dataclass
 class _Batch:
-    session: AsyncSession
+    """A batch's view of the read models: read once before its first event, changed by each
+    event in turn (so an event sees what the ones before it in the batch did), written once
+    after its last."""
+
     rules: CountingRules
     calendar: WorkingCalendar
+    steps: dict[tuple[UUID, str], datetime]
+    clocks: dict[UUID, ClockCount]
+    breaches: dict[UUID, dict[str, Any]]
     tally: Tally = field(default_factory=Tally)
+    new_steps: dict[tuple[UUID, str], datetime] = field(default_factory=dict)
+    finished: dict[UUID, datetime] = field(default_factory=dict)
+    finished_contacts: set[UUID] = field(default_factory=set)
+    counted_clocks: dict[UUID, ClockCount] = field(default_factory=dict)
+    closed_clocks: set[UUID] = field(default_factory=set)
+    opened: set[UUID] = field(default_factory=set)
     breaches_changed: bool = False
 
     def day(self, at: datetime) -> date:
         return local_day(at, self.rules.timezone)
+
+    def claim_steps(
+        self, subject_id: UUID, steps: Iterable[str], *, occurred_at: datetime
+    ) -> set[str]:
+        """Counts steps of a contact; returns those not counted before."""
+        claimed = set()
+        for step in steps:
+            if (subject_id, step) not in self.steps:
+                self.steps[subject_id, step] = occurred_at
+                self.new_steps[subject_id, step] = occurred_at
+                claimed.add(step)
+        return claimed
+
+    def step_counted(self, subject_id: UUID, step: str) -> datetime | None:
+        """When a step of a contact happened, if it has been counted."""
+        return self.steps.get((subject_id, step))
+
+    def finish(self, contact_id: UUID, at: datetime) -> None:
+        """A contact is done with (the latest time, after a reopen): nothing of it is left to
+        chase."""
+        finished_at = self.steps.get((contact_id, "finished"))
+        if finished_at is None or at > finished_at:
+            self.steps[contact_id, "finished"] = at
+            self.finished[contact_id] = at
+        self.finished_contacts.add(contact_id)
+        for clock_id in [c for c, b in self.breaches.items() if b["contact_id"] == contact_id]:
+            del self.breaches[clock_id]
+            self.breaches_changed = True
+
+    def count_clock(self, clock_id: UUID, outcome: str, key: tuple[Any, ...]) -> None:
+        """Records (or moves) where a clock is counted."""
+        self.clocks[clock_id] = self.counted_clocks[clock_id] = ClockCount(outcome, key)
+
+    def open_breach(self, **breach: Any) -> None:
+        """A breach to chase (once per clock)."""
+        if breach["clock_id"] not in self.breaches:
+            self.breaches[breach["clock_id"]] = breach
+            self.opened.add(breach["clock_id"])
+        self.breaches_changed = True
+
+    def close_breach(self, clock_id: UUID) -> None:
+        """A clock's breach is no longer to chase."""
+        self.closed_clocks.add(clock_id)
+        if self.breaches.pop(clock_id, None) is not None:
+            self.breaches_changed = True
 
 
 async def apply_events(
@@ -95,43 +155,72 @@ async def apply_events(
     new_ids = await claim_many(
         session, inbox_message, consumer=CONSUMER, events=[(e.id, e.type) for e in events]
     )
-    batch = _Batch(session=session, rules=rules, calendar=calendar)
-    outcome = Applied()
+    fresh: dict[UUID, CloudEvent] = {}
     for event in events:
-        if event.id not in new_ids:
-            outcome.duplicates += 1
-            continue
-        await _apply(batch, event)
+        if event.id in new_ids:
+            fresh.setdefault(event.id, event)  # a second copy in the batch is a duplicate too
+    outcome = Applied(duplicates=len(events) - len(fresh))
+    if not fresh:
+        return outcome
+    # Read after the inbox's claim, which waits for any other transaction claiming these events
+    # (an instance that had the partition before a rebalance) to commit: what it counted is
+    # read here, not counted again.
+    clock_ids = {e.data.clock_id for e in fresh.values() if isinstance(e, SlaEvent)}
+    batch = _Batch(
+        rules=rules,
+        calendar=calendar,
+        steps=await repository.steps_of(session, _subjects(fresh.values())),
+        clocks=await repository.clocks_of(session, clock_ids),
+        breaches=await repository.breaches_of(session, clock_ids),
+    )
+    for event in fresh.values():
+        _apply(batch, event)
         outcome.applied[event.type] = outcome.applied.get(event.type, 0) + 1
+    await repository.add_steps(session, batch.new_steps)
+    await repository.mark_finished(session, batch.finished)
+    await repository.count_clocks(session, batch.counted_clocks)
+    closed = await repository.close_breaches(
+        session, clock_ids=batch.closed_clocks, contact_ids=batch.finished_contacts
+    )
+    # After the deletes: a breach opened after its contact finished (a reopen) stays open.
+    await repository.open_breaches(
+        session, [batch.breaches[c] for c in batch.opened if c in batch.breaches]
+    )
     await repository.flush(session, batch.tally)
-    outcome.breaches_changed = batch.breaches_changed
+    outcome.breaches_changed = batch.breaches_changed or closed > 0
     return outcome
 
 
-async def _apply(batch: _Batch, event: CloudEvent) -> None:
+def _subjects(events: Iterable[CloudEvent]) -> set[UUID]:
+    """The contacts whose counted steps a batch reads: those of its contact events, and those
+    of its breaches with no stop (one opens unless its contact was finished with)."""
+    subjects = set()
+    for event in events:
+        if isinstance(event, SlaBreached):
+            if event.data.stopped_at is None:
+                subjects.add(event.data.contact_id)
+        elif not isinstance(event, SlaEvent | SlaAtRisk):
+            subjects.add(event.data.subject_id)
+    return subjects
+
+
+def _apply(batch: _Batch, event: CloudEvent) -> None:
     if isinstance(event, EnquiryEvent):
-        await _enquiry(batch, event)
+        _enquiry(batch, event)
     elif isinstance(event, CallOffered | CallAnswered | CallAbandoned):
-        await _call(batch, event)
+        _call(batch, event)
     elif isinstance(event, VisitArrived | VisitAttended):
-        await _visit(batch, event)
+        _visit(batch, event)
     elif isinstance(event, FeedbackSubmitted):
-        await _feedback(batch, event)
+        _feedback(batch, event)
     elif isinstance(event, ComplaintEvent):
-        await _complaint(batch, event)
-    elif isinstance(event, SlaMet | SlaBreached | SlaStopped):
-        await _sla(batch, event)
+        _complaint(batch, event)
+    elif isinstance(event, SlaEvent):
+        _sla(batch, event)
     # sla.at_risk and the remaining steps change no figure.
 
 
-async def _finished(batch: _Batch, contact_id: UUID, event: CloudEvent) -> None:
-    """A contact is done with: nothing of it is left to chase."""
-    await repository.mark_finished(batch.session, contact_id, finished_at=event.time)
-    if await repository.close_breaches_of_contact(batch.session, contact_id):
-        batch.breaches_changed = True
-
-
-async def _enquiry(batch: _Batch, event: EnquiryEvent) -> None:
+def _enquiry(batch: _Batch, event: EnquiryEvent) -> None:
     # Every enquiry event repeats channel, service area and received_at, so whichever arrives
     # first counts the enquiry, and a resolution counts against the day it was received: CX04
     # is "enquiries resolved at first point / enquiries", one cohort for both.
@@ -142,31 +231,23 @@ async def _enquiry(batch: _Batch, event: EnquiryEvent) -> None:
         steps.append("resolved")
     if isinstance(event, EnquiryReopened):
         steps.append("reopened")
-    counted = await repository.claim_steps(
-        batch.session, data.enquiry_id, steps, occurred_at=event.time
-    )
+    counted = batch.claim_steps(data.enquiry_id, steps, occurred_at=event.time)
     if "opened" in counted:
         batch.tally.add("enquiry_day", key, opened=1)
     if isinstance(event, EnquiryResolved):
         if "resolved" in counted:
             batch.tally.add("enquiry_day", key, resolved=1)
         # A reopened enquiry was not resolved at first point, whichever event came first.
-        if event.data.first_point and not await repository.step_counted(
-            batch.session, data.enquiry_id, "reopened"
-        ):
-            first = await repository.claim_steps(
-                batch.session, data.enquiry_id, ["first_point"], occurred_at=event.time
-            )
+        if event.data.first_point and not batch.step_counted(data.enquiry_id, "reopened"):
+            first = batch.claim_steps(data.enquiry_id, ["first_point"], occurred_at=event.time)
             if first:
                 batch.tally.add("enquiry_day", key, first_point=1)
-        await _finished(batch, data.enquiry_id, event)
-    if "reopened" in counted and await repository.step_counted(
-        batch.session, data.enquiry_id, "first_point"
-    ):
+        batch.finish(data.enquiry_id, event.time)
+    if "reopened" in counted and batch.step_counted(data.enquiry_id, "first_point"):
         batch.tally.add("enquiry_day", key, first_point=-1)
 
 
-async def _call(batch: _Batch, event: CallOffered | CallAnswered | CallAbandoned) -> None:
+def _call(batch: _Batch, event: CallOffered | CallAnswered | CallAbandoned) -> None:
     data = event.data
     offered_on = batch.day(data.offered_at)
     key = (
@@ -176,9 +257,7 @@ async def _call(batch: _Batch, event: CallOffered | CallAnswered | CallAbandoned
         batch.calendar.in_office_hours(data.offered_at),
     )
     steps = ["offered"] if isinstance(event, CallOffered) else ["offered", "outcome"]
-    counted = await repository.claim_steps(
-        batch.session, data.call_id, steps, occurred_at=event.time
-    )
+    counted = batch.claim_steps(data.call_id, steps, occurred_at=event.time)
     if "offered" in counted:
         batch.tally.add("call_day", key, offered=1)
     if "outcome" not in counted:
@@ -200,16 +279,14 @@ async def _call(batch: _Batch, event: CallOffered | CallAnswered | CallAbandoned
     elif isinstance(event, CallAbandoned):
         short = within(event.data.wait_seconds, target)
         batch.tally.add("call_day", key, abandoned=1, short_abandoned=int(short))
-    await _finished(batch, data.call_id, event)
+    batch.finish(data.call_id, event.time)
 
 
-async def _visit(batch: _Batch, event: VisitArrived | VisitAttended) -> None:
+def _visit(batch: _Batch, event: VisitArrived | VisitAttended) -> None:
     data = event.data
     key = (batch.day(data.arrived_at), data.service_area or NO_SERVICE_AREA)
     steps = ["arrived", "attended"] if isinstance(event, VisitAttended) else ["arrived"]
-    counted = await repository.claim_steps(
-        batch.session, data.visit_id, steps, occurred_at=event.time
-    )
+    counted = batch.claim_steps(data.visit_id, steps, occurred_at=event.time)
     if "arrived" in counted:
         batch.tally.add("visit_day", key, arrived=1)
     if "attended" in counted and isinstance(event, VisitAttended):
@@ -222,20 +299,18 @@ async def _visit(batch: _Batch, event: VisitArrived | VisitAttended) -> None:
             wait_seconds_sum=wait,
         )
         batch.tally.peak("visit_day", key, "wait_seconds_max", wait)
-        await _finished(batch, data.visit_id, event)
+        batch.finish(data.visit_id, event.time)
 
 
-async def _feedback(batch: _Batch, event: FeedbackSubmitted) -> None:
+def _feedback(batch: _Batch, event: FeedbackSubmitted) -> None:
     data = event.data
-    counted = await repository.claim_steps(
-        batch.session, data.feedback_id, ["submitted"], occurred_at=event.time
-    )
+    counted = batch.claim_steps(data.feedback_id, ["submitted"], occurred_at=event.time)
     if counted:
         key = (batch.day(data.submitted_at), data.channel.value, data.service_area)
         batch.tally.add("feedback_day", key, responses=1, score_sum=data.score)
 
 
-async def _complaint(batch: _Batch, event: ComplaintEvent) -> None:
+def _complaint(batch: _Batch, event: ComplaintEvent) -> None:
     # Each step counts on its own day: received on the day received, a decision on the day it
     # was sent (CX06 is "fully upheld / decided" for decisions made in the period).
     data = event.data
@@ -259,18 +334,16 @@ async def _complaint(batch: _Batch, event: ComplaintEvent) -> None:
             stage = ComplaintStage.ombudsman
             step = "decided:ombudsman"
             counters = {"decided": 1, event.data.ombudsman_decision.value: 1}
-        await _finished(batch, data.complaint_id, event)
+        batch.finish(data.complaint_id, event.time)
     if step is None or stage is None:
         return
-    counted = await repository.claim_steps(
-        batch.session, data.complaint_id, [step], occurred_at=event.time
-    )
+    counted = batch.claim_steps(data.complaint_id, [step], occurred_at=event.time)
     if counted:
         key = (batch.day(event.time), data.channel.value, data.service_area, stage.value)
         batch.tally.add("complaint_day", key, **counters)
 
 
-async def _sla(batch: _Batch, event: SlaMet | SlaBreached | SlaStopped) -> None:
+def _sla(batch: _Batch, event: SlaMet | SlaBreached | SlaStopped) -> None:
     # A clock counts once, met or breached, on the local date of its deadline (compliance is
     # about deadlines that fell in a period). The clock's record says where it was counted, so
     # a withdrawn breach (sla.met correcting it) moves from breached to met, once.
@@ -278,27 +351,25 @@ async def _sla(batch: _Batch, event: SlaMet | SlaBreached | SlaStopped) -> None:
     service_area = data.service_area or NO_SERVICE_AREA
     key = (batch.day(data.due_at), data.commitment, data.channel.value, service_area)
     outcome = "met" if isinstance(event, SlaMet) else "breached"
-    counted = await repository.counted_clock(batch.session, data.clock_id)
+    counted = batch.clocks.get(data.clock_id)
     if counted is None:
         batch.tally.add("sla_day", key, **{outcome: 1})
-        await repository.count_clock(batch.session, data.clock_id, outcome, key)
+        batch.count_clock(data.clock_id, outcome, key)
     elif isinstance(event, SlaMet) and event.data.corrects_breach and counted.outcome != "met":
-        await _withdraw_breach(batch, event, counted, key)
+        _withdraw_breach(batch, event, counted, key)
     # Open breaches to chase: opened by a breach with no stop, closed by the clock's stop (a
     # late sla.breached, sla.stopped, or sla.met correcting the breach).
     if isinstance(event, SlaMet | SlaStopped) or event.data.stopped_at is not None:
-        if await repository.close_breach(batch.session, data.clock_id):
-            batch.breaches_changed = True
+        batch.close_breach(data.clock_id)
         return
     if counted is not None:
         return
     # Breached with no stop yet: open, unless the contact was finished with after the clock
     # started (that event can arrive on contact.events before the breach on sla.events).
-    finished_at = await repository.step_counted(batch.session, data.contact_id, "finished")
+    finished_at = batch.step_counted(data.contact_id, "finished")
     if finished_at is not None and finished_at >= data.started_at:
         return
-    await repository.open_breach(
-        batch.session,
+    batch.open_breach(
         clock_id=data.clock_id,
         commitment=data.commitment,
         contact_type=data.contact_type.value,
@@ -309,31 +380,30 @@ async def _sla(batch: _Batch, event: SlaMet | SlaBreached | SlaStopped) -> None:
         due_at=data.due_at,
         breached_at=event.data.breached_at,
     )
-    batch.breaches_changed = True
 
 
-async def _withdraw_breach(
-    batch: _Batch, event: SlaMet, counted: Any, key: tuple[object, ...]
+def _withdraw_breach(
+    batch: _Batch, event: SlaMet, counted: ClockCount, key: tuple[object, ...]
 ) -> None:
     """Moves a clock counted breached to met, on its (possibly extended) deadline's date."""
     breached_key: tuple[object, ...] | None = None
     if counted.outcome == "breached":
-        breached_key = (counted.due_on, counted.commitment, counted.channel, counted.service_area)
+        breached_key = counted.key
     else:
         # Counted before the record kept its outcome: only a breach still open says where.
-        breach = await repository.breach_to_chase(batch.session, event.data.clock_id)
+        breach = batch.breaches.get(event.data.clock_id)
         if breach is not None:
             breached_key = (
-                batch.day(breach.due_at),
-                breach.commitment,
-                breach.channel,
-                breach.service_area,
+                batch.day(breach["due_at"]),
+                breach["commitment"],
+                breach["channel"],
+                breach["service_area"],
             )
     if breached_key is None:
         return
     batch.tally.add("sla_day", breached_key, breached=-1)
     batch.tally.add("sla_day", key, met=1)
-    await repository.count_clock(batch.session, event.data.clock_id, "met", key)
+    batch.count_clock(event.data.clock_id, "met", key)
 
 
 async def open_breach_counts(session: AsyncSession) -> dict[str, int]:
