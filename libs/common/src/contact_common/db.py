@@ -2,16 +2,21 @@
 
 Each service owns a PostgreSQL schema (`enquiry`, `complaints`, `sla`, `metrics`). SQLite has
 no schemas, so there every service keeps its own file and the schema is translated away.
+
+A batch's statement on PostgreSQL can take one array per column (`unnest`, `= ANY`): one
+prepared statement whatever the batch's size, with no SQL compiled per batch and no per-value
+Python on the way in. `postgresql_name` and `postgresql_arrays` write such statements as text.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event, exc, text
+from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, event, exc, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -29,6 +34,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+_POSTGRESQL = postgresql.dialect()
 
 
 def service_metadata(schema: str) -> MetaData:
@@ -62,6 +69,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def postgresql_name(table: Table) -> str:
+    """The table's quoted name with its schema, for a PostgreSQL statement written as text."""
+    return _POSTGRESQL.identifier_preparer.format_table(table)
+
+
+def postgresql_arrays(table: Table, names: Sequence[str]) -> str:
+    """`unnest` arguments: one typed array parameter per column, named after the column."""
+    return ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_POSTGRESQL)}[])" for name in names
+    )
 
 
 def is_sqlite(url: str) -> bool:

@@ -7,13 +7,14 @@ delivery finds the claim and changes nothing.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from uuid import UUID
 
-from sqlalchemy import Column, MetaData, String, Table, Uuid
+from sqlalchemy import Column, MetaData, String, Table, TextClause, Uuid, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.db import UTCDateTime
+from contact_common.db import UTCDateTime, postgresql_arrays, postgresql_name
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -51,14 +52,23 @@ async def claim(
 async def claim_many(
     session: AsyncSession, table: Table, *, consumer: str, events: list[tuple[UUID, str]]
 ) -> set[UUID]:
-    """Claims a batch of (event id, type) in one round trip; returns the ids not seen before."""
+    """Claims a batch of (event id, type) in one statement; returns the ids not seen before."""
     if not events:
         return set()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = datetime.now(UTC)
+    if session.get_bind().dialect.name == "postgresql":
+        result = await session.execute(
+            _claim_arrays(table),
+            {
+                "consumer": consumer,
+                "event_id": [event_id for event_id, _ in events],
+                "event_type": [event_type for _, event_type in events],
+                "processed_at": now,
+            },
+        )
+        return set(result.scalars())
     statement = (
-        insert(table)
+        sqlite.insert(table)
         .values(
             [
                 {
@@ -75,3 +85,17 @@ async def claim_many(
     )
     result = await session.execute(statement)
     return set(result.scalars())
+
+
+@cache
+def _claim_arrays(table: Table) -> TextClause:
+    # One array per column: the same prepared statement whatever the batch's size, where a
+    # multi-row INSERT was compiled afresh for each size and bound each value in Python.
+    return text(
+        f"INSERT INTO {postgresql_name(table)} (consumer, event_id, event_type, processed_at) "
+        "SELECT :consumer, claimed.event_id, claimed.event_type, "
+        "CAST(:processed_at AS TIMESTAMP WITH TIME ZONE) "
+        f"FROM unnest({postgresql_arrays(table, ('event_id', 'event_type'))}) "
+        "AS claimed (event_id, event_type) "
+        "ON CONFLICT DO NOTHING RETURNING event_id"
+    )

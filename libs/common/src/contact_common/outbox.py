@@ -3,6 +3,9 @@
 A service calls `Outbox.add(session, event)` inside the transaction that changes its state;
 the `OutboxRelay` (bus/relay.py) later publishes the row to Kafka and marks it sent. If the
 transaction rolls back, the event never existed; if the broker is down, the row waits.
+
+On PostgreSQL `add_many` is one array statement (`unnest`) whatever the batch's size; SQLite
+takes the portable multi-row insert.
 """
 
 from __future__ import annotations
@@ -25,14 +28,16 @@ from sqlalchemy import (
     Uuid,
     event,
     insert,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from contact_common.db import UTCDateTime
+from contact_common.db import UTCDateTime, postgresql_arrays, postgresql_name
 from contact_common.events import CloudEvent, encode_event, topic_for
 
 DEFAULT_SHARDS = 16
+_ARRAY_COLUMNS = ("event_id", "event_type", "topic", "key", "shard", "payload")
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -74,6 +79,14 @@ class Outbox:
         self.shards = shards
         # Called after a commit that wrote outbox rows, so a relay in this process wakes at once.
         self._on_commit: list[Callable[[], None]] = []
+        columns = ", ".join(_ARRAY_COLUMNS)
+        # Numbered in the order of the arrays, so one key's rows leave in the order added.
+        self._insert_arrays = text(
+            f"INSERT INTO {postgresql_name(table)} ({columns}, created_at) "
+            f"SELECT {columns}, CAST(:created_at AS TIMESTAMP WITH TIME ZONE) "
+            f"FROM unnest({postgresql_arrays(table, _ARRAY_COLUMNS)}) WITH ORDINALITY "
+            f"AS added ({columns}, position) ORDER BY position"
+        )
 
     def subscribe(self, callback: Callable[[], None]) -> None:
         """Calls `callback` after every commit that added rows to this outbox."""
@@ -93,10 +106,13 @@ class Outbox:
     async def add_many(
         self, session: AsyncSession, events: list[CloudEvent], *, topic: str | None = None
     ) -> None:
-        """Writes several events in one round trip, in order."""
+        """Writes several events in one statement, in order."""
         if not events:
             return
-        await session.execute(insert(self.table), self.rows(events, topic=topic))
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(self._insert_arrays, self._arrays(events, topic=topic))
+        else:
+            await session.execute(insert(self.table), self.rows(events, topic=topic))
         await self.announce(session)
 
     def rows(self, events: list[CloudEvent], *, topic: str | None = None) -> list[dict[str, Any]]:
@@ -117,6 +133,19 @@ class Outbox:
             }
             for e in events
         ]
+
+    def _arrays(self, events: list[CloudEvent], *, topic: str | None) -> dict[str, Any]:
+        # The rows of `rows` as one list per column, for the array statement.
+        keys = [e.subject for e in events]
+        return {
+            "event_id": [e.id for e in events],
+            "event_type": [e.type for e in events],
+            "topic": [topic or topic_for(e) for e in events],
+            "key": keys,
+            "shard": [shard_of(key, self.shards) for key in keys],
+            "payload": [encode_event(e) for e in events],
+            "created_at": datetime.now(UTC),
+        }
 
     async def announce(self, session: AsyncSession) -> None:
         """Wakes this process's relay when the session's transaction, which wrote outbox rows,

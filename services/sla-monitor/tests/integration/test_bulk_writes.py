@@ -1,4 +1,4 @@
-"""The consumer's array statements write what the portable ones wrote (issue 8, throughput)."""
+"""The consumer's batch writes on PostgreSQL: each event claimed once, its notices in order."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from contact_common.db import create_engine, create_session_factory, transaction
 from contact_common.events import encode_event, topic_for
+from contact_common.inbox import claim_many
 from contact_common.migrations import upgrade
 from contact_common.outbox import shard_of
-from sla_monitor.clocks import repository
-from sla_monitor.models import outbox, outbox_message
+from sla_monitor.models import inbox_message, outbox, outbox_message
 from sla_monitor.testing import Call, london
 
 from .conftest import SERVICE_DIR
@@ -32,13 +32,13 @@ async def test_a_batch_is_claimed_once_and_its_outbox_rows_keep_their_order(
     outbox.subscribe(wake := lambda: woken.append(True))
     try:
         async with transaction(sessions) as session:
-            fresh = await repository.claim_events(
-                session, consumer="test", events=[(e.id, e.type) for e in events[:4]]
+            fresh = await claim_many(
+                session, inbox_message, consumer="test", events=[(e.id, e.type) for e in events[:4]]
             )
             await outbox.add_many(session, events)
         async with transaction(sessions) as session:
-            again = await repository.claim_events(
-                session, consumer="test", events=[(e.id, e.type) for e in events]
+            again = await claim_many(
+                session, inbox_message, consumer="test", events=[(e.id, e.type) for e in events]
             )
             rows = (await session.execute(select(outbox_message).order_by("id"))).all()
     finally:

@@ -3,7 +3,8 @@
 The consumer's batch statements have a PostgreSQL form that takes one array per column
 (`unnest`, `= ANY`): the same prepared statement whatever the batch's size, no SQL compiled
 per batch and no per-value Python on the way in. SQLite (the embedded default) gets the
-portable statements.
+portable statements. The batch's inbox claims and outbox rows are the shared ones
+(`contact_common.inbox.claim_many`, `Outbox.add_many`), which take the same form.
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contact_common.db import postgresql_arrays, postgresql_name
 from contact_common.events import Channel, ComplaintStage, ContactType
-from contact_common.inbox import claim_many
 from sla_monitor.clocks.domain import SlaClock, Status, Step
 from sla_monitor.clocks.models import clock, held_step
-from sla_monitor.models import inbox_message
 
 _MUTABLE = (
     "due_at",
@@ -61,7 +61,6 @@ class Deadline:
 
 _CLOCK_COLUMNS = tuple(column.name for column in clock.columns)
 _HELD_COLUMNS = tuple(column.name for column in held_step.columns)
-_POSTGRESQL = postgresql.dialect()
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -73,17 +72,6 @@ def _on_postgresql(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _table_name(table: Table) -> str:
-    return _POSTGRESQL.identifier_preparer.format_table(table)
-
-
-def _arrays(table: Table, names: Sequence[str]) -> str:
-    """`unnest` arguments: one typed array parameter per column, named after the column."""
-    return ", ".join(
-        f"CAST(:{name} AS {table.c[name].type.compile(dialect=_POSTGRESQL)}[])" for name in names
-    )
-
-
 def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
     """Rows turned into one list per column (the arrays `unnest` takes)."""
     return {name: [row[name] for row in rows] for name in names}
@@ -91,32 +79,25 @@ def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, 
 
 def _unnest_insert(table: Table, names: Sequence[str]) -> TextClause:
     return text(
-        f"INSERT INTO {_table_name(table)} ({', '.join(names)}) "
-        f"SELECT * FROM unnest({_arrays(table, names)}) ON CONFLICT DO NOTHING"
+        f"INSERT INTO {postgresql_name(table)} ({', '.join(names)}) "
+        f"SELECT * FROM unnest({postgresql_arrays(table, names)}) ON CONFLICT DO NOTHING"
     )
 
 
-_CLAIM = text(
-    f"INSERT INTO {_table_name(inbox_message)} (consumer, event_id, event_type, processed_at) "
-    "SELECT :consumer, claimed.event_id, claimed.event_type, now() "
-    f"FROM unnest({_arrays(inbox_message, ('event_id', 'event_type'))}) "
-    "AS claimed (event_id, event_type) "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
-)
 _LOCK_CLOCKS = text(
-    f"SELECT {', '.join(_CLOCK_COLUMNS)} FROM {_table_name(clock)} "
+    f"SELECT {', '.join(_CLOCK_COLUMNS)} FROM {postgresql_name(clock)} "
     "WHERE subject = ANY(CAST(:subjects AS UUID[])) ORDER BY id FOR UPDATE"
 )
 _HELD_OF = text(
-    f"SELECT {', '.join(_HELD_COLUMNS)} FROM {_table_name(held_step)} "
+    f"SELECT {', '.join(_HELD_COLUMNS)} FROM {postgresql_name(held_step)} "
     "WHERE subject = ANY(CAST(:subjects AS UUID[]))"
 )
 _INSERT_CLOCKS = _unnest_insert(clock, _CLOCK_COLUMNS)
 _INSERT_HELD = _unnest_insert(held_step, _HELD_COLUMNS)
 _UPDATE_CLOCKS = text(
-    f"UPDATE {_table_name(clock)} AS clock SET "
+    f"UPDATE {postgresql_name(clock)} AS clock SET "
     + ", ".join(f"{name} = changed.{name}" for name in _MUTABLE)
-    + f" FROM unnest({_arrays(clock, ('id', *_MUTABLE))}) "
+    + f" FROM unnest({postgresql_arrays(clock, ('id', *_MUTABLE))}) "
     + f"AS changed (id, {', '.join(_MUTABLE)}) WHERE clock.id = changed.id"
 )
 
@@ -187,25 +168,6 @@ def _step_from_row(row: Row[Any]) -> Step:
 
 
 # -- the consumer's batch --------------------------------------------------------------------------
-
-
-async def claim_events(
-    session: AsyncSession, *, consumer: str, events: Sequence[tuple[UUID, str]]
-) -> set[UUID]:
-    """Claims a batch of (event id, type) in the inbox; returns the ids not handled before."""
-    if not events:
-        return set()
-    if not _on_postgresql(session):
-        return await claim_many(session, inbox_message, consumer=consumer, events=list(events))
-    result = await session.execute(
-        _CLAIM,
-        {
-            "consumer": consumer,
-            "event_id": [event_id for event_id, _ in events],
-            "event_type": [event_type for _, event_type in events],
-        },
-    )
-    return set(result.scalars())
 
 
 async def lock_clocks_of(session: AsyncSession, subjects: Sequence[UUID]) -> list[SlaClock]:

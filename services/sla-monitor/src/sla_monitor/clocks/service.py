@@ -30,6 +30,7 @@ from contact_common.events import (
     SlaStopped,
     SlaStoppedData,
 )
+from contact_common.inbox import claim_many
 from sla_monitor.clocks import repository
 from sla_monitor.clocks.domain import (
     Evaluation,
@@ -40,7 +41,7 @@ from sla_monitor.clocks.domain import (
     step_of,
 )
 from sla_monitor.commitments.policy import Policy
-from sla_monitor.models import outbox
+from sla_monitor.models import inbox_message, outbox
 
 CONSUMER = "sla-monitor"
 SOURCE = "/sla-monitor"
@@ -106,8 +107,11 @@ async def handle_contact_events(
     The contacts' clocks are read under lock, evaluated in memory by the domain rules, and
     written back in bulk with their notices in the outbox.
     """
-    fresh = await repository.claim_events(
-        session, consumer=CONSUMER, events=[(item.event.id, item.event.type) for item in batch]
+    fresh = await claim_many(
+        session,
+        inbox_message,
+        consumer=CONSUMER,
+        events=[(item.event.id, item.event.type) for item in batch],
     )
     steps = []
     for item in batch:

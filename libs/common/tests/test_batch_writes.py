@@ -1,0 +1,205 @@
+"""Tests for a batch's inbox claims and outbox rows on each database: PostgreSQL's array
+statements and SQLite's portable ones claim each event once and write the same rows, in order."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from contact_common.bus.topics import SLA_EVENTS
+from contact_common.db import (
+    create_engine,
+    create_session_factory,
+    is_sqlite,
+    service_metadata,
+    transaction,
+)
+from contact_common.events import (
+    Channel,
+    CloudEvent,
+    FeedbackSubmitted,
+    FeedbackSubmittedData,
+    encode_event,
+    topic_for,
+)
+from contact_common.inbox import claim_many, inbox_table
+from contact_common.outbox import Outbox, outbox_table, shard_of
+
+SCHEMA = "t_batch"
+metadata = service_metadata(SCHEMA)
+inbox_message = inbox_table(metadata)
+outbox_message = outbox_table(metadata)
+
+
+@dataclass
+class Store:
+    """This test's inbox and outbox on one database."""
+
+    engine: AsyncEngine
+    factory: async_sessionmaker[AsyncSession]
+    outbox: Outbox
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database the services run on."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/batch.db"
+    url: str = request.getfixturevalue("database_url")
+    if is_sqlite(url):
+        pytest.skip("needs PostgreSQL; none answered")
+    return url
+
+
+@pytest.fixture
+async def store(any_url: str) -> AsyncIterator[Store]:
+    engine = create_engine(any_url, schema=SCHEMA)
+    async with engine.begin() as connection:
+        if not is_sqlite(any_url):
+            await connection.exec_driver_sql(f'CREATE SCHEMA "{SCHEMA}"')
+        await connection.run_sync(metadata.create_all)
+    try:
+        yield Store(engine, create_session_factory(engine), Outbox(outbox_message))
+    finally:
+        await engine.dispose()
+
+
+def feedback(feedback_id: uuid.UUID | None = None, score: int = 4) -> FeedbackSubmitted:
+    """A feedback.submitted event about `feedback_id` (a new contact if none)."""
+    feedback_id = feedback_id or uuid.uuid4()
+    now = datetime.now(UTC)
+    return FeedbackSubmitted(
+        source="/test",
+        subject=str(feedback_id),
+        time=now,
+        data=FeedbackSubmittedData(
+            feedback_id=feedback_id,
+            score=score,
+            channel=Channel.portal,
+            service_area="waste",
+            submitted_at=now,
+        ),
+    )
+
+
+# -- the inbox -------------------------------------------------------------------------------------
+
+
+async def test_a_batch_is_claimed_once_per_consumer(store: Store) -> None:
+    first, second, third = (uuid.uuid4() for _ in range(3))
+    before = datetime.now(UTC)
+    async with transaction(store.factory) as session:
+        fresh = await claim_many(
+            session,
+            inbox_message,
+            consumer="reader",
+            events=[(first, "call.offered"), (second, "call.answered"), (first, "call.offered")],
+        )
+        assert await claim_many(session, inbox_message, consumer="reader", events=[]) == set()
+    async with transaction(store.factory) as session:
+        again = await claim_many(
+            session,
+            inbox_message,
+            consumer="reader",
+            events=[(second, "call.answered"), (third, "call.abandoned")],
+        )
+        other = await claim_many(
+            session, inbox_message, consumer="writer", events=[(first, "call.offered")]
+        )
+        rows = (await session.execute(select(inbox_message))).all()
+
+    # A redelivery within the batch is claimed once, as one in a later batch is not at all.
+    assert fresh == {first, second}
+    assert again == {third}
+    assert other == {first}
+    claims = {(row.consumer, row.event_id): row.event_type for row in rows}
+    assert claims == {
+        ("reader", first): "call.offered",
+        ("reader", second): "call.answered",
+        ("reader", third): "call.abandoned",
+        ("writer", first): "call.offered",
+    }
+    assert all(before <= row.processed_at <= datetime.now(UTC) for row in rows)
+    assert all(row.processed_at.tzinfo is UTC for row in rows)
+
+
+async def test_claims_roll_back_with_the_work(store: Store) -> None:
+    event_id = uuid.uuid4()
+    with pytest.raises(RuntimeError, match="the handler failed"):
+        async with transaction(store.factory) as session:
+            await claim_many(
+                session, inbox_message, consumer="reader", events=[(event_id, "call.offered")]
+            )
+            raise RuntimeError("the handler failed")
+    async with transaction(store.factory) as session:
+        fresh = await claim_many(
+            session, inbox_message, consumer="reader", events=[(event_id, "call.offered")]
+        )
+    assert fresh == {event_id}
+
+
+# -- the outbox ------------------------------------------------------------------------------------
+
+
+async def test_a_batch_of_events_is_written_in_order_and_wakes_the_relay_once(
+    store: Store,
+) -> None:
+    contacts = [uuid.uuid4() for _ in range(3)]
+    # Interleaved contacts: each one's events must leave in the order they were added.
+    events: list[CloudEvent] = [feedback(c, score=1) for c in contacts]
+    events += [feedback(c, score=5) for c in contacts]
+    woken: list[bool] = []
+    store.outbox.subscribe(wake := lambda: woken.append(True))
+    before = datetime.now(UTC)
+    try:
+        async with transaction(store.factory) as session:
+            await store.outbox.add_many(session, events[:4])
+            await store.outbox.add(session, events[4])
+            await store.outbox.add_many(session, events[5:])
+            await store.outbox.add_many(session, [])
+        async with transaction(store.factory) as session:
+            rows = (await session.execute(select(outbox_message).order_by("id"))).all()
+    finally:
+        store.outbox.unsubscribe(wake)
+
+    assert woken == [True]
+    assert [row.event_id for row in rows] == [e.id for e in events]
+    for row, event in zip(rows, events, strict=True):
+        assert (row.event_type, row.topic, row.key) == (event.type, topic_for(event), event.subject)
+        assert row.shard == shard_of(event.subject)
+        assert row.payload == encode_event(event)
+        assert before <= row.created_at <= datetime.now(UTC)
+        assert row.published_at is None
+
+
+async def test_a_batch_goes_to_the_topic_asked_for_and_rolls_back_with_the_work(
+    store: Store,
+) -> None:
+    kept, dropped = [feedback() for _ in range(2)], [feedback() for _ in range(2)]
+    outbox = Outbox(outbox_message, shards=4)
+    woken: list[bool] = []
+    outbox.subscribe(wake := lambda: woken.append(True))
+    try:
+        with pytest.raises(RuntimeError, match="the caller's work failed"):
+            async with transaction(store.factory) as session:
+                await outbox.add_many(session, list(dropped))
+                raise RuntimeError("the caller's work failed")
+        async with transaction(store.factory) as session:
+            await outbox.add_many(session, list(kept), topic=SLA_EVENTS)
+        async with transaction(store.factory) as session:
+            rows = (await session.execute(select(outbox_message).order_by("id"))).all()
+    finally:
+        outbox.unsubscribe(wake)
+
+    assert woken == [True]
+    assert [row.event_id for row in rows] == [e.id for e in kept]
+    assert all(row.topic == SLA_EVENTS for row in rows)
+    assert [row.shard for row in rows] == [shard_of(e.subject, 4) for e in kept]
+    assert all(row.created_at - rows[0].created_at < timedelta(seconds=1) for row in rows)
