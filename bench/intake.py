@@ -32,35 +32,29 @@ CONNECTIONS = 32
 # What limits the throughput goal, for BENCHMARKS.md ("What limits the goals not met"). Kept by
 # hand with the code: update it when either changes.
 FINDINGS = """\
-- **Intake (throughput)**: until 2026-11-25 every POST took the row lock of the year's
-  reference counter first and held it to commit, so transactions ran one at a time (`Lock:
-  transactionid`, ~10 of the run's backends waiting). References now come from a PostgreSQL
-  sequence per year (gaps after a rollback: docs/decisions.md), and that wait is gone (0.0).
-  A POST is five round trips (BEGIN, the reference, one INSERT of enquiry + history + outbox row
-  through data-modifying CTEs, NOTIFY, COMMIT) where it was ten (pool pre-ping was three:
-  dropped, with closed connections discarded at checkout instead). What limits it now is CPU in
-  the enquiry-api process: ~3-4 ms of CPU per request at saturation against the minimal app's
-  ~0.17 ms (it was 7-8 ms; the process CPU above over its req/s), and on these 2 cores,
-  shared with PostgreSQL, the load generator and other helpers' runs, the process got only a
-  third of a core. `python bench/cpu_per_request.py --profile` (CPU time, one request at a
-  time) puts the rest in FastAPI's routing and dependency solving, SQLAlchemy's execute path
-  (~0.1-0.2 ms a statement: greenlet hand-offs, compiled-cache lookup, bind processing), the
-  ORM objects and the pydantic CloudEvent built per enquiry, two `event.listen` calls per
-  transaction in `Outbox.announce` (SQLAlchemy's listen is slow), and the outbox relay in the
-  same process (about a third of the process's CPU when requests come one at a time, as each
-  commit wakes a pass). NOTIFY takes a database-wide lock at commit (`Lock:object`, ~0.2): it
-  serialises the commit of every writing transaction, harmless at this rate. More uvicorn
-  workers cannot add CPU that the machine does not have; on a host with spare cores they
-  would (each worker runs its own relay, which the shard locks allow). Reaching 40% of a
-  one-line endpoint needs well under 0.5 ms of CPU per request: not with SQLAlchemy, pydantic
-  events and the relay in the request's process.
-- **Intake (p99 at half our max)**: met at 16 ms while our maximum was ~200 req/s (so 102 req/s
-  offered); since the maximum doubled the half is ~200 req/s, and p99 measured 88-119 ms (three
-  repetitions, 2026-11-25 16:31; p50 4.6 ms). At that rate the process is near its share of
-  the 2 cores, and the outbox relay runs in the same event loop (up to three passes at once since
-  the relay change, and a VACUUM of the outbox every 5,000 rows): requests that arrive during a
-  pass wait for it. Not profiled further; running the relay in a process of its own, or more
-  workers on a host with spare cores, are what to try."""
+- **Intake (throughput)**: 603 req/s on 2026-11-25 18:40, 8% of the minimal endpoint (391,
+  6% earlier that day; 203, 3% in the first run). What went: the reference counter's row lock
+  held to commit (now a sequence per year: docs/decisions.md), pool pre-ping (three round
+  trips), the ORM unit of work (one INSERT of enquiry + history + outbox row through
+  data-modifying CTEs), two `event.listen` per transaction in `Outbox.announce` (~0.1 ms), and
+  the `NOTIFY` each transaction sent to wake relays in other processes: a notifying transaction
+  holds a database-wide lock through its commit, so commits ran one at a time (an asyncpg probe
+  of 32 clients: 300 transactions/s with it, 1,270-1,580 without). A POST is now four round
+  trips (BEGIN, the reference, the INSERT, COMMIT). What limits it now is CPU in the enquiry-api
+  process: `bench/cpu_per_request.py` measures ~2.6 ms of server CPU per request without the
+  relay against the minimal app's ~0.35 ms (FastAPI's routing and dependencies, SQLAlchemy's
+  execute path at ~0.1-0.2 ms a statement, the ORM objects and the pydantic CloudEvent per
+  enquiry), plus the relay in the same process; the process ran at ~1 core of the machine's 2,
+  which it shares with PostgreSQL and the load generator. Reaching 40% of a one-line endpoint
+  needs well under 0.5 ms of CPU per request: not with SQLAlchemy, pydantic events and the
+  relay in the request's process. More uvicorn workers would add cores a larger host has.
+- **Intake (p99 at half our max)**: met, 16.6 ms at 302 req/s (repetitions 12.1, 114.8 and 16.6
+  ms). Before 2026-11-25 18:00 it was 88-119 ms at ~200 req/s: a probe with `gc.callbacks` and
+  an event-loop lag timer showed Python's full (generation 2) collections pausing the process
+  100-160 ms each, a few times per run, over the hundreds of thousands of objects start-up
+  builds. Services now `gc.freeze()` those after start-up (~14 ms per full collection since).
+  The one slow repetition (114.8 ms) is what remains: a pause of the process of that order,
+  from the relay's vacuum of the outbox every 5,000 rows or the machine's neighbours."""
 
 
 def _body() -> bytes:

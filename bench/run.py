@@ -63,33 +63,44 @@ FINDINGS = """\
   ms p50 / p99); the broker's cost is a diagnostics row. What still moves the figures: the two
   cores shared with the writer, the consumer, the broker and PostgreSQL (the direct baseline's
   own p99 moves with them: on a machine loaded by other work the relay measured 15-90% of
-  direct and p99 54-374 ms).
-- **sla-monitor (events/s)**: 5,867 events/s on 2026-11-25 16:15 (4,609 before the consumer's
-  batch moved to array statements: one prepared statement per table whatever the batch size,
-  where SQLAlchemy compiled a multi-row INSERT afresh per batch). The limit is one Python
-  process's CPU, ~170-250 ms per 1,000 events where 10,000/s needs under 100 ms of a core that
-  PostgreSQL and the broker share: evaluating the rules ~16%, building the sla.* events ~13%, the
-  SQL ~15%, decoding ~8%, the relay in the same process 16-22% (services/sla-monitor/README.md,
-  `bench_sla.py --profile`). Beyond that, more instances in the group (6 partitions).
-- **metrics-api (score card)**: on the line, not over it: the score card itself is steady at
-  ~9 ms; the ratio moves with the scan it is compared with (0.97% and 1.01% in two runs of
-  2026-11-25 with scans of ~990 and ~930 ms; the service's README measured 0.68% against a 1,257
-  ms scan). The score card reads pre-aggregated roll-ups, so its time is a fixed per-request
-  cost that does not grow with the contacts; the goal is met or missed by the scan's speed.
-- **End to end (benchmark 5)**: not met. 2026-11-25 16:20 (load average ~1 at the start, the
-  machine's 2 cores then fully busy with the system itself): of 1,500 contact events/s offered
-  in bursts, the APIs answered 457/s within the five minutes (30%; 187-255/s in two runs before
-  intake's reference counter became a sequence), the clock visible p50 1.9 s / p99 6.5 s after
-  the API's answer (51-55 s before), sla-monitor kept up (lag +1.8/s, at most 1,132 behind), and
-  metrics-api did not (+626/s, 191,611 behind at the end). What limits it, from the diagnostics
-  above: CPU: the whole machine was at 1.99 of 2 cores, with enquiry-api 0.36, complaints-api
-  0.33, metrics-api 0.31, sla-monitor 0.16, plus PostgreSQL and the generator. complaints-api
-  still takes a gapless reference from a counter row held to commit (`Lock:transactionid` ~10
-  backends waiting, all on `complaints.reference_counter`): the sequence enquiry-api now uses is
-  the fix to carry over. metrics-api consumes both topics (each contact's clocks add sla.*
-  events) one transaction per partition batch; it needs the array statements sla-monitor got,
-  or more instances. Four services, PostgreSQL, the broker and the generator on 2 cores cannot
-  reach 1,500 events/s; the figure to read is the trend, on a machine with cores to spare."""
+  direct and p99 54-374 ms). Since 2026-11-25 18:00 no writing transaction sends `NOTIFY`
+  (it serialised every commit on the database), so this benchmark runs enquiry-api's relay in
+  the writing process, woken by its commits as in an API process, and a pass starts another
+  only when it may have left rows behind (an empty pass after every real one was half the
+  relay's CPU at a steady rate): 20 / 44 ms and 56% of direct at 18:45.
+- **sla-monitor (events/s)**: 7,723 events/s on 2026-11-25 18:46 (5,867 at 16:15; 4,609
+  before the consumer's batch moved to array statements). Since then the shared inbox claims a
+  batch and the shared outbox writes one with one array statement each (sla-monitor's own copies
+  of them are gone), `encode_event` uses pydantic's serializer, and start-up objects are frozen
+  out of the garbage collector. The limit is one Python process's CPU, ~100 ms per 1,000 events
+  (process CPU, 2026-11-25) where 10,000/s needs under 100 ms of a core that PostgreSQL and the
+  broker share: evaluating the rules, building the sla.* events, the SQL, decoding and the relay
+  in the same process (services/sla-monitor/README.md, `bench_sla.py --profile`). Beyond that,
+  more instances in the group (6 partitions).
+- **metrics-api (score card)**: on the line: 1.04% on 2026-11-25 18:50 (13.4 ms against a
+  1,288 ms scan), 0.97% and 1.01% in two runs earlier that day. The score card reads
+  pre-aggregated roll-ups, so its time is a fixed per-request cost that does not grow with the
+  contacts (six sums, one round trip each, plus the HTTP frame); the goal is met or missed by
+  the scan's speed and the machine's noise. One statement for the six sums would take ~5 ms off.
+- **metrics-api consumer (4c)**: 14,460 events/s on 2026-11-25 18:51, 38 ms of its CPU per
+  1,000 events (642 events/s and ~1,060 ms before 2026-11-25: two to five statements per
+  event). A batch now reads the state it needs once, counts in memory in order, and writes once
+  with array statements.
+- **End to end (benchmark 5)**: not met. 2026-11-25 18:51 (load average 0.7 at the start):
+  of 1,500 contact events/s offered in bursts the APIs answered 674/s within the five minutes
+  (45%; 457/s at 16:20, 187-255/s before). The consumers nearly keep up with that (lag slope
+  sla-monitor +15.3/s, metrics-api +23.6/s, against +1.8 and +626/s at 16:20; the goal is
+  <= 15/s), but sla-monitor ran up to 6,437 events behind during the bursts, so a clock showed
+  p50 4.5 s / p99 49 s after its API answer (6.5 s p99 at 16:20, when less got through the
+  APIs). Lock waits are gone (the counter rows of both APIs are sequences, and no `NOTIFY`
+  serialises commits): PostgreSQL's backends were on CPU (2.0 mean, on 2 cores) and the
+  whole machine at 1.99 of 2 cores, the services using 0.84 of them (enquiry-api 0.41,
+  complaints-api 0.21, sla-monitor 0.12, metrics-api 0.10). enquiry-api, which takes 90% of
+  the events, waited on a saturated PostgreSQL (its requests p50 146 s behind their due time,
+  complaints-api's 0.1 s). Four services, PostgreSQL, the broker and the generator on 2 cores
+  cannot reach 1,500 events/s; the figure to read is the trend, on a machine with cores to
+  spare. Next: which statements PostgreSQL spends its CPU on (pg_stat_statements), the relay's
+  shard probes and the consumers' inbox rows among the candidates."""
 
 
 def _cell(value: object) -> str:
