@@ -18,6 +18,7 @@ from sqlalchemy import Integer, Table, TextClause, delete, func, or_, select, te
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contact_common.db import postgresql_arrays, postgresql_name
 from metrics_api.readmodel.domain import Tally
 from metrics_api.readmodel.models import (
     MONTHLY,
@@ -79,10 +80,6 @@ def _greatest(session: AsyncSession, left: Any, right: Any) -> Any:
     return func.max(left, right)
 
 
-def _table_name(table: Table) -> str:
-    return _POSTGRESQL.identifier_preparer.format_table(table)
-
-
 def _array(table: Table, column: str, parameter: str | None = None) -> str:
     """A typed array parameter of `column`'s type."""
     sql_type = table.c[column].type.compile(dialect=_POSTGRESQL)
@@ -91,7 +88,7 @@ def _array(table: Table, column: str, parameter: str | None = None) -> str:
 
 def _unnest(table: Table, columns: Sequence[str]) -> str:
     """`unnest` of one array parameter per column, named after the column."""
-    return f"unnest({', '.join(_array(table, c) for c in columns)}) AS batch ({', '.join(columns)})"
+    return f"unnest({postgresql_arrays(table, columns)}) AS batch ({', '.join(columns)})"
 
 
 def _arrays(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:
@@ -100,41 +97,41 @@ def _arrays(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[s
 
 
 _STEPS_OF = text(
-    f"SELECT subject_id, step, occurred_at FROM {_table_name(_STEP)} "
+    f"SELECT subject_id, step, occurred_at FROM {postgresql_name(_STEP)} "
     f"WHERE subject_id = ANY({_array(_STEP, 'subject_id', 'subjects')})"
 )
 _CLOCKS_OF = text(
-    f"SELECT {', '.join(_CLOCK_COLUMNS)} FROM {_table_name(_CLOCK)} "
+    f"SELECT {', '.join(_CLOCK_COLUMNS)} FROM {postgresql_name(_CLOCK)} "
     f"WHERE clock_id = ANY({_array(_CLOCK, 'clock_id', 'clocks')})"
 )
 _BREACHES_OF = text(
-    f"SELECT {', '.join(_BREACH_COLUMNS)} FROM {_table_name(_BREACH)} "
+    f"SELECT {', '.join(_BREACH_COLUMNS)} FROM {postgresql_name(_BREACH)} "
     f"WHERE clock_id = ANY({_array(_BREACH, 'clock_id', 'clocks')})"
 )
 _ADD_STEPS = text(
-    f"INSERT INTO {_table_name(_STEP)} ({', '.join(_STEP_COLUMNS)}) "
+    f"INSERT INTO {postgresql_name(_STEP)} ({', '.join(_STEP_COLUMNS)}) "
     f"SELECT * FROM {_unnest(_STEP, _STEP_COLUMNS)} ON CONFLICT DO NOTHING"
 )
 _MARK_FINISHED = text(
-    f"INSERT INTO {_table_name(_STEP)} AS counted ({', '.join(_STEP_COLUMNS)}) "
+    f"INSERT INTO {postgresql_name(_STEP)} AS counted ({', '.join(_STEP_COLUMNS)}) "
     f"SELECT subject_id, 'finished', occurred_at "
     f"FROM {_unnest(_STEP, ('subject_id', 'occurred_at'))} "
     "ON CONFLICT (subject_id, step) "
     "DO UPDATE SET occurred_at = greatest(counted.occurred_at, excluded.occurred_at)"
 )
 _COUNT_CLOCKS = text(
-    f"INSERT INTO {_table_name(_CLOCK)} ({', '.join(_CLOCK_COLUMNS)}) "
+    f"INSERT INTO {postgresql_name(_CLOCK)} ({', '.join(_CLOCK_COLUMNS)}) "
     f"SELECT * FROM {_unnest(_CLOCK, _CLOCK_COLUMNS)} "
     "ON CONFLICT (clock_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _CLOCK_COLUMNS if c != "clock_id")
 )
 _CLOSE_BREACHES = text(
-    f"DELETE FROM {_table_name(_BREACH)} "
+    f"DELETE FROM {postgresql_name(_BREACH)} "
     f"WHERE clock_id = ANY({_array(_BREACH, 'clock_id', 'clocks')}) "
     f"OR contact_id = ANY({_array(_BREACH, 'contact_id', 'contacts')})"
 )
 _OPEN_BREACHES = text(
-    f"INSERT INTO {_table_name(_BREACH)} ({', '.join(_BREACH_COLUMNS)}) "
+    f"INSERT INTO {postgresql_name(_BREACH)} ({', '.join(_BREACH_COLUMNS)}) "
     f"SELECT * FROM {_unnest(_BREACH, _BREACH_COLUMNS)} ON CONFLICT DO NOTHING"
 )
 
@@ -157,10 +154,10 @@ def _add_counts(day: Table, month: Table) -> TextClause:
     totals = ", ".join(f"max({c})" if c.endswith("_max") else f"sum({c})" for c in values)
     return text(
         f"WITH changes AS (SELECT * FROM {_unnest(day, [*keys, *values])}), "
-        f"daily AS (INSERT INTO {_table_name(day)} AS counter ({columns}) "
+        f"daily AS (INSERT INTO {postgresql_name(day)} AS counter ({columns}) "
         f"SELECT {columns} FROM changes ORDER BY {in_order} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}) "
-        f"INSERT INTO {_table_name(month)} AS counter ({columns}) "
+        f"INSERT INTO {postgresql_name(month)} AS counter ({columns}) "
         f"SELECT {month_of}, {', '.join([*keys[1:], totals])} FROM changes "
         f"GROUP BY {in_order} ORDER BY {in_order} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
