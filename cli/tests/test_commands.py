@@ -26,15 +26,26 @@ def test_policy_validate_names_the_bad_entry(tmp_path: Path) -> None:
 
 
 def test_policy_validate_and_show_the_shipped_policy() -> None:
-    shipped = Path(__file__).parents[2] / "services/sla-monitor/src/sla_monitor/policies"
+    shipped = Path(__file__).parents[2] / "libs/common/src/contact_common/commitments/policies"
     result = runner.invoke(app, ["policy", "validate", str(shipped / "default.yaml")])
     assert result.exit_code == 0, result.output
     assert "valid" in result.output
     shown = runner.invoke(
-        app, ["policy", "show", "complaint-handling-code-2024"], env={"COLUMNS": "200"}
+        app, ["policy", "show", "complaint-handling-code-2024"], env={"COLUMNS": "250"}
     )
     assert shown.exit_code == 0, shown.output
     assert "from acknowledgement" in shown.output
+    assert "up to 20 working days" in shown.output  # the Code's stage 2 extension
+
+
+def test_policy_show_reads_the_policy_in_force_from_POLICY() -> None:
+    shown = runner.invoke(
+        app,
+        ["policy", "show"],
+        env={"COLUMNS": "250", "POLICY": "complaint-handling-code-2024"},
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "complaint-handling-code-2024" in shown.output
 
 
 def test_demo_show_summarises_without_sending() -> None:

@@ -26,6 +26,7 @@ from rich.progress import (
 from rich.table import Column, Table
 
 from contact_common.auth import SCOPES, issue_key, key_file_summary, revoke_key
+from contact_common.commitments import Policy, PolicyError, load_policy
 from contact_common.migrations import upgrade
 from contactctl.demo import DemoYear, financial_year, summarise
 from contactctl.loader import LoadAborted, LoadReport, load
@@ -33,7 +34,9 @@ from contactctl.loader import LoadAborted, LoadReport, load
 app = typer.Typer(help="Operate the council contact platform.", no_args_is_help=True)
 keys = typer.Typer(help="API keys with scopes.", no_args_is_help=True)
 demo = typer.Typer(help="A realistic demonstration year of contacts.", no_args_is_help=True)
-policy = typer.Typer(help="sla-monitor's commitments policy.", no_args_is_help=True)
+policy = typer.Typer(
+    help="The commitments policy every service keeps (POLICY).", no_args_is_help=True
+)
 breaches = typer.Typer(help="Missed commitments, from sla-monitor.", no_args_is_help=True)
 sla = typer.Typer(help="sla-monitor operations.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
@@ -286,7 +289,15 @@ def _print_report(report: LoadReport) -> None:
 
 
 def _policy_table(name: str, description: str, commitments: list[dict[str, Any]]) -> Table:
-    table = Table("id", "applies to", "starts", "stops", "target", title=f"{name}: {description}")
+    table = Table(
+        "id",
+        "applies to",
+        "starts",
+        "stops",
+        "target",
+        "extension",
+        title=f"{name}: {description}",
+    )
     for c in commitments:
         applies = c.get("applies_to") or {}
         scope = [c["contact_type"]]
@@ -304,12 +315,14 @@ def _policy_table(name: str, description: str, commitments: list[dict[str, Any]]
         )
         if c.get("anchor") == "acknowledged":
             amount += " (from acknowledgement)"
+        limit = c.get("max_extension_working_days")
         table.add_row(
             c["id"],
             "; ".join(scope),
             ", ".join(c["start_events"]),
             ", ".join(c["stop_events"]),
             amount,
+            f"once, up to {limit} working days" if limit else "none",
         )
     return table
 
@@ -320,7 +333,7 @@ def policy_show(
         str | None,
         typer.Argument(
             help="A shipped policy (default, complaint-handling-code-2024) or a YAML file; "
-            "default: SLA_POLICY, else default.",
+            "default: POLICY, else default.",
             show_default=False,
         ),
     ] = None,
@@ -335,7 +348,7 @@ def policy_show(
         answer = _get(f"{sla_url.rstrip('/')}/v1/commitments", _api_key(api_key))
         console.print(_policy_table(answer["policy"], answer["description"], answer["commitments"]))
         return
-    loaded = _load_policy(name_or_file or os.environ.get("SLA_POLICY", "default"))
+    loaded = _load_policy(name_or_file or os.environ.get("POLICY", "default"))
     commitments = [c.model_dump(mode="json") for c in loaded.commitments]
     console.print(_policy_table(loaded.name, loaded.description, commitments))
 
@@ -344,7 +357,7 @@ def policy_show(
 def policy_validate(
     file: Annotated[Path, typer.Argument(help="The policy YAML file to check.")],
 ) -> None:
-    """Checks a policy file as sla-monitor will when it starts; names every bad entry."""
+    """Checks a policy file as every service will when it starts; names every bad entry."""
     loaded = _load_policy(str(file))
     console.print(
         f"[green]{file}: valid[/green], policy {loaded.name!r}, "
@@ -352,10 +365,8 @@ def policy_validate(
     )
 
 
-def _load_policy(name_or_file: str) -> Any:
-    """sla-monitor's own loader, so the CLI judges a file exactly as the service will."""
-    from sla_monitor.commitments.policy import PolicyError, load_policy
-
+def _load_policy(name_or_file: str) -> Policy:
+    """The services' own loader, so the CLI judges a file exactly as they will."""
     try:
         return load_policy(name_or_file)
     except PolicyError as exc:

@@ -22,6 +22,7 @@ from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS, dead_letter_to
 from contact_common.events import (
     EVENT_TYPES,
     UPCASTERS,
+    BreachWithdrawal,
     CallAbandoned,
     CallAbandonedData,
     CallAnswered,
@@ -29,6 +30,7 @@ from contact_common.events import (
     CallOffered,
     CallOfferedData,
     Channel,
+    ClockStatus,
     CloudEvent,
     ComplaintAcknowledged,
     ComplaintAcknowledgedData,
@@ -69,6 +71,8 @@ from contact_common.events import (
     SlaMetData,
     SlaStopped,
     SlaStoppedData,
+    SlaWithdrawn,
+    SlaWithdrawnData,
     VisitArrived,
     VisitArrivedData,
     VisitAttended,
@@ -212,6 +216,16 @@ def sample_events() -> list[CloudEvent]:
         (SlaBreached, SlaBreachedData(**clock, breached_at=at(8 * 60), stopped_at=at(9 * 60))),
         (SlaMet, SlaMetData(**clock, stopped_at=at(30), elapsed_seconds=1800.0)),
         (SlaStopped, SlaStoppedData(**clock, breached_at=at(8 * 60), stopped_at=at(10 * 60))),
+        (
+            SlaWithdrawn,
+            SlaWithdrawnData(
+                **clock,
+                breached_at=at(8 * 60),
+                withdrawn_at=at(9 * 60),
+                cause=BreachWithdrawal.abandoned,
+                status=ClockStatus.excluded,
+            ),
+        ),
     ]
     source = {"sla": "/sla-monitor", "complaint": "/complaints-api"}
     return [
@@ -364,7 +378,9 @@ def test_data_rules() -> None:
         CallAnsweredData.model_validate({**answered, "wait_seconds": -1})
     extended = as_json(SAMPLES["complaint.extended"])["data"]
     with pytest.raises(ValidationError):
-        ComplaintExtendedData.model_validate({**extended, "working_days": 11})
+        ComplaintExtendedData.model_validate({**extended, "working_days": 0})
+    # How long an extension may be is the commitments policy's to say, not the wire format's.
+    assert ComplaintExtendedData.model_validate({**extended, "working_days": 20}).working_days == 20
     feedback = as_json(SAMPLES["feedback.submitted"])["data"]
     for score in (0, 6):
         with pytest.raises(ValidationError):

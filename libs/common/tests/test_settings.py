@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 from pydantic_settings import SettingsConfigDict
 
+from contact_common.commitments import PolicyError
 from contact_common.settings import ServiceSettings
 
 
@@ -31,7 +32,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "API_KEYS_FILE", "PORT", "LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(f"TESTSVC_{name}", raising=False)
-    monkeypatch.delenv("TESTSVC_CLOSURE_DAYS", raising=False)
+    for name in ("POLICY", "OFFICE_OPENS", "OFFICE_CLOSES", "OFFICE_TIMEZONE", "CLOSURE_DAYS"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"TESTSVC_{name}", raising=False)
+    for name in ("HOLIDAY_COUNTRY", "HOLIDAY_SUBDIVISION"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"TESTSVC_{name}", raising=False)
     monkeypatch.chdir(tmp_path)
 
 
@@ -146,7 +152,7 @@ def test_dotenv_prefixed_shared_variable_wins_over_dotenv_unprefixed(tmp_path: P
 
 def test_closure_days_from_json_feed_the_calendar(monkeypatch: pytest.MonkeyPatch) -> None:
     # 24 December 2026 is a Thursday, an ordinary working day unless the council closes.
-    monkeypatch.setenv("TESTSVC_CLOSURE_DAYS", '["2026-12-24"]')
+    monkeypatch.setenv("CLOSURE_DAYS", '["2026-12-24"]')
 
     settings = TestServiceSettings()
 
@@ -161,7 +167,59 @@ def test_without_closure_days_the_day_is_a_working_day() -> None:
 
 
 def test_invalid_closure_days_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TESTSVC_CLOSURE_DAYS", '["24/12/2026"]')
+    monkeypatch.setenv("CLOSURE_DAYS", '["24/12/2026"]')
 
     with pytest.raises(ValueError, match="closure_days"):
         TestServiceSettings()
+
+
+# -- the council's policy and calendar: once, unprefixed --
+
+
+def test_the_policy_and_calendar_are_given_once_for_every_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POLICY", "complaint-handling-code-2024")
+    monkeypatch.setenv("OFFICE_CLOSES", "16:30")
+    monkeypatch.setenv("HOLIDAY_SUBDIVISION", "SCT")
+
+    settings = TestServiceSettings()
+
+    assert settings.commitments.name == "complaint-handling-code-2024"
+    assert settings.calendar.office_hours.closes == time(16, 30)
+    # 2 January is a bank holiday in Scotland only.
+    assert not settings.calendar.is_working_day(date(2026, 1, 2))
+
+
+@pytest.mark.parametrize("name", ["POLICY", "OFFICE_CLOSES", "CLOSURE_DAYS", "HOLIDAY_SUBDIVISION"])
+def test_a_prefixed_copy_of_the_councils_settings_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # One service with a calendar of its own would publish due dates the others do not keep.
+    monkeypatch.setenv(f"TESTSVC_{name}", "anything")
+
+    with pytest.raises(ValueError, match=f"TESTSVC_{name}: the council's policy and calendar"):
+        TestServiceSettings()
+
+
+def test_a_prefixed_copy_in_the_dotenv_file_is_refused_too(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TESTSVC_POLICY=default\n")
+
+    with pytest.raises(ValueError, match="TESTSVC_POLICY"):
+        TestServiceSettings()
+
+
+def test_the_dotenv_file_gives_the_councils_settings_unprefixed(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("POLICY=complaint-handling-code-2024\nOFFICE_OPENS=08:30\n")
+
+    settings = TestServiceSettings()
+
+    assert settings.commitments.name == "complaint-handling-code-2024"
+    assert settings.calendar.office_hours.opens == time(8, 30)
+
+
+def test_an_unknown_policy_fails_naming_it() -> None:
+    settings = TestServiceSettings(policy="nonesuch.yaml")
+
+    with pytest.raises(PolicyError, match="'nonesuch.yaml' is neither a shipped policy"):
+        _ = settings.commitments

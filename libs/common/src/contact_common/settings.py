@@ -5,16 +5,23 @@ whole system at its infrastructure or apply to every service may also be given o
 (`DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS`, `API_KEYS_FILE`, `RATE_LIMIT`), so a deployment sets
 them in one place. The environment wins over a `.env` file; within each, the prefixed variable
 wins over the shared one.
+
+The council's commitments and calendar (`POLICY`, `OFFICE_OPENS`, `OFFICE_CLOSES`,
+`OFFICE_TIMEZONE`, `HOLIDAY_COUNTRY`, `HOLIDAY_SUBDIVISION`, `CLOSURE_DAYS`) are given once,
+unprefixed only: one council keeps one calendar, so a prefixed copy (`SLA_POLICY`) is refused
+at start-up rather than quietly giving one service a calendar of its own.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import date, time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from pydantic import Field, field_validator
+from dotenv import dotenv_values
+from pydantic import Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -25,6 +32,7 @@ from pydantic_settings import (
 )
 
 from contact_common.calendar import OfficeHours, WorkingCalendar
+from contact_common.commitments import Policy, load_policy
 from contact_common.ratelimit import parse_limit
 
 SHARED_VARIABLES = (
@@ -34,6 +42,17 @@ SHARED_VARIABLES = (
     "topic_partitions",
     "rate_limit",
     "rate_limit_storage_uri",
+)
+
+# One council, one set of commitments and one calendar: read unprefixed only.
+COUNCIL_VARIABLES = (
+    "policy",
+    "holiday_country",
+    "holiday_subdivision",
+    "office_opens",
+    "office_closes",
+    "office_timezone",
+    "closure_days",
 )
 
 DEFAULT_SERVICE_AREAS = (
@@ -50,26 +69,44 @@ DEFAULT_SERVICE_AREAS = (
 )
 
 
+class _PrefixedEnvSource(EnvSettingsSource):
+    """The service's own variables, with its prefix: never the council's."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name in COUNCIL_VARIABLES:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class _PrefixedDotEnvSource(DotEnvSettingsSource):
+    """The service's own lines of the `.env` file, with its prefix: never the council's."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name in COUNCIL_VARIABLES:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
 class _SharedEnvSource(EnvSettingsSource):
-    """Reads only the infrastructure variables, without the service's prefix."""
+    """Reads only the infrastructure and council variables, without the service's prefix."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls, env_prefix="")
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        if field_name not in SHARED_VARIABLES:
+        if field_name not in SHARED_VARIABLES and field_name not in COUNCIL_VARIABLES:
             return None, field_name, False
         return super().get_field_value(field, field_name)
 
 
 class _SharedDotEnvSource(DotEnvSettingsSource):
-    """Reads only the infrastructure variables from the `.env` file, without the prefix."""
+    """Reads only the infrastructure and council variables from `.env`, without the prefix."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls, env_prefix="")
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        if field_name not in SHARED_VARIABLES:
+        if field_name not in SHARED_VARIABLES and field_name not in COUNCIL_VARIABLES:
             return None, field_name, False
         return super().get_field_value(field, field_name)
 
@@ -112,13 +149,22 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
-    # The calendar (DESIGN.md, "The commitments": working days, office hours, closures).
+    # The council's commitments and calendar (DESIGN.md, "The commitments"), unprefixed only.
+    policy: str = Field(
+        default="default",
+        description="The commitments in force, for every service: a shipped policy's name "
+        "(default, complaint-handling-code-2024) or the path of a YAML policy file.",
+    )
     holiday_country: str = "GB"
-    holiday_subdivision: str | None = "ENG"
+    holiday_subdivision: str | None = Field(
+        default="ENG", description="Bank holidays of ENG, WLS, SCT or NIR."
+    )
     office_opens: time = time(9, 0)
     office_closes: time = time(17, 0)
     office_timezone: str = "Europe/London"
-    closure_days: list[date] = Field(default_factory=list)
+    closure_days: list[date] = Field(
+        default_factory=list, description='Council closure days, JSON: ["2026-12-24"].'
+    )
     service_areas: list[str] = Field(default_factory=lambda: list(DEFAULT_SERVICE_AREAS))
     max_body_bytes: int = Field(default=1_048_576, description="Larger request bodies get 413.")
 
@@ -127,6 +173,27 @@ class ServiceSettings(BaseSettings):
     def _a_rate_limit(cls, value: str) -> str:
         parse_limit(value)  # a typo fails at start-up, not as an unlimited service
         return value.strip()
+
+    @model_validator(mode="after")
+    def _council_given_once(self) -> Self:
+        prefix = str(self.model_config.get("env_prefix") or "").upper()
+        if not prefix:
+            return self
+        env_file = self.model_config.get("env_file")
+        given = set(os.environ)
+        if isinstance(env_file, str | Path) and Path(env_file).is_file():
+            given |= set(dotenv_values(env_file))
+        prefixed = sorted(
+            f"{prefix}{name.upper()}"
+            for name in COUNCIL_VARIABLES
+            if f"{prefix}{name.upper()}" in {g.upper() for g in given}
+        )
+        if prefixed:
+            raise ValueError(
+                f"{', '.join(prefixed)}: the council's policy and calendar are set once for "
+                "every service, without a prefix (e.g. POLICY, OFFICE_CLOSES, CLOSURE_DAYS)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -137,11 +204,13 @@ class ServiceSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config = settings_cls.model_config
+        prefix = config.get("env_prefix", "")
         return (
             init_settings,
-            env_settings,
+            _PrefixedEnvSource(settings_cls, env_prefix=prefix),
             _SharedEnvSource(settings_cls),
-            dotenv_settings,
+            _PrefixedDotEnvSource(settings_cls, env_file=config.get("env_file"), env_prefix=prefix),
             _SharedDotEnvSource(settings_cls),
             file_secret_settings,
         )
@@ -158,6 +227,11 @@ class ServiceSettings(BaseSettings):
     def effective_client_id(self) -> str:
         """The Kafka client id: configured, or the service's name."""
         return self.kafka_client_id or self.service_name
+
+    @cached_property
+    def commitments(self) -> Policy:
+        """The policy in force (the `POLICY` file, loaded and checked once)."""
+        return load_policy(self.policy)
 
     @cached_property
     def calendar(self) -> WorkingCalendar:

@@ -20,11 +20,6 @@ class Settings(ServiceSettings):
     database_schema: ClassVar[str] = "sla"
 
     port: int = 8003
-    policy: str = Field(
-        default="default",
-        description="The commitments in force: a shipped policy's name (default, "
-        "complaint-handling-code-2024) or the path of a YAML policy file.",
-    )
     consumer_group: str = Field(
         default="sla-monitor",
         description="The Kafka consumer group; instances in one group share the partitions.",

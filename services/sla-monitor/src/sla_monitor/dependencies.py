@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from contact_common.calendar import WorkingCalendar
-from sla_monitor.commitments.policy import Policy
+from contact_common.commitments import Policy
 
 
 def get_policy(request: Request) -> Policy:

@@ -15,7 +15,6 @@ from contact_common.service import create_app as create_service_app
 from sla_monitor.calendar.router import router as calendar_router
 from sla_monitor.clocks.router import router as clocks_router
 from sla_monitor.clocks.timers import ClockTimers
-from sla_monitor.commitments.policy import load_policy
 from sla_monitor.commitments.router import router as commitments_router
 from sla_monitor.config import Settings, get_settings
 from sla_monitor.consumers.contact_events import contact_events_handler
@@ -26,7 +25,7 @@ from sla_monitor.timekeeping import Clock, SystemClock
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The sla-monitor application; `clock` lets a test decide what time it is."""
     settings = settings or get_settings()
-    policy = load_policy(settings.policy)  # a bad policy stops the start-up, naming the entry
+    policy = settings.commitments  # a bad policy stops the start-up, naming the entry
     clock = clock or SystemClock(timedelta(seconds=settings.clock_offset_seconds))
     runtime = ServiceRuntime(settings)
     timers = ClockTimers(

@@ -22,7 +22,6 @@ from contact_common.db import create_engine, create_session_factory, transaction
 from contact_common.events import EventDecodeError, decode_event
 from sla_monitor.clocks import repository
 from sla_monitor.clocks.service import CONSUMER
-from sla_monitor.commitments.policy import load_policy
 from sla_monitor.config import Settings
 from sla_monitor.consumers.contact_events import contact_events_handler
 from sla_monitor.models import inbox_message
@@ -48,7 +47,7 @@ async def replay(
     batch_size: int = 2000,
 ) -> ReplaySummary:
     """Rebuilds the clocks from the start of contact.events; `progress(done, total)` as it goes."""
-    policy = load_policy(settings.policy)
+    policy = settings.commitments
     engine = create_engine(settings.effective_database_url, schema=settings.database_schema)
     session_factory = create_session_factory(engine)
     handler = contact_events_handler(

@@ -9,8 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contact_common.calendar import WorkingCalendar
+from contact_common.commitments import Policy, load_policy
 from contact_common.events import Channel, CloudEvent
 from sla_monitor.clocks.domain import (
     Notice,
@@ -22,7 +25,6 @@ from sla_monitor.clocks.domain import (
     notice_id,
     step_of,
 )
-from sla_monitor.commitments.policy import Policy, load_policy
 from sla_monitor.testing import Call, Complaint, Enquiry, Visit, london
 
 CALENDAR = WorkingCalendar()
@@ -67,6 +69,16 @@ class Store:
         assert clock.status is Status.pending
         clock.status, clock.breached_at, clock.flagged_at = Status.breached, clock.due_at, LATER
         return clock
+
+    def flag_overdue(self) -> None:
+        """What the timers do at LATER to every running clock past its deadline."""
+        for clock in self.clocks.values():
+            if clock.status is Status.pending and clock.due_at < LATER:
+                clock.status, clock.breached_at, clock.flagged_at = (
+                    Status.breached,
+                    clock.due_at,
+                    LATER,
+                )
 
     def clock(self, commitment: str, subject: UUID, sequence: int = 0) -> SlaClock:
         return self.clocks[clock_id(commitment, subject, sequence)]
@@ -246,11 +258,11 @@ def test_live_with_the_timer_and_replay_without_it_reach_the_same_clocks() -> No
     respond = live.clock("complaint-respond", complaint.id, 1)
     assert (respond.status, respond.due_at) == (Status.met, london(date(2026, 7, 1), time(17)))
     corrected = sorted((n.clock.commitment, n.kind) for n in live.published if n.corrects_breach)
-    assert corrected == [
-        ("complaint-respond", "sla.met"),
-        ("email-acknowledge", "sla.met"),
-        ("email-respond", "sla.met"),
-    ]
+    assert corrected == [("email-acknowledge", "sla.met"), ("email-respond", "sla.met")]
+    # The extension, agreed in time, withdrew the timer's breach; the response then met the
+    # extended deadline, plainly (there was no breach left to correct).
+    about_respond = [(n.kind, n.withdrawn) for n in live.published if n.clock.id == respond.id]
+    assert about_respond == [("sla.withdrawn", "extended"), ("sla.met", None)]
     assert sorted(n.clock.commitment for n in live.published if n.kind == "sla.stopped") == [
         "email-acknowledge",
         "email-respond",
@@ -420,12 +432,23 @@ def test_an_extension_after_the_deadline_is_a_breach() -> None:
     assert [n.corrects_breach for n in store.published if n.kind == "sla.met"] == [True]
 
 
-def test_an_extension_given_with_its_deadline_uses_it() -> None:
+def test_an_extension_counts_from_the_clocks_deadline_not_the_due_date_the_event_carries() -> None:
+    # Under the Code the response is due 10 working days after the acknowledgement; a publisher
+    # that counted the extension from receipt would say 10 June, three working days early.
     complaint = Complaint(T0)
-    due = london(date(2026, 6, 26), time(17))
-    store = Store()
-    store.feed(complaint.received(), complaint.extended(T0 + S, working_days=7, due_at=due))
-    assert store.clock("complaint-respond", complaint.id, 1).due_at == due
+    acknowledged = london(date(2026, 6, 8), time(11))
+    store = Store(CHC)
+    store.feed(
+        complaint.received(),
+        complaint.acknowledged(acknowledged),
+        complaint.extended(
+            acknowledged + S, working_days=5, due_at=london(date(2026, 6, 10), time(17))
+        ),
+    )
+    # 10 working days after Monday 8 June: 22 June; 5 more: 29 June.
+    assert store.clock("complaint-respond", complaint.id, 1).due_at == london(
+        date(2026, 6, 29), time(17)
+    )
 
 
 def test_each_stage_has_its_own_acknowledgement_clock_and_closing_withdraws() -> None:
@@ -465,6 +488,151 @@ def test_the_complaint_handling_code_counts_from_acknowledgement() -> None:
     )
 
 
+def test_under_the_code_an_extension_before_the_acknowledgement_extends_the_response_clock() -> (
+    None
+):
+    complaint = Complaint(T0)
+    acknowledged = london(date(2026, 6, 8), time(11))
+    for order in ("in order", "the extension recorded after the acknowledgement"):
+        store = Store(CHC)
+        extension = complaint.extended(T0 + timedelta(hours=2), working_days=3)
+        if order == "in order":
+            store.feed(complaint.received(), extension, complaint.acknowledged(acknowledged))
+        else:
+            store.feed(complaint.received(), complaint.acknowledged(acknowledged), extension)
+        respond = store.clock("complaint-respond", complaint.id, 1)
+        # 22 June (10 working days from the acknowledgement) + 3 working days: 25 June.
+        assert respond.due_at == london(date(2026, 6, 25), time(17)), order
+        assert respond.extended_at == T0 + timedelta(hours=2)
+        # The acknowledgement's own clock is never extended.
+        assert store.clock("complaint-acknowledge", complaint.id, 1).extended_at is None
+
+
+def test_a_short_abandon_recorded_after_the_timer_breach_withdraws_it() -> None:
+    call = Call(T0)
+    live, replay = Store(), Store()
+    live.feed(call.offered())
+    live.timer_flags("phone-answer", call.id)
+    live.timer_flags("phone-wait-max", call.id)
+    live.feed(call.abandoned(10 * S))
+    replay.feed(call.offered(), call.abandoned(10 * S))
+    assert live.comparable(call.id) == replay.comparable(call.id)
+    answer = live.clock("phone-answer", call.id)
+    assert (answer.status, answer.breached_at, answer.breach_withdrawn_at) == (
+        Status.excluded,
+        None,
+        LATER,
+    )
+    withdrawn = [n for n in live.published if n.kind == "sla.withdrawn"]
+    assert sorted((n.clock.commitment, n.withdrawn) for n in withdrawn) == [
+        ("phone-answer", "abandoned"),
+        ("phone-wait-max", "abandoned"),
+    ]
+    # The notice names the breach it withdraws.
+    assert {n.clock.breached_at for n in withdrawn} == {T0 + 15 * S, T0 + 600 * S}
+
+
+def test_a_late_extension_on_a_flagged_clock_runs_it_again_and_it_can_breach_once_more() -> None:
+    complaint = Complaint(T0)
+    first_due = london(date(2026, 6, 17), time(17))
+    live = Store()
+    live.feed(complaint.received())
+    live.timer_flags("complaint-respond", complaint.id, 1)
+    live.feed(complaint.extended(T0 + timedelta(days=8), working_days=2))
+    clock = live.clock("complaint-respond", complaint.id, 1)
+    assert (clock.status, clock.due_at, clock.breached_at) == (
+        Status.pending,
+        london(date(2026, 6, 19), time(17)),
+        None,
+    )
+    [withdrawal] = [n for n in live.published if n.kind == "sla.withdrawn"]
+    assert (withdrawal.withdrawn, withdrawal.clock.breached_at) == ("extended", first_due)
+    # The new deadline has passed too: the timer flags again, under another event id.
+    again = live.timer_flags("complaint-respond", complaint.id, 1)
+    assert again.breached_at == london(date(2026, 6, 19), time(17))
+    assert notice_id(Notice("sla.breached", again)) != notice_id(
+        Notice("sla.breached", dataclasses.replace(again, extended_at=None))
+    )
+    replay = Store()
+    replay.feed(complaint.received(), complaint.extended(T0 + timedelta(days=8), working_days=2))
+    replay.timer_flags("complaint-respond", complaint.id, 1)
+    assert live.comparable(complaint.id) == replay.comparable(complaint.id)
+
+
+TIMELINE = [
+    ("enquiry", "acknowledged"),
+    ("enquiry", "responded"),
+    ("enquiry", "resolved"),
+    ("enquiry", "reopened"),
+    ("complaint", "acknowledged"),
+    ("complaint", "extended"),
+    ("complaint", "responded"),
+    ("complaint", "closed"),
+    ("call", "answered"),
+    ("call", "abandoned"),
+]
+
+
+def _history(kind: str, steps: list[tuple[str, int]]) -> tuple[UUID, list[CloudEvent]]:
+    """A contact's start and the given steps, each `offset` minutes (or working hours) after."""
+    if kind == "call":
+        call = Call(T0)
+        events = [call.offered()]
+        for step, offset in steps:
+            after = offset * S
+            events.append(call.answered(after) if step == "answered" else call.abandoned(after))
+        return call.id, events
+    if kind == "enquiry":
+        enquiry = Enquiry(T0)
+        events = [enquiry.opened()]
+        for step, offset in steps:
+            at = T0 + timedelta(hours=offset)
+            events.append(
+                enquiry.reopened(at) if step == "reopened" else getattr(enquiry, step)(at)
+            )
+        return enquiry.id, events
+    complaint = Complaint(T0)
+    events = [complaint.received()]
+    for step, offset in steps:
+        at = T0 + timedelta(hours=offset)
+        if step == "extended":
+            events.append(complaint.extended(at, working_days=1 + offset % 10))
+        else:
+            events.append(getattr(complaint, step)(at))
+    return complaint.id, events
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    policy=st.sampled_from([DEFAULT, CHC]),
+    kind=st.sampled_from(["enquiry", "complaint", "call"]),
+    raw=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 800)), max_size=6),
+    flags=st.lists(st.booleans(), min_size=7, max_size=7),
+)
+def test_replay_equals_live_whenever_the_timer_flags_between_late_records(
+    policy: Policy, kind: str, raw: list[tuple[int, int]], flags: list[bool]
+) -> None:
+    # Every event is recorded long after it happened (now = LATER), so every running clock is
+    # overdue and the timer may flag it between any two records. Whatever it flagged, the
+    # clocks must end as a replay of the same events (no timer between) leaves them, once the
+    # replay's end flags what is still overdue.
+    steps = [s for s in (TIMELINE[i] for i, _ in raw) if s[0] == kind]
+    offsets = [offset for i, offset in raw if TIMELINE[i][0] == kind]
+    subject, events = _history(
+        kind, [(step, o) for (_, step), o in zip(steps, offsets, strict=True)]
+    )
+    live, replay = Store(policy), Store(policy)
+    for event, flag in zip(events, flags, strict=False):
+        live.feed(event)
+        if flag:
+            live.flag_overdue()
+    live.feed(*events[len(flags) :])
+    live.flag_overdue()
+    replay.feed(*events)
+    replay.flag_overdue()
+    assert live.comparable(subject) == replay.comparable(subject)
+
+
 # -- ids --
 
 
@@ -473,9 +641,21 @@ def test_clock_and_notice_ids_are_the_same_every_time() -> None:
     assert clock_id("phone-answer", subject, 0) == clock_id("phone-answer", subject, 0)
     ids = {clock_id(c, subject, n) for c, n in itertools.product(("a", "b"), (0, 1))}
     assert len(ids) == 4
-    one = clock_id("phone-answer", subject, 0)
-    assert notice_id(one, "sla.breached") == notice_id(one, "sla.breached")
-    assert notice_id(one, "sla.breached") != notice_id(one, "sla.met")
+    store = Store()
+    enquiry = Enquiry(T0)
+    store.feed(enquiry.opened())
+    clock = store.clock("email-acknowledge", enquiry.id)
+    breached = Notice("sla.breached", clock)
+    assert notice_id(breached) == notice_id(Notice("sla.breached", clock.snapshot()))
+    assert notice_id(breached) != notice_id(Notice("sla.met", clock))
+    # A breach withdrawn by a late-recorded extension may breach again: another id.
+    extended = dataclasses.replace(clock, extended_at=T0 + S)
+    assert notice_id(Notice("sla.breached", extended)) != notice_id(breached)
+    withdrawals = {
+        notice_id(Notice("sla.withdrawn", clock, withdrawn=reason))
+        for reason in ("extended", "abandoned")
+    }
+    assert len(withdrawals) == 2
 
 
 @pytest.mark.parametrize("hour", [8, 17, 20])

@@ -14,7 +14,9 @@ from contact_common.events.call import (
     CallOfferedData,
 )
 from contact_common.events.common import (
+    BreachWithdrawal,
     Channel,
+    ClockStatus,
     CommitmentId,
     ComplaintOutcome,
     ComplaintStage,
@@ -75,6 +77,8 @@ from contact_common.events.sla import (
     SlaMetData,
     SlaStopped,
     SlaStoppedData,
+    SlaWithdrawn,
+    SlaWithdrawnData,
 )
 from contact_common.events.visit import (
     VisitArrived,
@@ -84,6 +88,8 @@ from contact_common.events.visit import (
 )
 
 __all__ = [
+    "BreachWithdrawal",
+    "ClockStatus",
     "EVENT_TYPES",
     "TOPIC_OF_TYPE",
     "UPCASTERS",
@@ -138,6 +144,8 @@ __all__ = [
     "SlaMetData",
     "SlaStopped",
     "SlaStoppedData",
+    "SlaWithdrawn",
+    "SlaWithdrawnData",
     "Slug",
     "StaffId",
     "UtcDatetime",

@@ -42,6 +42,24 @@ class ComplaintOutcome(StrEnum):
     not_upheld = "not_upheld"
 
 
+class BreachWithdrawal(StrEnum):
+    """Why a breach the timer flagged was withdrawn: a step made in time was recorded late."""
+
+    extended = "extended"
+    """An extension agreed by the deadline: the clock runs again to its new deadline."""
+    abandoned = "abandoned"
+    """The contact was withdrawn within the target (a short abandon): excluded."""
+
+
+class ClockStatus(StrEnum):
+    """Where an SLA clock is."""
+
+    pending = "pending"
+    met = "met"
+    breached = "breached"
+    excluded = "excluded"
+
+
 class ContactType(StrEnum):
     """The kind of contact an SLA clock runs for."""
 

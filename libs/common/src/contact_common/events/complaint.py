@@ -53,15 +53,23 @@ class ComplaintAcknowledgedData(_ComplaintData):
 
 
 class ComplaintExtendedData(_ComplaintData):
-    """The response deadline at a stage was extended (once, by up to 10 working days)."""
+    """The response deadline at a stage was extended (once, within the policy's limit)."""
 
     time_field: ClassVar[str] = "extended_at"
 
     stage: ComplaintStage = Field(description="The stage whose deadline was extended.")
     extended_at: UtcDatetime = Field(description="When the extension was agreed.")
-    working_days: int = Field(ge=1, le=10, description="Working days added to the deadline.")
+    working_days: int = Field(
+        ge=1,
+        description="Working days added to the deadline: the new one is closing time on that "
+        "many working days after the deadline it replaces.",
+    )
     due_at: UtcDatetime | None = Field(
-        default=None, description="The new response deadline, if the publisher computed it."
+        default=None,
+        description="The new response deadline as the publisher computed it from the policy "
+        "in force; absent when the response clock has not started yet (under the Complaint "
+        "Handling Code it starts at the acknowledgement). Informational: consumers compute "
+        "the deadline from the policy and `working_days`.",
     )
 
 

@@ -39,7 +39,7 @@ from contact_common.events.enquiry import (
 )
 from contact_common.events.envelope import CloudEvent
 from contact_common.events.feedback import FeedbackSubmitted
-from contact_common.events.sla import SlaAtRisk, SlaBreached, SlaMet, SlaStopped
+from contact_common.events.sla import SlaAtRisk, SlaBreached, SlaMet, SlaStopped, SlaWithdrawn
 from contact_common.events.visit import VisitArrived, VisitAttended
 
 Event = Annotated[
@@ -64,7 +64,8 @@ Event = Annotated[
     | SlaAtRisk
     | SlaBreached
     | SlaMet
-    | SlaStopped,
+    | SlaStopped
+    | SlaWithdrawn,
     Field(discriminator="type"),
 ]
 """Any event on the bus, told apart by its `type`."""

@@ -9,7 +9,9 @@ from uuid import UUID
 from pydantic import Field, NonNegativeFloat
 
 from contact_common.events.common import (
+    BreachWithdrawal,
     Channel,
+    ClockStatus,
     CommitmentId,
     ContactType,
     ServiceArea,
@@ -84,6 +86,23 @@ class SlaStoppedData(_ClockData):
     )
 
 
+class SlaWithdrawnData(_ClockData):
+    """A breach the timer flagged is withdrawn: a step made in time was recorded after it."""
+
+    time_field: ClassVar[str] = "withdrawn_at"
+
+    breached_at: UtcDatetime = Field(description="The deadline of the breach withdrawn.")
+    withdrawn_at: UtcDatetime = Field(description="When the breach was withdrawn (recorded).")
+    cause: BreachWithdrawal = Field(
+        description="extended: an extension agreed by the deadline moved it, and the clock runs "
+        "again to `due_at` (a new sla.met or sla.breached follows); abandoned: the contact was "
+        "withdrawn within the target (a short abandon), excluded from compliance."
+    )
+    status: ClockStatus = Field(
+        description="Where the clock is now: running again (pending) or excluded."
+    )
+
+
 class SlaAtRisk(CloudEvent):
     """sla.at_risk: a clock passed the at-risk share of its window."""
 
@@ -103,6 +122,13 @@ class SlaMet(CloudEvent):
 
     type: Literal["sla.met"] = "sla.met"
     data: SlaMetData
+
+
+class SlaWithdrawn(CloudEvent):
+    """sla.withdrawn: a breach is withdrawn; count it neither breached nor open to chase."""
+
+    type: Literal["sla.withdrawn"] = "sla.withdrawn"
+    data: SlaWithdrawnData
 
 
 class SlaStopped(CloudEvent):

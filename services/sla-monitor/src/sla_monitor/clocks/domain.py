@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
 from typing import Literal
 from uuid import UUID, uuid5
 
 from contact_common.calendar import WorkingCalendar
-from contact_common.events import Channel, CloudEvent, ComplaintStage, ContactType
-from sla_monitor.commitments.policy import Commitment, Policy
+from contact_common.commitments import Commitment, Policy, at_risk_at, due_at, extended_due_at
+from contact_common.events import BreachWithdrawal, Channel, CloudEvent, ComplaintStage, ContactType
+from contact_common.events import ClockStatus as Status
 
 # Clock and notice ids are derived, not drawn: the same clock gets the same id, and its breach
 # the same event id, however often the events are replayed (consumers de-duplicate on it).
 CLOCK_NAMESPACE = UUID("5f0c3c52-7a0e-4d55-9a39-3c1f6f0e5a11")
 
-_ONE_DAY = timedelta(days=1)
 _STAGE_SEQUENCE = {
     ComplaintStage.stage_1: 1,
     ComplaintStage.stage_2: 2,
@@ -38,15 +38,6 @@ _FAMILY = {
 }
 
 
-class Status(StrEnum):
-    """Where a clock is: running, or stopped in time, late, or excluded (a short abandon)."""
-
-    pending = "pending"
-    met = "met"
-    breached = "breached"
-    excluded = "excluded"
-
-
 class Role(StrEnum):
     """What an event does to a commitment's clock."""
 
@@ -56,7 +47,7 @@ class Role(StrEnum):
     extend = "extend"
 
 
-NoticeKind = Literal["sla.met", "sla.breached", "sla.at_risk", "sla.stopped"]
+NoticeKind = Literal["sla.met", "sla.breached", "sla.at_risk", "sla.stopped", "sla.withdrawn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +64,6 @@ class Step:
     stage: ComplaintStage | None = None
     sequence: int = 0
     working_days: int | None = None
-    due_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -98,8 +88,8 @@ class SlaClock:
     flagged_at: datetime | None = None
     at_risk_published: bool = False
     extended_at: datetime | None = None
-    # When a breach flagged with no stop was withdrawn (wall clock): a stop made by the
-    # deadline was recorded after the timer had flagged it, so the clock is met after all.
+    # When a breach flagged with no stop was withdrawn (wall clock): a stop, short abandon or
+    # extension made by the deadline was recorded after the timer had flagged it.
     breach_withdrawn_at: datetime | None = None
 
     def snapshot(self) -> SlaClock:
@@ -120,6 +110,7 @@ class Notice:
     clock: SlaClock
     stopped_at: datetime | None = None
     corrects_breach: bool = False
+    withdrawn: BreachWithdrawal | None = None
 
 
 def clock_id(commitment: str, subject: UUID, sequence: int) -> UUID:
@@ -127,9 +118,19 @@ def clock_id(commitment: str, subject: UUID, sequence: int) -> UUID:
     return uuid5(CLOCK_NAMESPACE, f"{commitment}/{subject}/{sequence}")
 
 
-def notice_id(clock: UUID, kind: NoticeKind) -> UUID:
-    """The event id of a clock's met, breached, at-risk or stopped notice: one of each per clock."""
-    return uuid5(clock, kind)
+def notice_id(notice: Notice) -> UUID:
+    """The notice's event id, the same however often the events are replayed.
+
+    One of each kind per clock, but for two that may come twice: a breach withdrawn because
+    an extension was recorded after the timer flagged it can breach again against the extended
+    deadline (the extension is once per clock), and each withdrawal has its reason.
+    """
+    clock = notice.clock
+    if notice.kind == "sla.breached" and clock.extended_at is not None:
+        return uuid5(clock.id, "sla.breached/extended")
+    if notice.kind == "sla.withdrawn":
+        return uuid5(clock.id, f"sla.withdrawn/{notice.withdrawn}")
+    return uuid5(clock.id, notice.kind)
 
 
 def step_of(event: CloudEvent) -> Step | None:
@@ -159,7 +160,6 @@ def step_of(event: CloudEvent) -> Step | None:
         stage=stage,
         sequence=sequence,
         working_days=values.get("working_days"),
-        due_at=values.get("due_at"),
     )
 
 
@@ -198,54 +198,6 @@ def applies(commitment: Commitment, step: Step, calendar: WorkingCalendar) -> bo
     return not commitment.applies_to.office_hours_only or calendar.in_office_hours(step.occurred_at)
 
 
-def deadline(commitment: Commitment, started_at: datetime, calendar: WorkingCalendar) -> datetime:
-    """When the clock is due: elapsed seconds, or closing time on the Nth working day."""
-    target = commitment.target
-    if target.seconds is not None:
-        return started_at + timedelta(seconds=target.seconds)
-    assert target.working_days is not None
-    return calendar.deadline(started_at, target.working_days)
-
-
-def office_time_share(
-    started_at: datetime, due_at: datetime, share: float, calendar: WorkingCalendar
-) -> datetime:
-    """The instant `share` of the office hours between start and deadline have gone.
-
-    For working-day targets the window is counted in office hours, so an email's at-risk
-    warning falls in a working afternoon, not on the bank holiday between.
-    """
-    spans: list[tuple[datetime, datetime]] = []
-    day = started_at.astimezone(calendar.timezone).date()
-    last = due_at.astimezone(calendar.timezone).date()
-    while day <= last:
-        if calendar.is_working_day(day):
-            opens = max(calendar.opening_time(day), started_at)
-            closes = min(calendar.closing_time(day), due_at)
-            if closes > opens:
-                spans.append((opens, closes))
-        day += _ONE_DAY
-    total = sum((closes - opens for opens, closes in spans), timedelta(0))
-    if total <= timedelta(0):
-        return started_at + (due_at - started_at) * share
-    remaining = total * share
-    for opens, closes in spans:
-        if closes - opens >= remaining:
-            return opens + remaining
-        remaining -= closes - opens
-    return due_at
-
-
-def at_risk_at(
-    commitment: Commitment, started_at: datetime, due_at: datetime, calendar: WorkingCalendar
-) -> datetime:
-    """When the clock is at risk: its at-risk share of the window has gone."""
-    share = commitment.at_risk_share
-    if commitment.target.seconds is not None:
-        return started_at + (due_at - started_at) * share
-    return office_time_share(started_at, due_at, share, calendar)
-
-
 def start_clock(
     commitment: Commitment, step: Step, *, partition: int, calendar: WorkingCalendar
 ) -> SlaClock | None:
@@ -253,7 +205,7 @@ def start_clock(
     if not applies(commitment, step, calendar):
         return None
     started_at = step.occurred_at
-    due_at = deadline(commitment, started_at, calendar)
+    due = due_at(commitment, started_at, calendar)
     return SlaClock(
         id=clock_id(commitment.id, step.subject, step.sequence),
         commitment=commitment.id,
@@ -265,8 +217,8 @@ def start_clock(
         service_area=step.service_area,
         stage=step.stage,
         started_at=started_at,
-        due_at=due_at,
-        at_risk_at=at_risk_at(commitment, started_at, due_at, calendar),
+        due_at=due,
+        at_risk_at=at_risk_at(commitment, started_at, due, calendar),
     )
 
 
@@ -274,9 +226,16 @@ def _same_stage(clock: SlaClock, step: Step) -> bool:
     return clock.stage is None or step.stage is None or clock.stage is step.stage
 
 
-def reaches(clock: SlaClock, step: Step) -> bool:
-    """True if `step` can act on `clock`: the same stage, and not before the clock started."""
-    return _same_stage(clock, step) and step.occurred_at >= clock.started_at
+def reaches(clock: SlaClock, step: Step, role: Role) -> bool:
+    """True if `step` can act on `clock`: the same stage, and not before the clock started.
+
+    An extension is of the stage's deadline, whenever it was agreed: under the Complaint
+    Handling Code one agreed before the acknowledgement extends the response clock that the
+    acknowledgement starts.
+    """
+    if not _same_stage(clock, step):
+        return False
+    return role is Role.extend or step.occurred_at >= clock.started_at
 
 
 def open_breach(clock: SlaClock) -> bool:
@@ -299,30 +258,21 @@ def settle(
       (the breach happened at the deadline, the stop is kept as stopped_at).
     - An abandon (a call hung up, a complaint closed unanswered) within the target excludes
       the clock: a short abandon, neither met nor breached; after the target it is a breach.
-    - An extension (once) replaces the deadline; one made after the deadline is a breach.
-    - A breach flagged with no stop (the timer saw the deadline pass) is decided by the stop
-      recorded later, by its time: made by the deadline, the commitment was kept and the
-      breach is withdrawn (met, published as sla.met correcting the breach); after it, the
-      breach stands and is closed (sla.stopped). An extension made by the deadline but
-      recorded after the flag still moves the deadline that stop is judged against.
+    - An extension (once) replaces the deadline, counted from the deadline it replaces; one
+      made after the deadline is a breach.
+    - Late records: the outcome depends only on the events' own times, never on whether the
+      timer flagged a breach before a step made in time was recorded, so the live run and a
+      replay of the same events agree. A breach the timer flagged is withdrawn when a step
+      made by the deadline arrives: a stop meets the clock (sla.met correcting the breach), a
+      short abandon excludes it and an extension runs it again to its new deadline (each
+      sla.withdrawn); a step after the deadline leaves the breach standing, and a late stop
+      or abandon closes it (sla.stopped).
     - Otherwise a clock already stopped or breached keeps its outcome: a later-arriving stop
       only records the earliest time it was stopped.
     """
-    at = step.occurred_at
     if role is Role.extend:
-        if clock.extended_at is not None:
-            return False, None
-        if clock.status is Status.pending:
-            if at > clock.due_at:
-                return True, _breach(clock, stopped_at=None, now=now)
-            _extend(clock, step, commitment=commitment, calendar=calendar)
-            return True, None
-        if open_breach(clock) and at <= clock.due_at:
-            # Made in time, recorded after the timer flagged the breach: the breach stays
-            # open (it was published) until a stop decides it against the new deadline.
-            _extend(clock, step, commitment=commitment, calendar=calendar)
-            return True, None
-        return False, None
+        return _settle_extension(clock, step, commitment=commitment, calendar=calendar, now=now)
+    at = step.occurred_at
     if clock.status is Status.pending:
         if at <= clock.due_at:
             clock.stopped_at = at
@@ -333,19 +283,7 @@ def settle(
             return True, Notice("sla.met", clock.snapshot(), stopped_at=at)
         return True, _breach(clock, stopped_at=at, now=now)
     if open_breach(clock):
-        clock.stopped_at = at
-        if role is Role.stop and at <= clock.due_at:
-            # Events are recorded late (a contractor's the next morning, a bulk load of past
-            # contacts): the stop happened in time, so the clock is met, as a replay of the
-            # same events finds; the withdrawn breach is never flagged again (not pending).
-            clock.status = Status.met
-            clock.breached_at = None
-            clock.breach_withdrawn_at = now
-            return True, Notice("sla.met", clock.snapshot(), stopped_at=at, corrects_breach=True)
-        # Still a breach (at the deadline, extended or not), and no longer open to chase.
-        # An abandon closes it too: the contact was withdrawn.
-        clock.breached_at = clock.due_at
-        return True, Notice("sla.stopped", clock.snapshot(), stopped_at=at)
+        return True, _settle_open_breach(clock, role, at, now=now)
     if clock.stopped_at is None or at < clock.stopped_at:
         # Stopped already (met, excluded, or breached by a late stop or closed since): the
         # outcome stands, but the earliest stop is the one recorded, whatever the order.
@@ -354,16 +292,67 @@ def settle(
     return False, None
 
 
+def _settle_extension(
+    clock: SlaClock, step: Step, *, commitment: Commitment, calendar: WorkingCalendar, now: datetime
+) -> tuple[bool, Notice | None]:
+    at = step.occurred_at
+    if clock.extended_at is not None or step.working_days is None:
+        return False, None
+    if clock.status is Status.pending:
+        if at > clock.due_at:
+            return True, _breach(clock, stopped_at=None, now=now)
+        _extend(clock, step, commitment=commitment, calendar=calendar)
+        return True, None
+    if open_breach(clock) and at <= clock.due_at:
+        # Agreed in time, recorded after the timer flagged the breach: the clock runs again to
+        # its new deadline, as a replay finds it (the timer flags it again if that has passed).
+        _extend(clock, step, commitment=commitment, calendar=calendar)
+        return True, _withdraw(clock, BreachWithdrawal.extended, now=now)
+    return False, None
+
+
+def _settle_open_breach(clock: SlaClock, role: Role, at: datetime, *, now: datetime) -> Notice:
+    clock.stopped_at = at
+    if at <= clock.due_at:
+        # Events are recorded late (a contractor's the next morning, a bulk load of past
+        # contacts): the step happened in time, so the clock is met or excluded, as a replay
+        # of the same events finds; the withdrawn breach is never flagged again (not pending).
+        if role is Role.abandon:
+            return _withdraw(clock, BreachWithdrawal.abandoned, now=now)
+        clock.status = Status.met
+        clock.breached_at = None
+        clock.breach_withdrawn_at = now
+        return Notice("sla.met", clock.snapshot(), stopped_at=at, corrects_breach=True)
+    # Still a breach (at the deadline, extended or not), and no longer open to chase.
+    clock.breached_at = clock.due_at
+    return Notice("sla.stopped", clock.snapshot(), stopped_at=at)
+
+
 def _extend(
     clock: SlaClock, step: Step, *, commitment: Commitment, calendar: WorkingCalendar
 ) -> None:
-    new_due = step.due_at
-    if new_due is None and step.working_days is not None:
-        new_due = calendar.extend(clock.due_at, step.working_days)
+    # Always the policy's own calculation from the deadline it replaces, never a due date the
+    # publisher computed: it may count from another start (the Complaint Handling Code's).
+    assert step.working_days is not None
     clock.extended_at = step.occurred_at
-    if new_due is not None and new_due > clock.due_at:
-        clock.due_at = new_due
-        clock.at_risk_at = at_risk_at(commitment, clock.started_at, new_due, calendar)
+    clock.due_at = extended_due_at(clock.due_at, step.working_days, calendar)
+    clock.at_risk_at = at_risk_at(commitment, clock.started_at, clock.due_at, calendar)
+
+
+AFTER_WITHDRAWAL = {
+    BreachWithdrawal.extended: Status.pending,
+    BreachWithdrawal.abandoned: Status.excluded,
+}
+"""Where a clock goes when its breach is withdrawn: running again, or excluded."""
+
+
+def _withdraw(clock: SlaClock, reason: BreachWithdrawal, *, now: datetime) -> Notice:
+    clock.breach_withdrawn_at = now
+    withdrawn = clock.snapshot()  # the notice names the breach it withdraws (its breached_at)
+    clock.status = AFTER_WITHDRAWAL[reason]
+    clock.breached_at = None
+    clock.flagged_at = None
+    return Notice("sla.withdrawn", withdrawn, stopped_at=clock.stopped_at, withdrawn=reason)
 
 
 def _breach(clock: SlaClock, *, stopped_at: datetime | None, now: datetime) -> Notice:
@@ -453,7 +442,7 @@ class Ledger:
             role = role_of(commitment, held.type)
             if role in (None, Role.start) or not covers(commitment, held):
                 continue
-            if not reaches(clock, held):
+            if not reaches(clock, held, role):
                 continue
             assert role is not None
             self._settle(clock, role, held, commitment)
@@ -463,7 +452,7 @@ class Ledger:
     def _settle_running(self, commitment: Commitment, role: Role, step: Step) -> bool:
         took = False
         for clock in self._clocks.get(step.subject, ()):
-            if clock.commitment == commitment.id and reaches(clock, step):
+            if clock.commitment == commitment.id and reaches(clock, step, role):
                 took = self._settle(clock, role, step, commitment) or took
         return took
 

@@ -85,5 +85,4 @@ held_step = Table(
     Column("stage", String(16), nullable=True),
     Column("sequence", Integer, nullable=False),
     Column("working_days", SmallInteger, nullable=True),
-    Column("due_at", UTCDateTime, nullable=True),
 )

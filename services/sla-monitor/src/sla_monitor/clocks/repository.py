@@ -163,7 +163,6 @@ def _step_from_row(row: Row[Any]) -> Step:
         stage=ComplaintStage(row.stage) if row.stage else None,
         sequence=row.sequence,
         working_days=row.working_days,
-        due_at=row.due_at,
     )
 
 
@@ -242,7 +241,6 @@ async def insert_held(session: AsyncSession, steps: Sequence[Step]) -> None:
             "stage": s.stage.value if s.stage else None,
             "sequence": s.sequence,
             "working_days": s.working_days,
-            "due_at": s.due_at,
         }
         for s in steps
     ]

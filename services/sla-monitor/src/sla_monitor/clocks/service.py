@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.bus.consumer import ConsumedEvent
 from contact_common.calendar import WorkingCalendar
+from contact_common.commitments import Policy
 from contact_common.errors import ProblemError
 from contact_common.events import (
     CloudEvent,
@@ -29,10 +30,13 @@ from contact_common.events import (
     SlaMetData,
     SlaStopped,
     SlaStoppedData,
+    SlaWithdrawn,
+    SlaWithdrawnData,
 )
 from contact_common.inbox import claim_many
 from sla_monitor.clocks import repository
 from sla_monitor.clocks.domain import (
+    AFTER_WITHDRAWAL,
     Evaluation,
     Notice,
     SlaClock,
@@ -40,7 +44,6 @@ from sla_monitor.clocks.domain import (
     notice_id,
     step_of,
 )
-from sla_monitor.commitments.policy import Policy
 from sla_monitor.models import inbox_message, outbox
 
 CONSUMER = "sla-monitor"
@@ -60,7 +63,21 @@ def notice_event(notice: Notice) -> CloudEvent:
         "started_at": item.started_at,
         "due_at": item.due_at,
     }
-    event_id = notice_id(item.id, notice.kind)
+    event_id = notice_id(notice)
+    if notice.kind == "sla.withdrawn":
+        assert notice.withdrawn is not None and item.breached_at is not None
+        assert item.breach_withdrawn_at is not None
+        return SlaWithdrawn.from_data(
+            SlaWithdrawnData(
+                **common,
+                breached_at=item.breached_at,
+                withdrawn_at=item.breach_withdrawn_at,
+                cause=notice.withdrawn,
+                status=AFTER_WITHDRAWAL[notice.withdrawn],
+            ),
+            source=SOURCE,
+            id=event_id,
+        )
     if notice.kind == "sla.met":
         assert notice.stopped_at is not None
         elapsed = (notice.stopped_at - item.started_at).total_seconds()

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["commitments"])
     "/commitments",
     response_model=CommitmentsResponse,
     summary="The commitments in force",
-    description="The policy this service keeps (chosen by SLA_POLICY): each commitment's "
+    description="The policy every service keeps (chosen by POLICY): each commitment's "
     "contacts, the events that start, stop, withdraw or extend its clock, and its target.",
     responses={s: PROBLEM_RESPONSES[s] for s in (401, 403)},
     dependencies=[Depends(require_scope("sla:read"))],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from sla_monitor.commitments.policy import Commitment
+from contact_common.commitments import Commitment
 
 
 class CommitmentsResponse(BaseModel):

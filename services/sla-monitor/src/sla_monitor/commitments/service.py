@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sla_monitor.commitments.policy import Policy
+from contact_common.commitments import Policy
 from sla_monitor.commitments.schemas import CommitmentsResponse
 
 

@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_common.bus.consumer import BatchHandler, ConsumedEvent
 from contact_common.calendar import WorkingCalendar
+from contact_common.commitments import Policy
 from contact_common.db import transaction
 from sla_monitor.clocks import service
 from sla_monitor.clocks.timers import ClockTimers
-from sla_monitor.commitments.policy import Policy
 from sla_monitor.timekeeping import Clock
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sla_monitor.commitments.policy import PolicyError, load_policy, parse_policy
+from contact_common.commitments import PolicyError, load_policy, parse_policy
 
 DESIGN_TABLE = {
     "phone-answer": ("call.offered", {"seconds": 15}),
