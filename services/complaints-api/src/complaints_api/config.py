@@ -20,17 +20,6 @@ class Settings(ServiceSettings):
     database_schema: ClassVar[str] = "complaints"
 
     port: int = 8002
-    # Deadlines shown on a complaint (DESIGN.md commitments); sla-monitor is the authority on
-    # breaches, these only tell an officer when a step is due.
-    acknowledge_working_days: int = Field(
-        default=3, ge=1, description="Working days to acknowledge a complaint at each stage."
-    )
-    stage_1_response_working_days: int = Field(
-        default=10, ge=1, description="Working days from receipt to the stage-1 response."
-    )
-    stage_2_response_working_days: int = Field(
-        default=20, ge=1, description="Working days from the escalation to the stage-2 response."
-    )
     escalation_window_days: int = Field(
         default=20,
         ge=1,

@@ -17,11 +17,13 @@ from complaints_api.complaints.domain import (
     Status,
 )
 from contact_common.calendar import WorkingCalendar
-from contact_common.events import ComplaintStage
+from contact_common.commitments import load_policy, parse_policy
+from contact_common.events import Channel, ComplaintStage
 
 S1, S2, OMB = ComplaintStage.stage_1, ComplaintStage.stage_2, ComplaintStage.ombudsman
 CALENDAR = WorkingCalendar()
-POLICY = Policy()
+POLICY = Policy(commitments=load_policy("default"))
+CODE = Policy(commitments=load_policy("complaint-handling-code-2024"))
 
 # The policy, stated again independently of the implementation's table.
 EXPECTED: dict[tuple[ComplaintStage, Status, Action], tuple[ComplaintStage, Status]] = {
@@ -101,7 +103,7 @@ def _facts(
     records = {ComplaintStage(k): v for k, v in stages.items()} or {
         S1: StageFacts(stage=S1, started_at=RECEIVED)
     }
-    return ComplaintFacts(stage=stage, status=status, stages=records)
+    return ComplaintFacts(stage=stage, status=status, channel=Channel.email, stages=records)
 
 
 def _plan(facts: ComplaintFacts, action: Action, at: datetime, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -266,18 +268,63 @@ def test_the_ombudsman_decision_cannot_predate_the_referral() -> None:
     assert _plan(facts, Action.ombudsman_decision, referred) == (OMB, Status.closed)
 
 
-def test_default_deadlines_follow_the_commitments() -> None:
-    assert domain.response_due_at(CALENDAR, POLICY, S1, RECEIVED) == CALENDAR.deadline(RECEIVED, 10)
-    assert domain.response_due_at(CALENDAR, POLICY, S2, RECEIVED) == CALENDAR.deadline(RECEIVED, 20)
-    assert domain.response_due_at(CALENDAR, POLICY, OMB, RECEIVED) is None
-    assert domain.acknowledge_due_at(CALENDAR, POLICY, S1, RECEIVED) == CALENDAR.deadline(
-        RECEIVED, 3
+def test_an_extension_longer_than_the_policy_allows_names_the_limit() -> None:
+    at = RECEIVED + timedelta(hours=1)
+    with pytest.raises(domain.InvalidExtension, match="at most 10 working days"):
+        _plan(_facts(), Action.extend, at, working_days=11)
+    assert _plan(_facts(), Action.extend, at, working_days=10) == (S1, Status.received)
+    # The Complaint Handling Code allows up to 20 more working days at stage 2.
+    stage_2 = _facts(
+        S2,
+        Status.acknowledged,
+        stage_1=StageFacts(stage=S1, started_at=RECEIVED),
+        stage_2=StageFacts(stage=S2, started_at=RECEIVED, acknowledged_at=RECEIVED),
     )
-    assert domain.acknowledge_due_at(CALENDAR, POLICY, OMB, RECEIVED) is None
-    # Monday 2 March + 10 working days: Monday 16 March, 17:00 GMT.
-    assert domain.response_due_at(CALENDAR, POLICY, S1, RECEIVED) == datetime(
-        2026, 3, 16, 17, 0, tzinfo=UTC
+    assert domain.plan(
+        stage_2, Action.extend, at=at, now=at, calendar=CALENDAR, policy=CODE, working_days=20
+    ) == (S2, Status.acknowledged)
+    with pytest.raises(domain.InvalidExtension, match="at most 10"):
+        _plan(stage_2, Action.extend, at, working_days=20)
+
+
+def test_an_extension_after_the_deadline_it_would_replace_is_refused() -> None:
+    due = datetime(2026, 3, 16, 17, 0, tzinfo=UTC)
+    facts = _facts(stage_1=StageFacts(stage=S1, started_at=RECEIVED, due_at=due))
+    assert _plan(facts, Action.extend, due, working_days=5) == (S1, Status.received)
+    with pytest.raises(PolicyRefusal) as refused:
+        _plan(facts, Action.extend, due + timedelta(seconds=1), working_days=5)
+    assert refused.value.problem == "deadline-passed"
+    assert "agreed before the deadline it replaces" in refused.value.detail
+
+
+def test_a_policy_without_extensions_refuses_them_with_what_is_allowed() -> None:
+    strict = parse_policy(
+        """
+name: strict
+extends: default
+commitments:
+  - id: complaint-respond
+    description: Stage 1 complaints are answered within 10 working days, never later.
+    contact_type: complaint
+    applies_to: {stages: [stage_1]}
+    start_events: [complaint.received]
+    stop_events: [complaint.responded]
+    target: {working_days: 10}
+"""
     )
+    at = RECEIVED + timedelta(hours=1)
+    with pytest.raises(PolicyRefusal) as refused:
+        domain.plan(
+            _facts(),
+            Action.extend,
+            at=at,
+            now=at,
+            calendar=CALENDAR,
+            policy=Policy(commitments=strict),
+            working_days=1,
+        )
+    assert refused.value.problem == "extension-not-in-policy"
+    assert "allows no extension at stage_1" in refused.value.detail
 
 
 def test_allowed_next_after_the_ombudsman_decision_is_nothing() -> None:

@@ -10,8 +10,10 @@ than around it. The procedure here is the Complaint Handling Code's two stages a
              the customer may take it to the Ombudsman (LGSCO)
     ombudsman: referred -> the Ombudsman's decision closes it
 
-One extension per stage, with a reason, of at most 10 working days, before the stage's response.
-Every refusal says where the complaint is and what may happen next.
+One extension per stage, with a reason, before the stage's response and its deadline, of at
+most the working days the commitments policy allows (libs/common `contact_common.commitments`,
+the one source of every deadline). Every refusal says where the complaint is and what may
+happen next.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from contact_common.calendar import WorkingCalendar
-from contact_common.events import ComplaintStage
-
-MAX_EXTENSION_WORKING_DAYS = 10
-"""DESIGN.md: a complaint may be extended once per stage by up to 10 working days."""
+from contact_common.commitments import ExtensionRefused, ExtensionTooLong
+from contact_common.commitments import Policy as Commitments
+from contact_common.commitments.complaints import check_extension_at
+from contact_common.events import Channel, ComplaintStage
 
 
 class Status(StrEnum):
@@ -151,13 +153,15 @@ class InvalidTime(ValueError):
     """An `at` that is in the future or before the step it follows."""
 
 
+class InvalidExtension(ValueError):
+    """An extension longer than the commitments policy allows at this stage."""
+
+
 @dataclass(frozen=True)
 class Policy:
-    """The configurable parts of the policy (settings), in working days."""
+    """The complaints procedure's settings, and the commitments policy its deadlines come from."""
 
-    acknowledge_working_days: int = 3
-    stage_1_response_working_days: int = 10
-    stage_2_response_working_days: int = 20
+    commitments: Commitments
     escalation_window_days: int = 20
     clock_skew: timedelta = timedelta(minutes=5)
 
@@ -172,6 +176,8 @@ class StageFacts:
     extended: bool = False
     responded_at: datetime | None = None
     responded_by: str | None = None
+    due_at: datetime | None = None
+    """The response deadline, once its clock has started."""
 
 
 @dataclass(frozen=True)
@@ -180,32 +186,13 @@ class ComplaintFacts:
 
     stage: ComplaintStage
     status: Status
+    channel: Channel
     stages: Mapping[ComplaintStage, StageFacts] = field(default_factory=dict)
 
     @property
     def current(self) -> StageFacts:
         """The record of the stage the complaint is at."""
         return self.stages[self.stage]
-
-
-def response_due_at(
-    calendar: WorkingCalendar, policy: Policy, stage: ComplaintStage, started_at: datetime
-) -> datetime | None:
-    """The default response deadline of a stage (none for the Ombudsman, which keeps its own)."""
-    if stage is S1:
-        return calendar.deadline(started_at, policy.stage_1_response_working_days)
-    if stage is S2:
-        return calendar.deadline(started_at, policy.stage_2_response_working_days)
-    return None
-
-
-def acknowledge_due_at(
-    calendar: WorkingCalendar, policy: Policy, stage: ComplaintStage, started_at: datetime
-) -> datetime | None:
-    """When acknowledgement is due at a council stage (DESIGN.md complaint-acknowledge)."""
-    if stage is OMBUDSMAN:
-        return None
-    return calendar.deadline(started_at, policy.acknowledge_working_days)
 
 
 def escalate_by(
@@ -313,10 +300,12 @@ def plan(
     calendar: WorkingCalendar,
     policy: Policy,
     officer: str | None = None,
+    working_days: int | None = None,
 ) -> State:
     """Check `action` at `at` against the policy; return the state it leads to.
 
-    Raises PolicyRefusal when the policy forbids it now, InvalidTime when `at` cannot be right.
+    Raises PolicyRefusal when the policy forbids it now, InvalidTime when `at` cannot be right,
+    InvalidExtension when an extension is longer than the commitments policy allows.
     """
     allowed = allowed_next(facts, now=now, calendar=calendar, policy=policy)
     target = next_state(facts.stage, facts.status, action, allowed=allowed)
@@ -334,6 +323,8 @@ def plan(
         )
     earliest, what = _earliest(facts, action)
     check_time(at, now=now, policy=policy, not_before=earliest, not_before_what=what)
+    if action is Action.extend:
+        _check_extension(facts, at=at, policy=policy, working_days=working_days, allowed=allowed)
     if action is Action.escalate and facts.stage is S1:
         deadline = escalate_by(calendar, policy, facts)
         assert deadline is not None  # a stage-1 complaint that may escalate has a response
@@ -364,6 +355,40 @@ def plan(
                 allowed_next=allowed,
             )
     return target
+
+
+def _check_extension(
+    facts: ComplaintFacts,
+    *,
+    at: datetime,
+    policy: Policy,
+    working_days: int | None,
+    allowed: list[Action],
+) -> None:
+    """An extension the commitments policy takes, agreed by the deadline it replaces."""
+    where = (facts.stage, facts.status, Action.extend)
+    try:
+        check_extension_at(policy.commitments, facts.stage, facts.channel, working_days or 0)
+    except ExtensionTooLong as too_long:
+        raise InvalidExtension(str(too_long)) from too_long
+    except ExtensionRefused as refused:
+        raise PolicyRefusal(
+            _refusal_text(*where, str(refused), allowed),
+            problem="extension-not-in-policy",
+            allowed_next=allowed,
+        ) from refused
+    due = facts.current.due_at
+    if due is not None and at > due:
+        raise PolicyRefusal(
+            _refusal_text(
+                *where,
+                f"the response was due {due.isoformat()}, before {at.isoformat()}; an extension "
+                "is agreed before the deadline it replaces",
+                allowed,
+            ),
+            problem="deadline-passed",
+            allowed_next=allowed,
+        )
 
 
 def same_officer(first: str, second: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from complaints_api.complaints.domain import MAX_EXTENSION_WORKING_DAYS, Action, Status
+from complaints_api.complaints.domain import Action, Status
 from contact_common.events import Channel, ComplaintOutcome, ComplaintStage
 from contact_common.instants import Instant
 
@@ -103,8 +103,10 @@ class ExtendRequest(_Request):
 
     working_days: int = Field(
         ge=1,
-        le=MAX_EXTENSION_WORKING_DAYS,
-        description="Working days added to the response deadline (1 to 10, once per stage).",
+        le=366,
+        description="Working days added to the response deadline, counted from it: at most "
+        "what the commitments policy in force allows at this stage (GET /v1/commitments on "
+        "sla-monitor shows `max_extension_working_days`), once per stage.",
     )
     reason: Reason = Field(description="Why more time is needed (told to the customer).")
     officer: Officer | None = None
@@ -174,8 +176,9 @@ class StageOut(BaseModel):
     acknowledged_by: str | None = None
     due_at: datetime | None = Field(
         default=None,
-        description="The response deadline, after any extension (shown here; sla-monitor "
-        "decides breaches).",
+        description="The response deadline under the commitments policy, after any extension; "
+        "absent while the response clock has not started (under the Complaint Handling Code "
+        "it starts at the acknowledgement). The same deadline sla-monitor's clock keeps.",
     )
     extended_at: datetime | None = None
     extension_working_days: int | None = None

@@ -37,6 +37,8 @@ from complaints_api.complaints.schemas import (
 )
 from complaints_api.config import Settings
 from complaints_api.models import outbox
+from contact_common.commitments import extended_due_at
+from contact_common.commitments.complaints import StartingStep, deadlines_started
 from contact_common.errors import ProblemError
 from contact_common.events import (
     CloudEvent,
@@ -69,11 +71,9 @@ class Context:
 
 
 def policy_of(settings: Settings) -> domain.Policy:
-    """The policy's configurable parts from the settings."""
+    """The procedure's settings and the commitments policy in force."""
     return domain.Policy(
-        acknowledge_working_days=settings.acknowledge_working_days,
-        stage_1_response_working_days=settings.stage_1_response_working_days,
-        stage_2_response_working_days=settings.stage_2_response_working_days,
+        commitments=settings.commitments,
         escalation_window_days=settings.escalation_window_days,
         clock_skew=timedelta(seconds=settings.clock_skew_seconds),
     )
@@ -100,6 +100,7 @@ def _facts(complaint: Complaint) -> domain.ComplaintFacts:
     return domain.ComplaintFacts(
         stage=complaint.stage,
         status=complaint.status,
+        channel=complaint.channel,
         stages={
             record.stage: domain.StageFacts(
                 stage=record.stage,
@@ -108,6 +109,7 @@ def _facts(complaint: Complaint) -> domain.ComplaintFacts:
                 extended=record.extended_at is not None,
                 responded_at=record.responded_at,
                 responded_by=record.responded_by,
+                due_at=record.due_at,
             )
             for record in complaint.stages
         },
@@ -263,7 +265,9 @@ async def receive(
         stages=[],
         history=[],
     )
-    complaint.stages.append(_new_stage(ComplaintStage.stage_1, received_at, context))
+    stage = _new_stage(ComplaintStage.stage_1, received_at)
+    complaint.stages.append(stage)
+    _start_clocks(complaint, stage, context, step="complaint.received", at=received_at)
     _history(complaint, context, action="received", at=received_at)
     received = ComplaintReceived.from_data(
         ComplaintReceivedData(
@@ -279,16 +283,34 @@ async def receive(
 
 
 def _new_stage(
-    stage: ComplaintStage, started_at: datetime, context: Context, *, reason: str | None = None
+    stage: ComplaintStage, started_at: datetime, *, reason: str | None = None
 ) -> ComplaintStageRecord:
-    calendar, policy = context.settings.calendar, policy_of(context.settings)
-    return ComplaintStageRecord(
-        stage=stage,
-        started_at=started_at,
-        escalation_reason=reason,
-        acknowledge_due_at=domain.acknowledge_due_at(calendar, policy, stage, started_at),
-        due_at=domain.response_due_at(calendar, policy, stage, started_at),
+    return ComplaintStageRecord(stage=stage, started_at=started_at, escalation_reason=reason)
+
+
+def _start_clocks(
+    complaint: Complaint,
+    record: ComplaintStageRecord,
+    context: Context,
+    *,
+    step: StartingStep,
+    at: datetime,
+) -> None:
+    """Sets the deadlines this step starts at the stage, as sla-monitor starts its clocks: each
+    once, under the policy in force when it starts, with an extension already agreed."""
+    started = deadlines_started(
+        context.settings.commitments,
+        context.settings.calendar,
+        step=step,
+        at=at,
+        stage=record.stage,
+        channel=complaint.channel,
+        extension_working_days=record.extension_working_days,
     )
+    if record.acknowledge_due_at is None:
+        record.acknowledge_due_at = started.acknowledge
+    if record.due_at is None:
+        record.due_at = started.respond
 
 
 async def get(
@@ -316,8 +338,9 @@ def _plan(
     at: datetime,
     at_field: str = "body.at",
     officer: str | None = None,
+    working_days: int | None = None,
 ) -> domain.State:
-    """The policy's verdict as HTTP: 409 with what is allowed next, or 422 for a wrong time."""
+    """The policy's verdict as HTTP: 409 with what is allowed next, 422 for a wrong value."""
     try:
         return domain.plan(
             _facts(complaint),
@@ -327,6 +350,7 @@ def _plan(
             calendar=context.settings.calendar,
             policy=policy_of(context.settings),
             officer=officer,
+            working_days=working_days,
         )
     except PolicyRefusal as refusal:
         raise ProblemError(
@@ -340,6 +364,8 @@ def _plan(
         ) from refusal
     except domain.InvalidTime as exc:
         raise _invalid(at_field, str(exc)) from exc
+    except domain.InvalidExtension as exc:
+        raise _invalid("body.working_days", str(exc)) from exc
 
 
 async def acknowledge(
@@ -355,6 +381,7 @@ async def acknowledge(
     complaint.stage, complaint.status = _plan(complaint, context, Action.acknowledge, at=at)
     record = _current_record(complaint)
     record.acknowledged_at, record.acknowledged_by = at, request.officer
+    _start_clocks(complaint, record, context, step="complaint.acknowledged", at=at)
     _history(complaint, context, action="acknowledged", at=at, officer=request.officer)
     await _record(
         session,
@@ -372,13 +399,22 @@ async def acknowledge(
 async def extend(
     *, session: AsyncSession, context: Context, complaint_id: uuid.UUID, request: ExtendRequest
 ) -> ComplaintDetail:
-    """Extends the current stage's response deadline, once, by up to 10 working days."""
+    """Extends the current stage's response deadline, once, as far as the policy allows.
+
+    The new deadline counts from the one it replaces; under the Complaint Handling Code an
+    extension agreed before the acknowledgement applies when the acknowledgement starts the
+    response clock.
+    """
     complaint = await _locked(session, complaint_id)
     at = (request.at or context.now).astimezone(UTC)
-    complaint.stage, complaint.status = _plan(complaint, context, Action.extend, at=at)
+    complaint.stage, complaint.status = _plan(
+        complaint, context, Action.extend, at=at, working_days=request.working_days
+    )
     record = _current_record(complaint)
-    assert record.due_at is not None  # only council stages (which have deadlines) extend
-    record.due_at = context.settings.calendar.extend(record.due_at, request.working_days)
+    if record.due_at is not None:
+        record.due_at = extended_due_at(
+            record.due_at, request.working_days, context.settings.calendar
+        )
     record.extended_at = at
     record.extension_working_days = request.working_days
     record.extension_reason = request.reason
@@ -390,7 +426,7 @@ async def extend(
         at=at,
         officer=request.officer,
         working_days=request.working_days,
-        due_at=record.due_at.isoformat(),
+        due_at=record.due_at.isoformat() if record.due_at else None,
     )
     await _record(
         session,
@@ -454,7 +490,9 @@ async def escalate(
     complaint.stage, complaint.status = to_stage, status
     # A closed stage reopened by the customer's escalation is no longer closed.
     complaint.closed_at = complaint.closed_by = complaint.close_reason = None
-    complaint.stages.append(_new_stage(to_stage, at, context, reason=request.reason))
+    record = _new_stage(to_stage, at, reason=request.reason)
+    complaint.stages.append(record)
+    _start_clocks(complaint, record, context, step="complaint.escalated", at=at)
     _history(
         complaint,
         context,
