@@ -55,15 +55,6 @@ class Settings(ServiceSettings):
         default="metrics-api",
         description="Kafka consumer group; every instance of one deployment shares it.",
     )
-    phone_answer_seconds: float = Field(
-        default=15.0,
-        gt=0,
-        description="Service level threshold (phone-answer commitment): answered within it "
-        "counts in the service level; an abandon within it is a short abandon.",
-    )
-    reception_attend_seconds: float = Field(
-        default=300.0, gt=0, description="Visitors seen within this many seconds (5 minutes)."
-    )
     online_channels: list[str] = Field(
         default_factory=lambda: ["web_form", "portal"],
         description="Channels whose feedback makes CX02 (online satisfaction).",

@@ -43,6 +43,8 @@ from contact_common.events import (
     SlaMetData,
     SlaStopped,
     SlaStoppedData,
+    SlaWithdrawn,
+    SlaWithdrawnData,
     VisitArrived,
     VisitArrivedData,
     VisitAttended,
@@ -265,10 +267,24 @@ class Clock:
         )
         return SlaStopped.from_data(data, source="/sla-monitor")
 
-    def breached(self, stopped_at: datetime | None = None) -> CloudEvent:
+    def breached(
+        self, stopped_at: datetime | None = None, *, due_at: datetime | None = None
+    ) -> CloudEvent:
+        common = {**self.common, "due_at": due_at or self.common["due_at"]}
         data = SlaBreachedData(
-            **self.common,
-            breached_at=stopped_at or self.common["due_at"],
-            stopped_at=stopped_at,
+            **common, breached_at=stopped_at or common["due_at"], stopped_at=stopped_at
         )
         return SlaBreached.from_data(data, source="/sla-monitor")
+
+    def withdrawn(
+        self, cause: str, withdrawn_at: datetime, *, due_at: datetime | None = None
+    ) -> CloudEvent:
+        """sla.withdrawn: the breach of the clock's first deadline is withdrawn."""
+        data = SlaWithdrawnData(
+            **{**self.common, "due_at": due_at or self.common["due_at"]},
+            breached_at=self.common["due_at"],
+            withdrawn_at=withdrawn_at,
+            cause=cause,
+            status="pending" if cause == "extended" else "excluded",
+        )
+        return SlaWithdrawn.from_data(data, source="/sla-monitor")

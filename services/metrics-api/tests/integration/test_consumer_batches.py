@@ -20,6 +20,7 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_common.calendar import WorkingCalendar
+from contact_common.commitments import load_policy
 from contact_common.db import create_engine, create_session_factory, transaction
 from contact_common.events import CallAnswered, CloudEvent
 from contact_common.migrations import upgrade
@@ -42,7 +43,12 @@ from builders import (  # noqa: E402
     visit,
 )
 
-RULES = CountingRules(timezone=ZoneInfo("Europe/London"))
+POLICY = load_policy("default")
+RULES = CountingRules(
+    timezone=ZoneInfo("Europe/London"),
+    phone_answer_seconds=POLICY.elapsed_seconds("phone-answer"),
+    reception_attend_seconds=POLICY.elapsed_seconds("reception-attend"),
+)
 CALENDAR = WorkingCalendar()
 DAY = utc("2019-06-04 08:00")
 DUE = DAY + timedelta(days=1)

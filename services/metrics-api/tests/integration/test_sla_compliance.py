@@ -209,3 +209,72 @@ async def test_a_withdrawn_breach_counts_met_and_a_stopped_one_stays_breached(
         assert monthly[("2014-06-01", "all")] == (2, 2)
         assert monthly[("2014-07-01", "all")] == (1, 0)  # the extended deadline's month
         assert await open_clocks() == {str(open_.clock_id)}
+
+
+async def test_a_withdrawn_breach_stops_counting_until_its_clock_is_decided_again(
+    metrics_service, unique_area: str
+) -> None:
+    # Financial year 2013-14. A complaint's response was due Tuesday 4 June 2013, 17:00 BST;
+    # the timer flagged it, then an extension agreed in time (to 2 July) was recorded: the
+    # breach is withdrawn and the clock runs on. A call's short abandon was recorded after its
+    # timer flagged it: withdrawn and excluded, counted neither way.
+    area = unique_area
+    due = utc("2013-06-04 16:00")
+    new_due = utc("2013-07-02 16:00")
+    start = due - timedelta(days=14)
+    met_later = Clock("complaint-respond", area, start, due, contact_type="complaint")
+    breached_again = Clock("complaint-respond", area, start, due, contact_type="complaint")
+    abandoned = Clock(
+        "phone-answer",
+        area,
+        due - timedelta(seconds=15),
+        due,
+        channel="phone",
+        contact_type="call",
+    )
+    clocks = (met_later, breached_again, abandoned)
+    async with metrics_service() as m:
+
+        async def counts() -> dict[tuple[str, str], tuple[int, int]]:
+            answer = await m.get(
+                "/v1/sla/compliance", service_area=area, period="2013-14", interval="month"
+            )
+            return {
+                (r["start"], r["commitment"]): (r["met"], r["breached"])
+                for r in answer["rows"]
+                if r["met"] or r["breached"]
+            }
+
+        async def open_clocks() -> set[str]:
+            answer = await m.get("/v1/breaches", service_area=area)
+            return {r["clock_id"] for r in answer["rows"]}
+
+        await m.feed([c.breached() for c in clocks])
+        assert (await counts())[("2013-06-01", "all")] == (0, 3)
+        assert await open_clocks() == {str(c.clock_id) for c in clocks}
+
+        withdrawn_at = utc("2013-06-10 09:00")
+        await m.feed(
+            [
+                met_later.withdrawn("extended", withdrawn_at, due_at=new_due),
+                breached_again.withdrawn("extended", withdrawn_at, due_at=new_due),
+                abandoned.withdrawn("abandoned", withdrawn_at),
+                abandoned.withdrawn("abandoned", withdrawn_at),  # delivered twice
+            ]
+        )
+        # Nothing counted until the two complaints' clocks are decided again; none to chase.
+        assert await counts() == {}
+        assert await open_clocks() == set()
+
+        await m.feed(
+            [
+                met_later.met(utc("2013-06-28 12:00"), due_at=new_due),
+                breached_again.breached(due_at=new_due),
+            ]
+        )
+        # Both now count on the extended deadline's month: one met, one breached (open).
+        assert await counts() == {
+            ("2013-07-01", "complaint-respond"): (1, 1),
+            ("2013-07-01", "all"): (1, 1),
+        }
+        assert await open_clocks() == {str(breached_again.clock_id)}

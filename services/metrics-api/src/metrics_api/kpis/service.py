@@ -59,6 +59,8 @@ class KpiConfig:
     unit_costs: dict[str, float] = field(default_factory=dict)
     targets: dict[str, dict[str, float]] = field(default_factory=dict)
     amber_band_percent: float = 5.0
+    sla_commitments: tuple[str, ...] | None = None
+    """The commitments the score card's SLA row counts: the policy's (None: every one counted)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KpiConfig:
@@ -70,6 +72,7 @@ class KpiConfig:
             unit_costs=dict(settings.unit_costs),
             targets={k: dict(v) for k, v in settings.targets.items()},
             amber_band_percent=settings.amber_band_percent,
+            sla_commitments=tuple(c.id for c in settings.commitments.commitments),
         )
 
     def target(self, kpi: str, year: str) -> tuple[float | None, str | None]:
@@ -151,7 +154,7 @@ async def _figures(
         feedback=await total("feedback_day", *by, "channel"),
         complaints=await total("complaint_day", *by, "stage"),
         calls=await total("call_day", *by, "channel", "in_office_hours"),
-        sla=await total("sla_day", *by),
+        sla=await total("sla_day", *by, "commitment"),
         visits=await total("visit_day", *(b for b in by if b != "channel")),
     )
 
@@ -195,8 +198,11 @@ def _core(figures: _Figures, config: KpiConfig, **where: Any) -> dict[str, tuple
     responses = _total(f, "responses", **online)
     answered = _total(calls, "answered", **call_where)
     wait_sum = _total(calls, "wait_seconds_sum", **call_where)
-    met = _total(s, "met", **where)
-    breached = _total(s, "breached", **where)
+    in_policy = dict(where)
+    if config.sla_commitments is not None and "commitment" not in where:
+        in_policy["commitment"] = config.sla_commitments
+    met = _total(s, "met", **in_policy)
+    breached = _total(s, "breached", **in_policy)
     result: dict[str, tuple[Any, Any, Any]] = {
         "CX02": (score_sum, responses, domain.mean(score_sum, responses)),
         "CX03": (portal, opened, domain.percent(portal, opened)),

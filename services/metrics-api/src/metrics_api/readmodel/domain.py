@@ -10,16 +10,17 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 WAIT_OVERFLOW_SECOND = 600
-"""The histogram's last bucket: waits of 10 minutes or more (the phone-wait-max commitment)."""
+"""The wait histogram's last bucket, in whole seconds: every longer wait is counted in it (its
+exact maximum is kept apart, in `wait_seconds_max`). A storage layout, not a commitment."""
 
 
 @dataclass(frozen=True, slots=True)
 class CountingRules:
-    """The settings counting depends on."""
+    """The settings counting depends on: the council's zone and two commitments' targets."""
 
     timezone: ZoneInfo
-    phone_answer_seconds: float = 15.0
-    reception_attend_seconds: float = 300.0
+    phone_answer_seconds: float
+    reception_attend_seconds: float
 
 
 def local_day(at: datetime, timezone: ZoneInfo) -> date:

@@ -35,6 +35,7 @@ from contact_common.events import (
     SlaBreached,
     SlaMet,
     SlaStopped,
+    SlaWithdrawn,
     VisitArrived,
     VisitAttended,
 )
@@ -46,6 +47,8 @@ from metrics_api.readmodel.models import NO_SERVICE_AREA
 from metrics_api.readmodel.repository import ClockCount
 
 CONSUMER = "metrics-api"
+WITHDRAWN = "withdrawn"
+"""A clock's outcome record once its breach was withdrawn: counted nowhere until decided again."""
 
 EnquiryEvent = (
     EnquiryOpened
@@ -63,7 +66,7 @@ ComplaintEvent = (
     | ComplaintEscalated
     | ComplaintClosed
 )
-SlaEvent = SlaMet | SlaBreached | SlaStopped
+SlaEvent = SlaMet | SlaBreached | SlaStopped | SlaWithdrawn
 
 
 @dataclass
@@ -343,15 +346,21 @@ def _complaint(batch: _Batch, event: ComplaintEvent) -> None:
         batch.tally.add("complaint_day", key, **counters)
 
 
-def _sla(batch: _Batch, event: SlaMet | SlaBreached | SlaStopped) -> None:
+def _sla(batch: _Batch, event: SlaEvent) -> None:
     # A clock counts once, met or breached, on the local date of its deadline (compliance is
     # about deadlines that fell in a period). The clock's record says where it was counted, so
-    # a withdrawn breach (sla.met correcting it) moves from breached to met, once.
+    # a withdrawn breach (sla.met correcting it) moves from breached to met, once, and one
+    # withdrawn outright (sla.withdrawn) stops counting until the clock is decided again.
     data = event.data
+    if isinstance(event, SlaWithdrawn):
+        _uncount_breach(batch, event)
+        return
     service_area = data.service_area or NO_SERVICE_AREA
     key = (batch.day(data.due_at), data.commitment, data.channel.value, service_area)
     outcome = "met" if isinstance(event, SlaMet) else "breached"
     counted = batch.clocks.get(data.clock_id)
+    if counted is not None and counted.outcome == WITHDRAWN:
+        counted = None  # decided again after its breach was withdrawn: counted afresh
     if counted is None:
         batch.tally.add("sla_day", key, **{outcome: 1})
         batch.count_clock(data.clock_id, outcome, key)
@@ -380,6 +389,17 @@ def _sla(batch: _Batch, event: SlaMet | SlaBreached | SlaStopped) -> None:
         due_at=data.due_at,
         breached_at=event.data.breached_at,
     )
+
+
+def _uncount_breach(batch: _Batch, event: SlaWithdrawn) -> None:
+    """A breach withdrawn (a short abandon or an extension recorded after the timer flagged
+    it): no longer counted breached, nor open to chase."""
+    clock_id = event.data.clock_id
+    counted = batch.clocks.get(clock_id)
+    if counted is not None and counted.outcome == "breached":
+        batch.tally.add("sla_day", counted.key, breached=-1)
+        batch.count_clock(clock_id, WITHDRAWN, counted.key)
+    batch.close_breach(clock_id)
 
 
 def _withdraw_breach(
