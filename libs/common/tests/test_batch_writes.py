@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_common.bus.topics import SLA_EVENTS
@@ -203,3 +203,37 @@ async def test_a_batch_goes_to_the_topic_asked_for_and_rolls_back_with_the_work(
     assert all(row.topic == SLA_EVENTS for row in rows)
     assert [row.shard for row in rows] == [shard_of(e.subject, 4) for e in kept]
     assert all(row.created_at - rows[0].created_at < timedelta(seconds=1) for row in rows)
+
+
+async def test_rows_a_caller_inserts_itself_wake_the_relay_once_committed(store: Store) -> None:
+    rolled_back, committed = feedback(), feedback()
+    woken: list[bool] = []
+    store.outbox.subscribe(wake := lambda: woken.append(True))
+    try:
+        with pytest.raises(RuntimeError, match="the caller's work failed"):
+            async with transaction(store.factory) as session:
+                rows = store.outbox.rows_to_insert(session, [rolled_back])
+                await session.execute(insert(outbox_message), rows)
+                raise RuntimeError("the caller's work failed")
+        assert woken == []
+        async with transaction(store.factory) as session:
+            rows = store.outbox.rows_to_insert(session, [committed])
+            assert woken == [], "woken before the commit"
+            await session.execute(insert(outbox_message), rows)
+        async with transaction(store.factory) as session:
+            ids = (await session.execute(select(outbox_message.c.event_id))).scalars().all()
+    finally:
+        store.outbox.unsubscribe(wake)
+
+    assert woken == [True]
+    assert ids == [committed.id]
+
+
+async def test_a_session_that_cannot_wake_the_relay_is_refused_before_it_writes(
+    store: Store,
+) -> None:
+    # A session made otherwise would never run the wake: its rows would wait for the poll.
+    async with AsyncSession(store.engine) as session:
+        with pytest.raises(TypeError, match="create_session_factory"):
+            await store.outbox.add(session, feedback())
+        assert (await session.execute(select(outbox_message))).all() == []
