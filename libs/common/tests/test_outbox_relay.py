@@ -22,7 +22,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_common.bus.kafka import ensure_topics
-from contact_common.bus.relay import OutboxRelay, partition_for
+from contact_common.bus.relay import OutboxRelay
+from contact_common.bus.relay.sender import partition_for
 from contact_common.bus.topics import CONTACT_EVENTS
 from contact_common.db import (
     create_engine,
@@ -64,7 +65,6 @@ class Store:
             service=service,
             outbox=self.outbox,
             engine=self.engine,
-            session_factory=self.factory,
             bootstrap_servers=bootstrap,
             poll_interval=poll_interval,
             batch_size=batch_size,
