@@ -4,23 +4,16 @@ statements and SQLite's portable ones claim each event once and write the same r
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import MetaData, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_common.bus.topics import SLA_EVENTS
-from contact_common.db import (
-    create_engine,
-    create_session_factory,
-    is_sqlite,
-    service_metadata,
-    transaction,
-)
+from contact_common.db import create_session_factory, service_metadata, transaction
 from contact_common.events import (
     Channel,
     CloudEvent,
@@ -47,28 +40,12 @@ class Store:
     outbox: Outbox
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each database the services run on."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/batch.db"
-    url: str = request.getfixturevalue("database_url")
-    if is_sqlite(url):
-        pytest.skip("needs PostgreSQL; none answered")
-    return url
-
-
 @pytest.fixture
-async def store(any_url: str) -> AsyncIterator[Store]:
-    engine = create_engine(any_url, schema=SCHEMA)
-    async with engine.begin() as connection:
-        if not is_sqlite(any_url):
-            await connection.exec_driver_sql(f'CREATE SCHEMA "{SCHEMA}"')
-        await connection.run_sync(metadata.create_all)
-    try:
-        yield Store(engine, create_session_factory(engine), Outbox(outbox_message))
-    finally:
-        await engine.dispose()
+async def store(
+    any_url: str, create_tables: Callable[[str, MetaData], Awaitable[AsyncEngine]]
+) -> Store:
+    engine = await create_tables(any_url, metadata)
+    return Store(engine, create_session_factory(engine), Outbox(outbox_message))
 
 
 def feedback(feedback_id: uuid.UUID | None = None, score: int = 4) -> FeedbackSubmitted:
