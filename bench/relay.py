@@ -149,14 +149,10 @@ def _latencies(started: dict[str, float], arrived: dict[str, float]) -> dict:
 
 
 @contextlib.asynccontextmanager
-async def _relay_of(outbox, engine, session_factory, bootstrap: str):  # noqa: ANN001, ANN202
+async def _relay_of(outbox, engine, bootstrap: str):  # noqa: ANN001, ANN202
     """enquiry-api's relay, running in this process until the block ends."""
     relay = OutboxRelay(
-        service="enquiry-api",
-        outbox=outbox,
-        engine=engine,
-        session_factory=session_factory,
-        bootstrap_servers=bootstrap,
+        service="enquiry-api", outbox=outbox, engine=engine, bootstrap_servers=bootstrap
     )
     task = asyncio.create_task(relay.run(), name="bench-relay")
     try:
@@ -185,7 +181,7 @@ async def run(*, repeat: int, quick: bool) -> dict:
             await producer.start()
             tap = Tap(bootstrap, FETCH_MAX_WAIT_MS)
             try:
-                async with _relay_of(outbox, engine, session_factory, bootstrap):
+                async with _relay_of(outbox, engine, bootstrap):
                     for rep in range(repeat):
                         log(f"relay {rep + 1}/{repeat}: {rate:.0f} events/s for {seconds}s, relay")
                         committed: dict[str, float] = {}

@@ -72,7 +72,6 @@ async def test_outbox_events_reach_another_process_exactly_once(
             service="e2e-writer",
             outbox=outbox,
             engine=writer_engine,
-            session_factory=writer,
             bootstrap_servers=bootstrap,
             batch_size=7,
             poll_interval=0.2,

@@ -4,23 +4,16 @@ statements and SQLite's portable ones claim each event once and write the same r
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import MetaData, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_common.bus.topics import SLA_EVENTS
-from contact_common.db import (
-    create_engine,
-    create_session_factory,
-    is_sqlite,
-    service_metadata,
-    transaction,
-)
+from contact_common.db import create_session_factory, service_metadata, transaction
 from contact_common.events import (
     Channel,
     CloudEvent,
@@ -47,28 +40,12 @@ class Store:
     outbox: Outbox
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each database the services run on."""
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path}/batch.db"
-    url: str = request.getfixturevalue("database_url")
-    if is_sqlite(url):
-        pytest.skip("needs PostgreSQL; none answered")
-    return url
-
-
 @pytest.fixture
-async def store(any_url: str) -> AsyncIterator[Store]:
-    engine = create_engine(any_url, schema=SCHEMA)
-    async with engine.begin() as connection:
-        if not is_sqlite(any_url):
-            await connection.exec_driver_sql(f'CREATE SCHEMA "{SCHEMA}"')
-        await connection.run_sync(metadata.create_all)
-    try:
-        yield Store(engine, create_session_factory(engine), Outbox(outbox_message))
-    finally:
-        await engine.dispose()
+async def store(
+    any_url: str, create_tables: Callable[[str, MetaData], Awaitable[AsyncEngine]]
+) -> Store:
+    engine = await create_tables(any_url, metadata)
+    return Store(engine, create_session_factory(engine), Outbox(outbox_message))
 
 
 def feedback(feedback_id: uuid.UUID | None = None, score: int = 4) -> FeedbackSubmitted:
@@ -203,3 +180,37 @@ async def test_a_batch_goes_to_the_topic_asked_for_and_rolls_back_with_the_work(
     assert all(row.topic == SLA_EVENTS for row in rows)
     assert [row.shard for row in rows] == [shard_of(e.subject, 4) for e in kept]
     assert all(row.created_at - rows[0].created_at < timedelta(seconds=1) for row in rows)
+
+
+async def test_rows_a_caller_inserts_itself_wake_the_relay_once_committed(store: Store) -> None:
+    rolled_back, committed = feedback(), feedback()
+    woken: list[bool] = []
+    store.outbox.subscribe(wake := lambda: woken.append(True))
+    try:
+        with pytest.raises(RuntimeError, match="the caller's work failed"):
+            async with transaction(store.factory) as session:
+                rows = store.outbox.rows_to_insert(session, [rolled_back])
+                await session.execute(insert(outbox_message), rows)
+                raise RuntimeError("the caller's work failed")
+        assert woken == []
+        async with transaction(store.factory) as session:
+            rows = store.outbox.rows_to_insert(session, [committed])
+            assert woken == [], "woken before the commit"
+            await session.execute(insert(outbox_message), rows)
+        async with transaction(store.factory) as session:
+            ids = (await session.execute(select(outbox_message.c.event_id))).scalars().all()
+    finally:
+        store.outbox.unsubscribe(wake)
+
+    assert woken == [True]
+    assert ids == [committed.id]
+
+
+async def test_a_session_that_cannot_wake_the_relay_is_refused_before_it_writes(
+    store: Store,
+) -> None:
+    # A session made otherwise would never run the wake: its rows would wait for the poll.
+    async with AsyncSession(store.engine) as session:
+        with pytest.raises(TypeError, match="create_session_factory"):
+            await store.outbox.add(session, feedback())
+        assert (await session.execute(select(outbox_message))).all() == []

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -22,7 +23,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_common.bus.kafka import ensure_topics
-from contact_common.bus.relay import OutboxRelay, partition_for
+from contact_common.bus.relay import OutboxRelay
+from contact_common.bus.relay.sender import OutboxSender, partition_for
 from contact_common.bus.topics import CONTACT_EVENTS
 from contact_common.db import (
     create_engine,
@@ -64,7 +66,6 @@ class Store:
             service=service,
             outbox=self.outbox,
             engine=self.engine,
-            session_factory=self.factory,
             bootstrap_servers=bootstrap,
             poll_interval=poll_interval,
             batch_size=batch_size,
@@ -446,3 +447,39 @@ def test_the_relay_puts_a_key_on_the_partition_aiokafka_send_would() -> None:
     for partitions in ([0, 1, 2], [0, 1, 2, 3, 4, 5], list(range(16))):
         for key in keys:
             assert partition_for(key, partitions) == partitioner(key, partitions, partitions)
+
+
+# -- the sender alone ----------------------------------------------------------------------------
+
+
+async def test_the_sender_keeps_each_key_in_order_on_the_partition_send_would_pick(
+    kafka_bootstrap: str, event_tap: Callable[[str], EventTap]
+) -> None:
+    keys = [uuid.uuid4() for _ in range(4)]
+    events = [feedback(keys[i % 4], score=i % 5 + 1) for i in range(40)]
+    rows = [
+        SimpleNamespace(id=i, topic=CONTACT_EVENTS, key=e.subject, payload=encode_event(e))
+        for i, e in enumerate(events)
+    ]
+    sender = OutboxSender(kafka_bootstrap, client_id=relay_name())
+    async with event_tap(CONTACT_EVENTS) as tap:
+        try:
+            # Returns once the broker has acknowledged every row.
+            await sender.publish(rows)
+        finally:
+            await sender.close()
+        wanted = set(ids_of(events))
+        await tap.wait_for(lambda seen: wanted <= set(ids_of(seen)))
+        assert tap.consumer is not None
+        partitions = sorted(tap.consumer.partitions_for_topic(CONTACT_EVENTS) or ())
+
+    ours = [record for record in tap.raw if decode_event(record.value).id in wanted]
+    assert len(ours) == len(events), "an event was published twice"
+    for key in keys:
+        records = [record for record in ours if record.key == str(key).encode()]
+        assert [decode_event(r.value).id for r in records] == [
+            e.id for e in events if e.subject == str(key)
+        ]
+        assert {r.partition for r in records} == {
+            DefaultPartitioner()(str(key).encode(), partitions, partitions)
+        }

@@ -1,8 +1,9 @@
 """The transactional outbox: a state change and its event written in one transaction.
 
 A service calls `Outbox.add(session, event)` inside the transaction that changes its state;
-the `OutboxRelay` (bus/relay.py) later publishes the row to Kafka and marks it sent. If the
-transaction rolls back, the event never existed; if the broker is down, the row waits.
+the `OutboxRelay` (bus/relay) later publishes the row to Kafka and marks it sent. If the
+transaction rolls back, the event never existed; if the broker is down, the row waits. `add`
+also asks the session to wake this process's relay when the transaction commits.
 
 On PostgreSQL `add_many` is one array statement (`unnest`) whatever the batch's size; SQLite
 takes the portable multi-row insert.
@@ -26,14 +27,12 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    event,
     insert,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
-from contact_common.db import UTCDateTime, postgresql_arrays, postgresql_name
+from contact_common.db import UTCDateTime, after_commit, postgresql_arrays, postgresql_name
 from contact_common.events import CloudEvent, encode_event, topic_for
 
 DEFAULT_SHARDS = 16
@@ -77,8 +76,8 @@ class Outbox:
     def __init__(self, table: Table, *, shards: int = DEFAULT_SHARDS) -> None:
         self.table = table
         self.shards = shards
-        # Called after a commit that wrote outbox rows, so a relay in this process wakes at once.
-        self._on_commit: list[Callable[[], None]] = []
+        # The wakes of this process's relays, called after a commit that added rows.
+        self._relays: list[Callable[[], None]] = []
         columns = ", ".join(_ARRAY_COLUMNS)
         # Numbered in the order of the arrays, so one key's rows leave in the order added.
         self._insert_arrays = text(
@@ -88,14 +87,14 @@ class Outbox:
             f"AS added ({columns}, position) ORDER BY position"
         )
 
-    def subscribe(self, callback: Callable[[], None]) -> None:
-        """Calls `callback` after every commit that added rows to this outbox."""
-        self._on_commit.append(callback)
+    def subscribe(self, wake: Callable[[], None]) -> None:
+        """Calls `wake` after every commit that added rows to this outbox (a relay's wake)."""
+        self._relays.append(wake)
 
-    def unsubscribe(self, callback: Callable[[], None]) -> None:
-        """Stops calling `callback`."""
-        if callback in self._on_commit:
-            self._on_commit.remove(callback)
+    def unsubscribe(self, wake: Callable[[], None]) -> None:
+        """Stops calling `wake`."""
+        if wake in self._relays:
+            self._relays.remove(wake)
 
     async def add(
         self, session: AsyncSession, event_: CloudEvent, *, topic: str | None = None
@@ -106,19 +105,28 @@ class Outbox:
     async def add_many(
         self, session: AsyncSession, events: list[CloudEvent], *, topic: str | None = None
     ) -> None:
-        """Writes several events in one statement, in order."""
+        """Writes several events in one statement, in order; the relay wakes on the commit."""
         if not events:
             return
+        after_commit(session, self._wake_relays)
         if session.get_bind().dialect.name == "postgresql":
             await session.execute(self._insert_arrays, self._arrays(events, topic=topic))
         else:
             await session.execute(insert(self.table), self.rows(events, topic=topic))
-        await self.announce(session)
+
+    def rows_to_insert(
+        self, session: AsyncSession, events: list[CloudEvent], *, topic: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The outbox rows of `events`, for a caller that inserts them in a statement of its own
+        in the session's transaction; the relay wakes on the commit, as for `add_many`."""
+        after_commit(session, self._wake_relays)
+        return self.rows(events, topic=topic)
 
     def rows(self, events: list[CloudEvent], *, topic: str | None = None) -> list[dict[str, Any]]:
-        """The outbox rows of `events`, for a caller that inserts them in a statement of its own.
+        """The outbox rows of `events`, with no wake: `rows_to_insert` is the one to call.
 
-        That caller must then `announce(session)`, as `add_many` does.
+        complaints-api still inserts these, then calls `announce`; both go once it takes
+        `rows_to_insert`.
         """
         now = datetime.now(UTC)
         return [
@@ -148,8 +156,12 @@ class Outbox:
         }
 
     async def announce(self, session: AsyncSession) -> None:
-        """Wakes this process's relay when the session's transaction, which wrote outbox rows,
-        commits.
+        """Wakes the relay on the commit of rows from `rows`: complaints-api's, until it takes
+        `rows_to_insert`."""
+        after_commit(session, self._wake_relays)
+
+    def _wake_relays(self) -> None:
+        """Wakes this process's relays: the rows a transaction added have been committed.
 
         Not PostgreSQL's NOTIFY: a notifying transaction holds a database-wide lock through its
         commit, so every writing transaction of every service on the database committed one at
@@ -157,24 +169,5 @@ class Outbox:
         Every process that writes an outbox runs its own relay; another process's relay finds
         the rows on its poll (docs/decisions.md).
         """
-        session.info.setdefault(_ANNOUNCED, set()).add(self)
-
-    def _committed(self) -> None:
-        for callback in self._on_commit:
-            callback()
-
-
-# The outboxes a session's transaction wrote to, in `session.info`. One listener for every
-# session, registered once: `event.listen` per transaction cost ~0.1 ms of CPU a request.
-_ANNOUNCED = "contact_common.outbox.announced"
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    for outbox in session.info.pop(_ANNOUNCED, ()):
-        outbox._committed()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_ANNOUNCED, None)
+        for wake in self._relays:
+            wake()

@@ -21,7 +21,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service=settings.service_name,
             outbox=outbox,
             engine=runtime.engine,
-            session_factory=runtime.session_factory,
             bootstrap_servers=settings.kafka_bootstrap_servers,
         )
     )

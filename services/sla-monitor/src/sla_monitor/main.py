@@ -65,7 +65,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             service=settings.service_name,
             outbox=outbox,
             engine=runtime.engine,
-            session_factory=runtime.session_factory,
             bootstrap_servers=settings.kafka_bootstrap_servers,
         )
     )

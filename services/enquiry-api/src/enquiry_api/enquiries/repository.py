@@ -77,7 +77,7 @@ async def insert_opened(
     """
     enquiry_rows = [_row_of(Enquiry.__table__, enquiry) for enquiry in enquiries]
     history_rows = [_row_of(EnquiryHistory.__table__, entry) for entry in history]
-    outbox_rows = outbox.rows(events)
+    outbox_rows = outbox.rows_to_insert(session, events)
     if len(enquiry_rows) == 1 and session.get_bind().dialect.name == "postgresql":
         statement = _opening_statement(len(enquiry_rows), len(history_rows), len(outbox_rows))
         parameters = {
@@ -95,7 +95,6 @@ async def insert_opened(
         await session.execute(insert(Enquiry.__table__), enquiry_rows)
         await session.execute(insert(EnquiryHistory.__table__), history_rows)
         await session.execute(insert(outbox.table), outbox_rows)
-    await outbox.announce(session)
 
 
 def _row_of(table: Table, instance: Enquiry | EnquiryHistory) -> dict[str, Any]:
