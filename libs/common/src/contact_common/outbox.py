@@ -112,7 +112,7 @@ class Outbox:
         if session.get_bind().dialect.name == "postgresql":
             await session.execute(self._insert_arrays, self._arrays(events, topic=topic))
         else:
-            await session.execute(insert(self.table), self.rows(events, topic=topic))
+            await session.execute(insert(self.table), self._rows(events, topic=topic))
 
     def rows_to_insert(
         self, session: AsyncSession, events: list[CloudEvent], *, topic: str | None = None
@@ -120,14 +120,10 @@ class Outbox:
         """The outbox rows of `events`, for a caller that inserts them in a statement of its own
         in the session's transaction; the relay wakes on the commit, as for `add_many`."""
         after_commit(session, self._wake_relays)
-        return self.rows(events, topic=topic)
+        return self._rows(events, topic=topic)
 
-    def rows(self, events: list[CloudEvent], *, topic: str | None = None) -> list[dict[str, Any]]:
-        """The outbox rows of `events`, with no wake: `rows_to_insert` is the one to call.
-
-        complaints-api still inserts these, then calls `announce`; both go once it takes
-        `rows_to_insert`.
-        """
+    def _rows(self, events: list[CloudEvent], *, topic: str | None = None) -> list[dict[str, Any]]:
+        """The outbox rows of `events` (the caller asks for the relay's wake)."""
         now = datetime.now(UTC)
         return [
             {
@@ -143,7 +139,7 @@ class Outbox:
         ]
 
     def _arrays(self, events: list[CloudEvent], *, topic: str | None) -> dict[str, Any]:
-        # The rows of `rows` as one list per column, for the array statement.
+        # The rows of `_rows` as one list per column, for the array statement.
         keys = [e.subject for e in events]
         return {
             "event_id": [e.id for e in events],
@@ -154,11 +150,6 @@ class Outbox:
             "payload": [encode_event(e) for e in events],
             "created_at": datetime.now(UTC),
         }
-
-    async def announce(self, session: AsyncSession) -> None:
-        """Wakes the relay on the commit of rows from `rows`: complaints-api's, until it takes
-        `rows_to_insert`."""
-        after_commit(session, self._wake_relays)
 
     def _wake_relays(self) -> None:
         """Wakes this process's relays: the rows a transaction added have been committed.

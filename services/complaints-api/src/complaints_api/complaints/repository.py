@@ -126,7 +126,7 @@ async def insert_received(
     unit of work. SQLite, which has no data-modifying CTEs, runs the four inserts. The objects
     stay out of the session: the caller only reads them.
     """
-    rows = _received_rows(complaint, event)
+    rows = _received_rows(session, complaint, event)
     if session.get_bind().dialect.name == "postgresql":
         parameters = {
             f"{prefix}_{column.key}": row.get(column.key)
@@ -137,11 +137,10 @@ async def insert_received(
     else:
         for table, row in rows.values():
             await session.execute(insert(table), [row])
-    await outbox.announce(session)
 
 
 def _received_rows(
-    complaint: Complaint, event: CloudEvent
+    session: AsyncSession, complaint: Complaint, event: CloudEvent
 ) -> dict[str, tuple[Table, dict[str, Any]]]:
     """The rows of a new complaint by the prefix of their parameters in `_received_statement`."""
     [stage] = complaint.stages
@@ -158,7 +157,7 @@ def _received_rows(
             ComplaintHistory.__table__,
             {**_row_of(ComplaintHistory.__table__, step), "complaint_id": complaint.id},
         ),
-        "o": (outbox.table, outbox.rows([event])[0]),
+        "o": (outbox.table, outbox.rows_to_insert(session, [event])[0]),
     }
 
 
