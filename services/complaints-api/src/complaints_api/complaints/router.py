@@ -151,8 +151,10 @@ async def acknowledge(
 @router.post(
     "/{complaint_id}/extend",
     summary="Extend the response deadline",
-    description="Once per stage, with a reason, by 1 to 10 working days, before the stage's "
-    "response. The new deadline is the stage's `due_at`; `complaint.extended` carries it.",
+    description="Once per stage, with a reason, before the stage's response and its deadline, "
+    "by at most the working days the commitments policy allows at the stage (422 beyond it; 409 "
+    "after the deadline or where the policy has no extension). The new deadline counts from the "
+    "one it replaces and is the stage's `due_at`; `complaint.extended` carries it.",
     responses=_STEP_ERRORS,
 )
 async def extend(

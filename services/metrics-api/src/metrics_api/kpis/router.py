@@ -141,7 +141,8 @@ async def get_sla_compliance(
     response_model=WaitTimes,
     summary="Call wait times, service level and abandonment",
     description="Mean, median, 90th percentile and longest wait of answered calls (by the "
-    "day offered), the service level (office-hours calls answered within 15 s; short abandons "
+    "day offered), the service level (office-hours calls answered within the phone-answer "
+    "commitment's target; short abandons "
     "excluded) and the abandonment rate (short abandons included), against the year's targets.",
     responses=RESPONSES,
 )

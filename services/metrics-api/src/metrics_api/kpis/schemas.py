@@ -121,7 +121,7 @@ class WaitRow(BaseModel):
     )
     answered_within_target: int = Field(description="Of those, answered within the target.")
     service_level_percent: float | None = Field(
-        description="answered_within_target / service_level_calls (phone-answer, 15 s)."
+        description="answered_within_target / service_level_calls (the phone-answer target)."
     )
     mean_wait_seconds: float | None = Field(description="Mean wait of answered calls.")
     median_wait_seconds: float | None = Field(description="Median wait of answered calls.")

@@ -307,10 +307,10 @@ async def kpis(
 
 
 extra_titles = {
-    "service-level": ("Office-hours calls answered within the target (15 s)", "percent"),
+    "service-level": ("Office-hours calls answered within the phone-answer target", "percent"),
     "abandonment-rate": ("Calls abandoned, short abandons included", "percent"),
     "calls-offered": ("Calls offered", "count"),
-    "reception-attend": ("Visitors seen within 5 minutes", "percent"),
+    "reception-attend": ("Visitors seen within the reception-attend target", "percent"),
     "visit-wait-mean": ("Mean wait of visitors seen", "seconds"),
     "complaints-received": ("Complaints received", "count"),
     "complaint-extensions": ("Complaint response deadlines extended", "count"),

@@ -37,8 +37,8 @@ class ClockOut(BaseModel):
     extended_at: datetime | None = Field(description="When the deadline was extended, if it was.")
     breach_withdrawn_at: datetime | None = Field(
         default=None,
-        description="When a breach flagged with no stop was withdrawn (UTC): the stop recorded "
-        "afterwards was made by the deadline, so the clock is met after all.",
+        description="When a breach flagged with no stop was withdrawn (UTC): a stop, short "
+        "abandon or extension recorded afterwards was made by the deadline.",
     )
 
     @classmethod

@@ -219,7 +219,7 @@
       '<li><span class="swatch" style="background:#942514"></span>Mean wait over target</li>' +
       '<li><span class="swatch" style="border-top:2px dashed #d4351c;height:0"></span>Target</li>';
     figure.appendChild(legend);
-    figure.appendChild(chartTable("Call waits by month", ["Month", "Answered", "Mean", "Median", "90th percentile", "Longest", "Answered within 15 s", "Abandoned"],
+    figure.appendChild(chartTable("Call waits by month", ["Month", "Answered", "Mean", "Median", "90th percentile", "Longest", "Answered within target", "Abandoned"],
       months.map((m) => [monthName(m.start), String(m.answered), formatSeconds(m.mean_wait_seconds), formatSeconds(m.median_wait_seconds),
         formatSeconds(m.p90_wait_seconds), formatSeconds(m.max_wait_seconds),
         m.service_level_percent === null ? "No data" : `${m.service_level_percent.toFixed(1)}%`,
