@@ -30,7 +30,7 @@ from metrics_api.kpis.schemas import (
     WaitRow,
     WaitTimes,
 )
-from metrics_api.readmodel.models import NO_SERVICE_AREA
+from metrics_api.readmodel.domain import NO_SERVICE_AREA
 
 STAGES = ("stage_1", "stage_2", "ombudsman")
 CALL_VOLUME_CHANNELS = ("phone", "standby")
