@@ -710,7 +710,7 @@ def call_waits(calls: Sequence[CallTotals], histogram: Mapping[int, int]) -> Cal
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Compliance:
     """Clocks of a commitment ("all": every one) met and breached, by deadlines in a slice."""
 
@@ -740,7 +740,11 @@ def compliance_by_commitment(
             met, breached = sum(r.met for r in chosen), sum(r.breached for r in chosen)
             if name != "all" and not (met or breached) and interval is not Interval.none:
                 continue
-            found.append(Compliance(name, start, end, int(met), int(breached)))
+            found.append(
+                Compliance(
+                    commitment=name, start=start, end=end, met=int(met), breached=int(breached)
+                )
+            )
     return found
 
 
