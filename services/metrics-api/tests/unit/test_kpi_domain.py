@@ -8,11 +8,26 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from metrics_api.kpis.domain import (
+    Breakdown,
+    CallTotals,
+    ComplaintTotals,
+    Compliance,
     Direction,
+    EnquiryTotals,
+    FeedbackTotals,
+    Figures,
     Interval,
+    Measure,
     PeriodError,
     Rag,
+    SlaTotals,
+    VisitTotals,
+    breakdown,
+    call_waits,
     change_percent,
+    channel_mix,
+    compliance_by_commitment,
+    contacts_by_channel,
     cost,
     date_range,
     mean,
@@ -21,6 +36,9 @@ from metrics_api.kpis.domain import (
     percentile,
     previous_period,
     rag,
+    score_card,
+    scorecard_measures,
+    service_level,
     slices,
     target_for,
 )
@@ -183,3 +201,271 @@ def test_month_split_reads_whole_months_from_the_roll_ups() -> None:
         {"channel": "phone", "answered": 5, "wait_seconds_max": 9.0},
         {"channel": "standby", "answered": 1, "wait_seconds_max": 1.0},
     ]
+
+
+# -- the metrics from the read models' totals, by hand-worked examples -----------------------------
+
+
+def test_call_waits_service_level_and_short_abandons() -> None:
+    # In office hours: calls answered after 10 s, 20 s and 40 s (the target is 15 s: one within)
+    # and two abandoned, after 4 s (a short abandon) and 30 s. Out of hours: one answered after
+    # 5 s, which the service level is not of.
+    #   offered 6, answered 4, abandoned 2 (1 short): abandonment 2/6 = 33.33%
+    #   service level: 1 within / (3 answered + 2 abandoned - 1 short) = 1/4 = 25%
+    #   waits 10, 20, 40, 5: mean 75/4 = 18.75 s; sorted 5, 10, 20, 40:
+    #   median at rank 1.5 = 10 + 0.5 x (20 - 10) = 15 s; 90th at rank 2.7 = 20 + 0.7 x 20 = 34 s
+    office = CallTotals(
+        in_office_hours=True,
+        offered=5,
+        answered=3,
+        answered_within_target=1,
+        abandoned=2,
+        short_abandoned=1,
+        wait_seconds_sum=70.0,
+        wait_seconds_max=40.0,
+    )
+    evening = CallTotals(
+        in_office_hours=False,
+        offered=1,
+        answered=1,
+        answered_within_target=1,
+        wait_seconds_sum=5.0,
+        wait_seconds_max=5.0,
+    )
+    waits = call_waits([office, evening], {10: 1, 20: 1, 40: 1, 5: 1})
+    assert (waits.offered, waits.answered, waits.abandoned, waits.short_abandoned) == (6, 4, 2, 1)
+    assert waits.abandonment_rate_percent == 33.33
+    assert (waits.answered_within_target, waits.service_level_calls) == (1, 4)
+    assert waits.service_level_percent == 25.0
+    assert (waits.mean_wait_seconds, waits.median_wait_seconds) == (18.75, 15.0)
+    assert (waits.p90_wait_seconds, waits.max_wait_seconds) == (34.0, 40.0)
+    # A slice whose one call was abandoned after 20 s: no wait of an answered call to speak
+    # of (its row's longest reads 0), and a service level of 0 within / 1 call = 0%.
+    abandoned = CallTotals(in_office_hours=True, offered=1, abandoned=1)
+    nobody = call_waits([abandoned], {})
+    assert (nobody.max_wait_seconds, nobody.mean_wait_seconds, nobody.median_wait_seconds) == (
+        None,
+        None,
+        None,
+    )
+    assert nobody.service_level_percent == 0.0
+    # The same three answered calls alone: 1 of 3 within 15 s, 33.33%.
+    three = CallTotals(in_office_hours=True, answered=3, answered_within_target=1)
+    assert service_level([three]) == Measure(1, 3, 33.33)
+
+
+def _district() -> Figures:
+    """A period's figures, worked through in the tests below."""
+    return Figures(
+        enquiries=[
+            EnquiryTotals(channel="phone", opened=10, resolved=10, first_point=9),
+            EnquiryTotals(channel="portal", opened=5, resolved=4, first_point=3),
+            EnquiryTotals(channel="email", opened=5, resolved=5, first_point=2),
+        ],
+        feedback=[
+            FeedbackTotals(channel="portal", responses=3, score_sum=12),
+            FeedbackTotals(channel="web_form", responses=1, score_sum=4),
+            FeedbackTotals(channel="phone", responses=2, score_sum=10),
+        ],
+        complaints=[
+            ComplaintTotals(channel="email", stage="stage_1", received=6, decided=4, upheld=1),
+            ComplaintTotals(channel="email", stage="stage_2", extended=1, decided=3, upheld=2),
+        ],
+        calls=[
+            CallTotals(
+                channel="phone",
+                in_office_hours=True,
+                offered=5,
+                answered=4,
+                answered_within_target=3,
+                abandoned=1,
+                wait_seconds_sum=360.0,
+                wait_seconds_max=620.0,
+            ),
+            CallTotals(
+                channel="standby",
+                in_office_hours=False,
+                offered=2,
+                answered=2,
+                wait_seconds_sum=1000.0,
+                wait_seconds_max=900.0,
+            ),
+        ],
+        sla=[SlaTotals(channel="email", met=19, breached=1)],
+        visits=[
+            VisitTotals(arrived=3, attended=2, attended_within_target=1, wait_seconds_sum=400.004)
+        ],
+    )
+
+
+def test_the_score_card_from_a_periods_figures() -> None:
+    # Calls are phone; online is portal and web_form. Targets set for 2026-27 carry to 2027-28;
+    # the amber band is 5% of the target.
+    #   CX02  (12 + 4) / (3 + 1) = 4.0 against 4.2: misses by 0.2 <= 0.21, amber
+    #   CX03  5 portal / 20 enquiries = 25% against 41%: misses by 16 > 2.05, red
+    #   CX04  9 / 10 phone enquiries at first point = 90% against 90%: green
+    #   CX04-all  (9 + 3 + 2) / 20 = 70%, no target
+    #   CX06  stage one 1/4 = 25% against 35% (lower is better): green; stage two 2/3 = 66.67%
+    #         against 32%: red; the ombudsman decided none: no data
+    #   call-wait-mean  360 s / 4 phone calls = 90 s against 90 s: green (standby is not a call
+    #         channel here); call-wait-max  620 s against 600 s: over by 20 <= 30, amber
+    #   SLA  19 / (19 + 1) = 95%, no target
+    figures = _district()
+    measures = scorecard_measures(
+        figures, call_channels=("phone",), online_channels=("portal", "web_form")
+    )
+    targets = {
+        "CX02": {"2026-27": 4.2},
+        "CX03": {"2026-27": 41.0},
+        "CX04": {"2026-27": 90.0},
+        "CX06-stage_1": {"2026-27": 35.0},
+        "CX06-stage_2": {"2026-27": 32.0},
+        "CX06-ombudsman": {"2026-27": 30.0},
+        "call-wait-mean": {"2026-27": 90.0},
+        "call-wait-max": {"2026-27": 600.0},
+    }
+    scores = score_card(measures, targets=targets, year="2027-28", amber_band_percent=5)
+    found = {s.kpi.kpi: (s.measure, s.status) for s in scores}
+    assert found == {
+        "CX02": (Measure(16, 4, 4.0), Rag.amber),
+        "CX03": (Measure(5, 20, 25.0), Rag.red),
+        "CX04": (Measure(9, 10, 90.0), Rag.green),
+        "CX04-all": (Measure(14, 20, 70.0), Rag.no_target),
+        "CX06-stage_1": (Measure(1, 4, 25.0), Rag.green),
+        "CX06-stage_2": (Measure(2, 3, 66.67), Rag.red),
+        "CX06-ombudsman": (Measure(0, 0, None), Rag.no_data),
+        "call-wait-mean": (Measure(360.0, 4, 90.0), Rag.green),
+        "call-wait-max": (Measure(None, 4, 620.0), Rag.amber),
+        "SLA": (Measure(19, 20, 95.0), Rag.no_target),
+    }
+    assert {s.target_year for s in scores} == {"2026-27", None}
+
+
+def test_a_breakdown_by_channel_keeps_what_each_channel_has() -> None:
+    # The same figures by channel. Each channel's rows are of its own figures; a rate with
+    # nothing to divide by is left out, a count is not.
+    #   email: CX04-all 2/5 = 40%; SLA 95%; stage one 1/4 = 25%, stage two 2/3 = 66.67%;
+    #          6 complaints received, 1 extension; no CX02 (email is not online)
+    #   face_to_face (it had visitors): seen within 5 minutes 1/2 = 50%, mean wait
+    #          400.004 s / 2 = 200 s, its total shown to the hundredth (400 s)
+    #   phone: CX04-all 9/10 = 90% (CX04 is left out: for a channel it is CX04-all); calls
+    #          offered 5, abandoned 1/5 = 20%, service level 3/(4 + 1 - 0) = 60%, mean wait
+    #          90 s; 2 scores given, but phone is not online: no CX02
+    #   portal: CX04-all 3/5 = 60%, CX02 12/3 = 4.0 (no CX03: a channel's share is the mix)
+    #   standby: calls offered 2, abandonment 0/2 = 0%, mean wait 500 s, longest 900 s; no
+    #          service level (out of hours only: 0/0)
+    #   web_form: CX02 4/1 = 4.0
+    rows = breakdown(
+        _district(),
+        Breakdown.channel,
+        call_channels=("phone",),
+        online_channels=("portal", "web_form"),
+    )
+    counts = ["complaints-received", "complaint-extensions", "feedback-responses"]
+    assert {channel: list(kpis) for channel, kpis in rows.items()} == {
+        "email": ["CX04-all", "SLA", "CX06-stage_1", "CX06-stage_2", *counts],
+        "face_to_face": [*counts, "reception-attend", "visit-wait-mean"],
+        "phone": [
+            "CX04-all",
+            "call-wait-mean",
+            "call-wait-max",
+            "service-level",
+            "abandonment-rate",
+            "calls-offered",
+            *counts,
+        ],
+        "portal": ["CX02", "CX04-all", *counts],
+        "standby": [
+            "call-wait-mean",
+            "call-wait-max",
+            "abandonment-rate",
+            "calls-offered",
+            *counts,
+        ],
+        "web_form": ["CX02", *counts],
+    }
+    assert rows["email"]["CX04-all"].value == 40.0
+    assert rows["email"]["complaints-received"] == Measure(None, None, 6)
+    assert rows["face_to_face"]["reception-attend"].value == 50.0
+    assert rows["face_to_face"]["visit-wait-mean"] == Measure(400.0, 2, 200.0)
+    assert rows["phone"]["service-level"] == Measure(3, 5, 60.0)
+    assert rows["phone"]["calls-offered"] == Measure(5, None, 5)
+    assert rows["standby"]["call-wait-mean"].value == 500.0
+    assert rows["portal"]["CX02"].value == 4.0
+    # Whole, every metric is there, for every channel together.
+    [whole] = breakdown(
+        _district(), Breakdown.none, call_channels=("phone",), online_channels=("portal",)
+    ).values()
+    assert whole["abandonment-rate"] == Measure(1, 5, 20.0)
+    assert whole["CX02"] == Measure(12, 3, 4.0)
+
+
+def test_compliance_per_commitment_by_the_deadlines_month() -> None:
+    # Deadlines in April 2026: email-respond met 3, breached 1; in May: complaint-respond met 1.
+    #   By month: April email-respond 3/4 = 75% and all 75%; May complaint-respond 100% and all
+    #   100% (a commitment with no deadline in a month has no row for it).
+    #   Whole: complaint-respond 100%, email-respond 75%, all 4/5 = 80%.
+    rows = [
+        SlaTotals(due_on=date(2026, 4, 10), commitment="email-respond", met=3, breached=1),
+        SlaTotals(due_on=date(2026, 5, 20), commitment="complaint-respond", met=1),
+    ]
+    spring = date_range(date(2026, 4, 1), date(2026, 5, 31))
+    april = {"start": date(2026, 4, 1), "end": date(2026, 4, 30)}
+    may = {"start": date(2026, 5, 1), "end": date(2026, 5, 31)}
+    by_month = compliance_by_commitment(rows, spring, Interval.month)
+    assert by_month == [
+        Compliance(commitment="email-respond", **april, met=3, breached=1),
+        Compliance(commitment="all", **april, met=3, breached=1),
+        Compliance(commitment="complaint-respond", **may, met=1, breached=0),
+        Compliance(commitment="all", **may, met=1, breached=0),
+    ]
+    assert [c.percent for c in by_month] == [75.0, 75.0, 100.0, 100.0]
+    # For the whole period, each row needs its slice's first day, as the service gives it.
+    whole = [
+        SlaTotals(due_on=spring.start, commitment=r.commitment, met=r.met, breached=r.breached)
+        for r in rows
+    ]
+    found = compliance_by_commitment(whole, spring, Interval.none)
+    assert [(c.commitment, c.met, c.breached, c.percent) for c in found] == [
+        ("complaint-respond", 1, 0, 100.0),
+        ("email-respond", 3, 1, 75.0),
+        ("all", 4, 1, 80.0),
+    ]
+
+
+def test_channel_mix_cost_and_shift() -> None:
+    # Contacts now (before): face to face 2,896 (4,568) at £9.57, telephone 10,000 (9,000) at
+    # £2.90, portal 3,000 (1,000) at £0.13, chat 100 (none) with no unit cost.
+    #   all 15,996 contacts: shares 18.1%, 62.52%, 18.75%, 0.63%
+    #   cost £27,714.72 (£43,715.76), £29,000 (£26,100), £390 (£130), chat free
+    #   shift -36.6% (St Albans' visits), +11.11%, +200%, chat none (nothing before)
+    #   all: £57,104.72 (£69,945.76), 15,996 from 14,568: +9.8%
+    mix = channel_mix(
+        {"face_to_face": 2896, "phone": 10000, "portal": 3000, "chat": 100},
+        {"face_to_face": 4568, "phone": 9000, "portal": 1000},
+        {"face_to_face": 9.57, "phone": 2.90, "portal": 0.13},
+    )
+    assert [
+        (r.channel, r.share_percent, r.cost, r.previous_cost, r.change_percent) for r in mix
+    ] == [
+        ("face_to_face", 18.1, 27714.72, 43715.76, -36.6),
+        ("phone", 62.52, 29000.0, 26100.0, 11.11),
+        ("portal", 18.75, 390.0, 130.0, 200.0),
+        ("chat", 0.63, 0.0, 0.0, None),
+        ("all", 100.0, 57104.72, 69945.76, 9.8),
+    ]
+    assert (mix[-1].contacts, mix[-1].previous_contacts, mix[-1].unit_cost) == (15996, 14568, None)
+
+
+def test_contacts_are_calls_visits_or_enquiries_by_channel() -> None:
+    # Phone and standby count calls offered (not phone enquiries); face to face counts
+    # visitors; every other channel its enquiries; a channel with none counts 0.
+    contacts = contacts_by_channel(_district().enquiries, _district().calls, _district().visits)
+    assert {channel: n for channel, n in contacts.items() if n} == {
+        "phone": 5,
+        "standby": 2,
+        "face_to_face": 3,
+        "portal": 5,
+        "email": 5,
+    }
+    assert contacts["letter"] == 0

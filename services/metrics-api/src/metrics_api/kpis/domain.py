@@ -1,16 +1,30 @@
 """Pure KPI arithmetic: periods (UK financial years and quarters), rates, percentiles from a wait
-histogram, red/amber/green against a target, cost and channel shift."""
+histogram, red/amber/green against a target, cost and channel shift, and every metric of the
+design (DESIGN.md, Metrics) from the read models' counters summed over a period."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
-from metrics_api.readmodel.domain import WAIT_OVERFLOW_SECOND
+from metrics_api.readmodel.domain import (
+    WAIT_OVERFLOW_SECOND,
+    CallDayCounts,
+    CallWaitDayCounts,
+    ComplaintDayCounts,
+    EnquiryDayCounts,
+    FeedbackDayCounts,
+    SlaDayCounts,
+    VisitDayCounts,
+)
+
+_Row = TypeVar("_Row")
 
 MAX_PERIOD_DAYS = 3660
 _FINANCIAL_YEAR = re.compile(r"^(\d{4})-(\d{2})(?:-Q([1-4]))?$")
@@ -26,6 +40,14 @@ class Interval(StrEnum):
     none = "none"
     day = "day"
     month = "month"
+
+
+class Breakdown(StrEnum):
+    """What KPI rows are broken down by: a column every counter table but visits has."""
+
+    none = "none"
+    channel = "channel"
+    service_area = "service_area"
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,3 +312,510 @@ def merge_totals(
                 else:
                     into[column] = into[column] + value  # type: ignore[operator]
     return list(merged.values())
+
+
+# -- what the metrics are computed from: counters summed over a period -----------------------------
+# Each is a counter table's counters and the key columns they were grouped by (None if not).
+
+
+@dataclass(slots=True, kw_only=True)
+class EnquiryTotals(EnquiryDayCounts):
+    """Enquiries received in a period."""
+
+    channel: str | None = None
+    service_area: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class CallTotals(CallDayCounts):
+    """Calls offered in a period (or on `offered_on`)."""
+
+    offered_on: date | None = None
+    channel: str | None = None
+    service_area: str | None = None
+    in_office_hours: bool | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class CallWaitTotals(CallWaitDayCounts):
+    """Answered calls offered in a period (or on `offered_on`) that waited `wait_second`."""
+
+    offered_on: date | None = None
+    channel: str | None = None
+    wait_second: int | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class VisitTotals(VisitDayCounts):
+    """Visitors who arrived in a period."""
+
+    service_area: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class FeedbackTotals(FeedbackDayCounts):
+    """Satisfaction scores given in a period."""
+
+    channel: str | None = None
+    service_area: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class ComplaintTotals(ComplaintDayCounts):
+    """Complaint steps taken in a period."""
+
+    channel: str | None = None
+    service_area: str | None = None
+    stage: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class SlaTotals(SlaDayCounts):
+    """Clocks whose deadline fell in a period (or on `due_on`)."""
+
+    due_on: date | None = None
+    commitment: str | None = None
+    channel: str | None = None
+    service_area: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The counters a period's metrics are computed from."""
+
+    enquiries: Sequence[EnquiryTotals] = ()
+    feedback: Sequence[FeedbackTotals] = ()
+    complaints: Sequence[ComplaintTotals] = ()
+    calls: Sequence[CallTotals] = ()
+    sla: Sequence[SlaTotals] = ()
+    visits: Sequence[VisitTotals] = ()
+
+    def only(self, by: Breakdown, key: str) -> Figures:
+        """The figures of one channel or one service area. Visits have no channel: those of
+        the one visit channel, face to face, are all of them."""
+
+        def of(rows: Sequence[_Row]) -> list[_Row]:
+            return [row for row in rows if getattr(row, by.value) == key]
+
+        return Figures(
+            enquiries=of(self.enquiries),
+            feedback=of(self.feedback),
+            complaints=of(self.complaints),
+            calls=of(self.calls),
+            sla=of(self.sla),
+            visits=self.visits if by is Breakdown.channel else of(self.visits),
+        )
+
+
+# -- the metrics -----------------------------------------------------------------------------------
+
+STAGES = ("stage_1", "stage_2", "ombudsman")
+PORTAL = "portal"
+CALL_VOLUME_CHANNELS = ("phone", "standby")
+VISIT_CHANNEL = "face_to_face"
+ALL_CHANNELS = (
+    "phone",
+    "email",
+    "web_form",
+    "portal",
+    "face_to_face",
+    "letter",
+    "voicemail",
+    "social_media",
+    "chat",
+    "standby",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """A metric of the design: its reference, what it measures, and its unit."""
+
+    kpi: str
+    title: str
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScorecardKpi(Metric):
+    """A KPI of the score card, judged against a target."""
+
+    direction: Direction
+
+
+_HIGHER, _LOWER = Direction.higher_is_better, Direction.lower_is_better
+SCORECARD = (
+    ScorecardKpi("CX02", "Average satisfaction score for online services (1-5)", "score", _HIGHER),
+    ScorecardKpi("CX03", "Enquiries submitted via the portal", "percent", _HIGHER),
+    ScorecardKpi("CX04", "Calls with first point resolution", "percent", _HIGHER),
+    ScorecardKpi(
+        "CX04-all", "Enquiries on every channel resolved at first point", "percent", _HIGHER
+    ),
+    ScorecardKpi("CX06-stage_1", "Complaints fully upheld at stage one", "percent", _LOWER),
+    ScorecardKpi("CX06-stage_2", "Complaints fully upheld at stage two", "percent", _LOWER),
+    ScorecardKpi(
+        "CX06-ombudsman", "Complaints fully upheld by the ombudsman (LGSCO)", "percent", _LOWER
+    ),
+    ScorecardKpi("call-wait-mean", "Mean wait of answered calls", "seconds", _LOWER),
+    ScorecardKpi("call-wait-max", "Longest wait of an answered call", "seconds", _LOWER),
+    ScorecardKpi("SLA", "Service commitments met (all commitments)", "percent", _HIGHER),
+)
+METRICS: dict[str, Metric] = {
+    metric.kpi: metric
+    for metric in (
+        *SCORECARD,
+        Metric(
+            "service-level", "Office-hours calls answered within the phone-answer target", "percent"
+        ),
+        Metric("abandonment-rate", "Calls abandoned, short abandons included", "percent"),
+        Metric("calls-offered", "Calls offered", "count"),
+        Metric("reception-attend", "Visitors seen within the reception-attend target", "percent"),
+        Metric("visit-wait-mean", "Mean wait of visitors seen", "seconds"),
+        Metric("complaints-received", "Complaints received", "count"),
+        Metric("complaint-extensions", "Complaint response deadlines extended", "count"),
+        Metric("feedback-responses", "Satisfaction scores given (every channel)", "count"),
+    )
+}
+"""Every metric, by reference: the score card's KPIs first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A metric's value and what it is made of: numerator / denominator for a rate or a mean."""
+
+    numerator: float | None
+    denominator: float | None
+    value: float | None
+
+
+def rate(numerator: float, denominator: float) -> Measure:
+    """numerator / denominator as a percentage."""
+    return Measure(numerator, denominator, percent(numerator, denominator))
+
+
+def average(total: float, count: float) -> Measure:
+    """total / count, the total to 2 decimals."""
+    return Measure(round(total, 2), count, mean(total, count))
+
+
+def figure(value: float) -> Measure:
+    """A count on its own."""
+    return Measure(None, None, value)
+
+
+def compliance(met: float, breached: float) -> Measure:
+    """Commitments met / (met + breached), for deadlines that fell in the period."""
+    return rate(met, met + breached)
+
+
+def longest_wait(calls: Iterable[CallTotals]) -> float | None:
+    """The longest wait of an answered call (rows with none answered read 0)."""
+    return max((row.wait_seconds_max for row in calls if row.answered), default=None)
+
+
+def _within_target(calls: Iterable[CallTotals]) -> int:
+    return sum(row.answered_within_target for row in calls if row.in_office_hours)
+
+
+def _service_level_calls(calls: Iterable[CallTotals]) -> int:
+    # Office-hours calls answered, or abandoned after the target: a short abandon is not one.
+    return sum(
+        row.answered + row.abandoned - row.short_abandoned for row in calls if row.in_office_hours
+    )
+
+
+def service_level(calls: Sequence[CallTotals]) -> Measure:
+    """Office-hours calls answered within the target / office-hours calls answered or abandoned
+    after it."""
+    return rate(_within_target(calls), _service_level_calls(calls))
+
+
+def scorecard_measures(
+    figures: Figures, *, call_channels: Collection[str], online_channels: Collection[str]
+) -> dict[str, Measure]:
+    """Each score card KPI: CX04 is of enquiries by the call channels, CX02 of scores for the
+    online channels, the call waits of calls on the call channels."""
+    enquiries, complaints = figures.enquiries, figures.complaints
+    by_call = [row for row in enquiries if row.channel in call_channels]
+    online = [row for row in figures.feedback if row.channel in online_channels]
+    calls = [row for row in figures.calls if row.channel in call_channels]
+    opened, answered = sum(row.opened for row in enquiries), sum(row.answered for row in calls)
+    met, breached = sum(row.met for row in figures.sla), sum(row.breached for row in figures.sla)
+    found = {
+        "CX02": average(sum(row.score_sum for row in online), sum(row.responses for row in online)),
+        "CX03": rate(sum(row.opened for row in enquiries if row.channel == PORTAL), opened),
+        "CX04": rate(sum(row.first_point for row in by_call), sum(row.opened for row in by_call)),
+        "CX04-all": rate(sum(row.first_point for row in enquiries), opened),
+        "call-wait-mean": average(sum(row.wait_seconds_sum for row in calls), answered),
+        "call-wait-max": Measure(None, answered, longest_wait(calls)),
+        "SLA": compliance(met, breached),
+    }
+    for stage in STAGES:
+        at_stage = [row for row in complaints if row.stage == stage]
+        upheld, decided = sum(r.upheld for r in at_stage), sum(r.decided for r in at_stage)
+        found[f"CX06-{stage}"] = rate(upheld, decided)
+    return found
+
+
+def measures(
+    figures: Figures, *, call_channels: Collection[str], online_channels: Collection[str]
+) -> dict[str, Measure]:
+    """Every metric of the design, the score card's first."""
+    calls = [row for row in figures.calls if row.channel in call_channels]
+    offered = sum(row.offered for row in calls)
+    visits = figures.visits
+    seen = sum(row.attended for row in visits)
+    return {
+        **scorecard_measures(figures, call_channels=call_channels, online_channels=online_channels),
+        "service-level": service_level(calls),
+        "abandonment-rate": rate(sum(row.abandoned for row in calls), offered),
+        "calls-offered": Measure(offered, None, offered),
+        "complaints-received": figure(sum(row.received for row in figures.complaints)),
+        "complaint-extensions": figure(sum(row.extended for row in figures.complaints)),
+        "feedback-responses": figure(sum(row.responses for row in figures.feedback)),
+        "reception-attend": rate(sum(row.attended_within_target for row in visits), seen),
+        "visit-wait-mean": average(sum(row.wait_seconds_sum for row in visits), seen),
+    }
+
+
+_CALL_METRICS = {"service-level", "abandonment-rate", "calls-offered"}
+_VISIT_METRICS = {"reception-attend", "visit-wait-mean"}
+
+
+def breakdown(
+    figures: Figures,
+    by: Breakdown,
+    *,
+    call_channels: Collection[str],
+    online_channels: Collection[str],
+) -> dict[str | None, dict[str, Measure]]:
+    """Every metric for each channel or service area with figures (or once, for `none`),
+    leaving out those a channel or area has nothing to compute from."""
+    if by is Breakdown.none:
+        whole = measures(figures, call_channels=call_channels, online_channels=online_channels)
+        return {None: whole}
+    result: dict[str | None, dict[str, Measure]] = {}
+    for key in breakdown_keys(figures, by):
+        if by is Breakdown.channel:
+            found = _channel_measures(figures.only(by, key), key, online=key in online_channels)
+        else:
+            found = measures(
+                figures.only(by, key), call_channels=call_channels, online_channels=online_channels
+            )
+        result[key] = {k: m for k, m in found.items() if m.denominator or m.value is not None}
+    return result
+
+
+def breakdown_keys(figures: Figures, by: Breakdown) -> list[str]:
+    """The channels or service areas with figures, in order."""
+    tables = (figures.enquiries, figures.feedback, figures.complaints, figures.calls, figures.sla)
+    keys = {getattr(row, by.value) for rows in tables for row in rows}
+    if by is Breakdown.channel and any(row.arrived for row in figures.visits):
+        keys.add(VISIT_CHANNEL)
+    return sorted(keys)
+
+
+def _channel_measures(figures: Figures, channel: str, *, online: bool) -> dict[str, Measure]:
+    """One channel's metrics. Not CX03 and CX04 (a channel's share is the channel mix; CX04 for
+    it is CX04-all), CX02 only for an online channel, the call figures only for a channel
+    calls come by, the reception figures only face to face."""
+    left_out = {"CX03", "CX04"}
+    if not online:
+        left_out.add("CX02")
+    if channel not in CALL_VOLUME_CHANNELS:
+        left_out |= _CALL_METRICS
+    if channel != VISIT_CHANNEL:
+        left_out |= _VISIT_METRICS
+    found = measures(figures, call_channels=(channel,), online_channels=(channel,))
+    return {kpi: measure for kpi, measure in found.items() if kpi not in left_out}
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """A score card KPI judged against its target for the period's financial year."""
+
+    kpi: ScorecardKpi
+    measure: Measure
+    target: float | None
+    target_year: str | None
+    status: Rag
+
+
+def score_card(
+    measures: Mapping[str, Measure],
+    *,
+    targets: Mapping[str, Mapping[str, float]],
+    year: str,
+    amber_band_percent: float,
+) -> list[Score]:
+    """Each score card KPI with its target for `year` (the latest set before, if none) and
+    its red/amber/green status."""
+    scores = []
+    for kpi in SCORECARD:
+        measure = measures[kpi.kpi]
+        target, target_year = target_for(targets.get(kpi.kpi, {}), year)
+        status = rag(measure.value, target, kpi.direction, amber_band_percent)
+        scores.append(Score(kpi, measure, target, target_year, status))
+    return scores
+
+
+# -- calls, compliance and channels over time ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallWaits:
+    """A channel's calls over a slice of a period: waits of answered calls, service level and
+    abandonment (named as the wait-times table's columns)."""
+
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandoned: int
+    abandonment_rate_percent: float | None
+    service_level_calls: int
+    answered_within_target: int
+    service_level_percent: float | None
+    mean_wait_seconds: float | None
+    median_wait_seconds: float | None
+    p90_wait_seconds: float | None
+    max_wait_seconds: float | None
+
+
+def wait_histogram(rows: Iterable[CallWaitTotals]) -> dict[int, int]:
+    """Answered calls by whole seconds waited (600: ten minutes or more)."""
+    histogram: dict[int, int] = defaultdict(int)
+    for row in rows:
+        if row.wait_second is not None:
+            histogram[row.wait_second] += row.answered
+    return dict(histogram)
+
+
+def call_waits(calls: Sequence[CallTotals], histogram: Mapping[int, int]) -> CallWaits:
+    """A slice's call figures from its calls, in and out of office hours, and their waits."""
+    offered, answered = sum(r.offered for r in calls), sum(r.answered for r in calls)
+    abandoned = sum(row.abandoned for row in calls)
+    within, of = _within_target(calls), _service_level_calls(calls)
+    longest = longest_wait(calls)
+    return CallWaits(
+        offered=int(offered),
+        answered=int(answered),
+        abandoned=int(abandoned),
+        short_abandoned=int(sum(row.short_abandoned for row in calls)),
+        abandonment_rate_percent=percent(abandoned, offered),
+        service_level_calls=int(of),
+        answered_within_target=int(within),
+        service_level_percent=percent(within, of),
+        mean_wait_seconds=mean(sum(row.wait_seconds_sum for row in calls), answered),
+        median_wait_seconds=percentile(histogram, 0.5, maximum=longest),
+        p90_wait_seconds=percentile(histogram, 0.9, maximum=longest),
+        max_wait_seconds=longest,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Compliance:
+    """Clocks of a commitment ("all": every one) met and breached, by deadlines in a slice."""
+
+    commitment: str
+    start: date
+    end: date
+    met: int
+    breached: int
+
+    @property
+    def percent(self) -> float | None:
+        """met / (met + breached) as a percentage."""
+        return compliance(self.met, self.breached).value
+
+
+def compliance_by_commitment(
+    rows: Sequence[SlaTotals], period: Period, interval: Interval
+) -> list[Compliance]:
+    """For each slice, every commitment with a deadline in it (for the whole period, every
+    commitment in it), then all commitments together. Each row needs its `due_on`."""
+    commitments = sorted({row.commitment for row in rows if row.commitment is not None})
+    found = []
+    for start, end in slices(period, interval):
+        part = [row for row in rows if row.due_on is not None and start <= row.due_on <= end]
+        for name in [*commitments, "all"]:
+            chosen = part if name == "all" else [row for row in part if row.commitment == name]
+            met, breached = sum(r.met for r in chosen), sum(r.breached for r in chosen)
+            if name != "all" and not (met or breached) and interval is not Interval.none:
+                continue
+            found.append(
+                Compliance(
+                    commitment=name, start=start, end=end, met=int(met), breached=int(breached)
+                )
+            )
+    return found
+
+
+def opened_by_channel(enquiries: Iterable[EnquiryTotals]) -> dict[str | None, int]:
+    """Enquiries received by channel."""
+    return {row.channel: int(row.opened) for row in enquiries}
+
+
+def contacts_by_channel(
+    enquiries: Iterable[EnquiryTotals], calls: Sequence[CallTotals], visits: Iterable[VisitTotals]
+) -> dict[str, int]:
+    """Contacts by channel: calls offered (phone, standby), visitors at reception (face to
+    face), enquiries received (every other channel)."""
+    opened = opened_by_channel(enquiries)
+    contacts = {}
+    for channel in ALL_CHANNELS:
+        if channel in CALL_VOLUME_CHANNELS:
+            contacts[channel] = int(sum(row.offered for row in calls if row.channel == channel))
+        elif channel == VISIT_CHANNEL:
+            contacts[channel] = int(sum(row.arrived for row in visits))
+        else:
+            contacts[channel] = opened.get(channel, 0)
+    return contacts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelShift:
+    """A channel's contacts and their cost, in a period and the one before (named as the
+    channels table's columns)."""
+
+    channel: str
+    contacts: int
+    share_percent: float | None
+    unit_cost: float | None
+    cost: float
+    previous_contacts: int
+    previous_cost: float
+    change_percent: float | None
+
+
+def channel_mix(
+    contacts: Mapping[str, int], previous: Mapping[str, int], unit_costs: Mapping[str, float]
+) -> list[ChannelShift]:
+    """Each channel's share of contacts, cost at its unit cost (none: free) and shift from the
+    period before; then "all", whose cost is the channels' costs added up."""
+    total, previous_total = sum(contacts.values()), sum(previous.values())
+    rows = []
+    for channel, count in contacts.items():
+        unit, before = unit_costs.get(channel), previous.get(channel, 0)
+        rows.append(
+            ChannelShift(
+                channel=channel,
+                contacts=count,
+                share_percent=percent(count, total),
+                unit_cost=unit,
+                cost=cost(count, unit or 0),
+                previous_contacts=before,
+                previous_cost=cost(before, unit or 0),
+                change_percent=change_percent(count, before),
+            )
+        )
+    every = ChannelShift(
+        channel="all",
+        contacts=total,
+        share_percent=percent(total, total),
+        unit_cost=None,
+        cost=round(sum(row.cost for row in rows), 2),
+        previous_contacts=previous_total,
+        previous_cost=round(sum(row.previous_cost for row in rows), 2),
+        change_percent=change_percent(total, previous_total),
+    )
+    return [*rows, every]

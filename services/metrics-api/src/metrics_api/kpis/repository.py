@@ -4,14 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from metrics_api.kpis import domain
+from metrics_api.kpis.domain import (
+    CallTotals,
+    CallWaitTotals,
+    ComplaintTotals,
+    EnquiryTotals,
+    FeedbackTotals,
+    SlaTotals,
+    VisitTotals,
+)
 from metrics_api.readmodel.models import MONTHLY, OpenBreach
 from metrics_api.readmodel.repository import COUNTER_TABLES
+
+Totals = TypeVar(
+    "Totals",
+    EnquiryTotals,
+    CallTotals,
+    CallWaitTotals,
+    VisitTotals,
+    FeedbackTotals,
+    ComplaintTotals,
+    SlaTotals,
+)
+
+TABLE_OF: dict[type[Any], str] = {
+    EnquiryTotals: "enquiry_day",
+    CallTotals: "call_day",
+    CallWaitTotals: "call_wait_day",
+    VisitTotals: "visit_day",
+    FeedbackTotals: "feedback_day",
+    ComplaintTotals: "complaint_day",
+    SlaTotals: "sla_day",
+}
+"""The daily table each kind of totals is summed from: its fields are the table's columns."""
 
 DATE_COLUMN = {
     "enquiry_day": "received_on",
@@ -46,6 +77,22 @@ async def sum_counters(
     if months is not None:
         parts.append(await _sum(session, MONTHLY[table_name], *months, group_by, filters))
     return domain.merge_totals(parts, list(group_by))
+
+
+async def totals(
+    session: AsyncSession,
+    kind: type[Totals],
+    *,
+    start: date,
+    end: date,
+    group_by: Sequence[str] = (),
+    filters: Mapping[str, Any] | None = None,
+) -> list[Totals]:
+    """`sum_counters` of the table `kind` is summed from, each row as a `kind`."""
+    rows = await sum_counters(
+        session, TABLE_OF[kind], start=start, end=end, group_by=group_by, filters=filters
+    )
+    return [kind(**row) for row in rows]
 
 
 async def _sum(

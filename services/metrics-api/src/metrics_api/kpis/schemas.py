@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from metrics_api.kpis.domain import Direction, Interval, Rag
+from metrics_api.kpis.domain import Breakdown, Direction, Interval, Rag
 
 
 class Format(StrEnum):
@@ -17,14 +17,6 @@ class Format(StrEnum):
 
     json = "json"
     csv = "csv"
-
-
-class Breakdown(StrEnum):
-    """What KPI rows are broken down by."""
-
-    none = "none"
-    channel = "channel"
-    service_area = "service_area"
 
 
 class PeriodOut(BaseModel):

@@ -2,7 +2,8 @@
 
 Every counter row is keyed by a local date (Europe/London, the council's calendar) and the
 dimensions a KPI is broken down by, so a year's score card sums a few thousand rows and never
-reads an event. An unknown service area is stored as "" (key columns cannot be null).
+reads an event. An unknown service area is stored as "" (key columns cannot be null): the
+counting rules (`domain.py`) count it so.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from contact_common.db import UTCDateTime
 from metrics_api.models import Base
-
-NO_SERVICE_AREA = ""
 
 
 def _counter() -> Mapped[int]:

@@ -8,8 +8,9 @@ compiled per batch. SQLite (the embedded default) gets the portable statements.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,7 +20,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.db import postgresql_arrays, postgresql_name
-from metrics_api.readmodel.domain import Tally
+from metrics_api.readmodel.domain import (
+    Breach,
+    CallDayKey,
+    CallWaitDayKey,
+    Clock,
+    ClockCount,
+    ComplaintDayKey,
+    ContactStep,
+    CounterKey,
+    Counts,
+    EnquiryDayKey,
+    FeedbackDayKey,
+    SlaDayKey,
+    Tally,
+    VisitDayKey,
+)
 from metrics_api.readmodel.models import (
     MONTHLY,
     CallDay,
@@ -47,22 +63,31 @@ COUNTER_TABLES: dict[str, Table] = {
     )
 }
 
+_TABLE_OF_KEY: dict[type[CounterKey], str] = {
+    EnquiryDayKey: EnquiryDay.__tablename__,
+    CallDayKey: CallDay.__tablename__,
+    CallWaitDayKey: CallWaitDay.__tablename__,
+    VisitDayKey: VisitDay.__tablename__,
+    FeedbackDayKey: FeedbackDay.__tablename__,
+    ComplaintDayKey: ComplaintDay.__tablename__,
+    SlaDayKey: SlaDay.__tablename__,
+}
+"""The daily table of each kind of counter row: a key's fields are its key columns by name."""
+
 _STEP: Table = CountedStep.__table__  # type: ignore[assignment]
 _CLOCK: Table = CountedClock.__table__  # type: ignore[assignment]
 _BREACH: Table = OpenBreach.__table__  # type: ignore[assignment]
 _STEP_COLUMNS = ("subject_id", "step", "occurred_at")
 _CLOCK_COLUMNS = tuple(column.name for column in _CLOCK.columns)
 _BREACH_COLUMNS = tuple(column.name for column in _BREACH.columns)
+_CLOCK_FIELDS = tuple(f.name for f in fields(Clock))
+_SLA_KEY_FIELDS = tuple(f.name for f in fields(SlaDayKey))
 _POSTGRESQL = postgresql.dialect()
 
 
-@dataclass(frozen=True, slots=True)
-class ClockCount:
-    """Where an SLA clock is counted: its outcome and its `sla_day` key (due_on, commitment,
-    channel, service_area); no outcome if it was counted before the record kept one."""
-
-    outcome: str | None
-    key: tuple[Any, ...]
+def _record(*parts: Any) -> dict[str, Any]:
+    """The fields of typed rows (dataclasses) by name: the columns they are written to."""
+    return {f.name: getattr(part, f.name) for part in parts for f in fields(part)}
 
 
 def _on_postgresql(session: AsyncSession) -> bool:
@@ -173,7 +198,7 @@ _COUNTS = {name: [c.name for c in table.columns] for name, table in COUNTER_TABL
 
 async def steps_of(
     session: AsyncSession, subjects: Collection[UUID]
-) -> dict[tuple[UUID, str], datetime]:
+) -> dict[ContactStep, datetime]:
     """The counted steps of these contacts, and when each happened."""
     if not subjects:
         return {}
@@ -185,7 +210,7 @@ async def steps_of(
                 _STEP.c.subject_id.in_(list(subjects))
             )
         )
-    return {(row.subject_id, row.step): row.occurred_at for row in result}
+    return {ContactStep(row.subject_id, row.step): row.occurred_at for row in result}
 
 
 async def clocks_of(session: AsyncSession, clock_ids: Collection[UUID]) -> dict[UUID, ClockCount]:
@@ -196,18 +221,18 @@ async def clocks_of(session: AsyncSession, clock_ids: Collection[UUID]) -> dict[
         result = await session.execute(_CLOCKS_OF, {"clocks": list(clock_ids)})
     else:
         result = await session.execute(select(_CLOCK).where(_CLOCK.c.clock_id.in_(list(clock_ids))))
-    return {
-        row.clock_id: ClockCount(
-            row.outcome, (row.due_on, row.commitment, row.channel, row.service_area)
-        )
-        for row in result
-    }
+    return {row.clock_id: _clock_count(row._mapping) for row in result}
 
 
-async def breaches_of(
-    session: AsyncSession, clock_ids: Collection[UUID]
-) -> dict[UUID, dict[str, Any]]:
-    """The open breaches of these SLA clocks (each an `open_breach` row), by clock."""
+def _clock_count(row: Mapping[str, Any]) -> ClockCount:
+    # A clock counted before the record kept its outcome has neither outcome nor key.
+    if row["outcome"] is None:
+        return ClockCount(None, None)
+    return ClockCount(row["outcome"], SlaDayKey(**{name: row[name] for name in _SLA_KEY_FIELDS}))
+
+
+async def breaches_of(session: AsyncSession, clock_ids: Collection[UUID]) -> dict[UUID, Breach]:
+    """The open breaches of these SLA clocks, by clock."""
     if not clock_ids:
         return {}
     if _on_postgresql(session):
@@ -216,20 +241,22 @@ async def breaches_of(
         result = await session.execute(
             select(_BREACH).where(_BREACH.c.clock_id.in_(list(clock_ids)))
         )
-    return {row.clock_id: dict(row._mapping) for row in result}
+    return {
+        row.clock_id: Breach(
+            Clock(**{name: row._mapping[name] for name in _CLOCK_FIELDS}), row.breached_at
+        )
+        for row in result
+    }
 
 
 # -- what a batch writes ---------------------------------------------------------------------------
 
 
-async def add_steps(session: AsyncSession, steps: Mapping[tuple[UUID, str], datetime]) -> None:
+async def add_steps(session: AsyncSession, steps: Mapping[ContactStep, datetime]) -> None:
     """Records steps of contacts as counted; one counted before is left as it was."""
     if not steps:
         return
-    rows = [
-        {"subject_id": subject_id, "step": step, "occurred_at": at}
-        for (subject_id, step), at in steps.items()
-    ]
+    rows = [{**_record(step), "occurred_at": at} for step, at in steps.items()]
     if _on_postgresql(session):
         await session.execute(_ADD_STEPS, _arrays(rows, _STEP_COLUMNS))
     else:
@@ -257,7 +284,7 @@ async def count_clocks(session: AsyncSession, counts: Mapping[UUID, ClockCount])
     if not counts:
         return
     rows = [
-        dict(zip(_CLOCK_COLUMNS, (clock_id, count.outcome, *count.key), strict=True))
+        {"clock_id": clock_id, "outcome": count.outcome, **_record(count.key)}
         for clock_id, count in counts.items()
     ]
     if _on_postgresql(session):
@@ -294,34 +321,44 @@ async def close_breaches(
     return result.rowcount or 0
 
 
-async def open_breaches(session: AsyncSession, breaches: Sequence[Mapping[str, Any]]) -> None:
+async def open_breaches(session: AsyncSession, breaches: Sequence[Breach]) -> None:
     """Records breaches still to chase (once per clock)."""
     if not breaches:
         return
+    rows = [{**_record(b.clock), "breached_at": b.breached_at} for b in breaches]
     if _on_postgresql(session):
-        await session.execute(_OPEN_BREACHES, _arrays(breaches, _BREACH_COLUMNS))
+        await session.execute(_OPEN_BREACHES, _arrays(rows, _BREACH_COLUMNS))
     else:
-        await session.execute(sqlite.insert(_BREACH).on_conflict_do_nothing(), list(breaches))
+        await session.execute(sqlite.insert(_BREACH).on_conflict_do_nothing(), rows)
 
 
-async def flush(session: AsyncSession, tally: Tally) -> None:
+async def add_counts(session: AsyncSession, counts: Iterable[tuple[CounterKey, Counts]]) -> None:
     """Adds a batch's counter changes to the daily tables and their monthly roll-ups: one
     statement per table on PostgreSQL, one multi-row upsert per table elsewhere."""
-    for name in tally.tables():
-        rows = tally.rows(name)
+    records: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for key, changes in counts:
+        records[_TABLE_OF_KEY[type(key)]].append(_record(key, changes))
+    for name, rows in records.items():
         if _on_postgresql(session):
-            table = COUNTER_TABLES[name]
-            await session.execute(_ADD_COUNTS[name], _arrays(_records(table, rows), _COUNTS[name]))
+            await session.execute(_ADD_COUNTS[name], _arrays(rows, _COUNTS[name]))
             continue
         await _upsert(session, COUNTER_TABLES[name], rows)
-        # Every key leads with its local date: the month's key is that date's first day.
-        monthly = Tally()
-        for key, sums, peaks in rows:
-            month_key = (key[0].replace(day=1), *key[1:])  # type: ignore[attr-defined]
-            monthly.add(name, month_key, **sums)
-            for column, value in peaks.items():
-                monthly.peak(name, month_key, column, value)
-        await _upsert(session, MONTHLY[name], monthly.rows(name))
+        await _upsert(session, MONTHLY[name], _by_month(COUNTER_TABLES[name], rows))
+
+
+def _by_month(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A daily table's rows summed by calendar month (a `_max` column keeps the largest): every
+    key leads with its local date, and the month's key is that date's first day."""
+    keys = [c.name for c in table.primary_key.columns]
+    counters = [c.name for c in table.columns if not c.primary_key]
+    monthly = Tally()
+    for row in rows:
+        month = (row[keys[0]].replace(day=1), *(row[k] for k in keys[1:]))
+        monthly.add(table.name, month, **{c: row[c] for c in counters if not c.endswith("_max")})
+        for column in counters:
+            if column.endswith("_max"):
+                monthly.peak(table.name, month, column, row[column])
+    return _records(table, monthly.rows(table.name))
 
 
 def _records(
@@ -341,14 +378,10 @@ def _records(
     return records
 
 
-async def _upsert(
-    session: AsyncSession,
-    table: Table,
-    rows: list[tuple[tuple[object, ...], dict[str, float], dict[str, float]]],
-) -> None:
+async def _upsert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     keys = [c.name for c in table.primary_key.columns]
     values = [c.name for c in table.columns if not c.primary_key]
-    statement = _insert(session)(table).values(_records(table, rows))
+    statement = _insert(session)(table).values(rows)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=keys,
