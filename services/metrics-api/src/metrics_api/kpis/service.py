@@ -56,6 +56,9 @@ class KpiConfig:
     sla_commitments: tuple[str, ...] | None = None
     """The commitments the SLA figures of the score card and KPIs count: the policy's (None:
     every commitment counted)."""
+    standing_targets: dict[str, float] = field(default_factory=dict)
+    """Targets that hold every year unless `targets` says otherwise: the longest wait is the
+    phone-wait-max commitment's target (the seed's "never over 10 minutes")."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KpiConfig:
@@ -68,11 +71,24 @@ class KpiConfig:
             targets={k: dict(v) for k, v in settings.targets.items()},
             amber_band_percent=settings.amber_band_percent,
             sla_commitments=tuple(c.id for c in settings.commitments.commitments),
+            standing_targets=_standing_targets(settings),
         )
+
+    def targets_in(self, year: str) -> dict[str, dict[str, float]]:
+        """Every KPI's targets by year, with the standing ones as set for `year`."""
+        standing = {k: {year: v} for k, v in self.standing_targets.items() if k not in self.targets}
+        return {**self.targets, **standing}
 
     def target(self, kpi: str, year: str) -> tuple[float | None, str | None]:
         """A KPI's target for a financial year and the year it was set for."""
-        return domain.target_for(self.targets.get(kpi, {}), year)
+        return domain.target_for(self.targets_in(year).get(kpi, {}), year)
+
+
+def _standing_targets(settings: Settings) -> dict[str, float]:
+    commitment = settings.commitments.by_id.get("phone-wait-max")
+    if commitment is None or commitment.target.seconds is None:
+        return {}
+    return {"call-wait-max": float(commitment.target.seconds)}
 
 
 def period_out(period: Period) -> PeriodOut:
@@ -141,7 +157,7 @@ async def scorecard(
     )
     scores = domain.score_card(
         measures,
-        targets=config.targets,
+        targets=config.targets_in(period.financial_year),
         year=period.financial_year,
         amber_band_percent=config.amber_band_percent,
     )
