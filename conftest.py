@@ -1,3 +1,3 @@
-"""The repository's shared fixtures live in contact_common.testing."""
+"""The repository's shared fixtures live in contact_devtools.testing."""
 
-pytest_plugins = ["contact_common.testing"]
+pytest_plugins = ["contact_devtools.testing"]

@@ -39,7 +39,7 @@ from common import ROOT, WORK_DIR, api_key, broker, enquiry_env, log, plain_dsn,
 from e2e import LagSampler, contact_time
 
 from contact_common.bus.kafka import create_producer, ensure_topics
-from contact_common.devbroker import free_port, wait_for_port
+from contact_devtools.broker import free_port, wait_for_port
 
 PROFILES = WORK_DIR / "profiles"
 APPS = {

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from contact_common.auth import issue_key, new_token
 from contact_common.bus.kafka import ensure_topics
-from contact_common.devbroker import DevBroker
 from contact_common.migrations import upgrade
+from contact_devtools.broker import DevBroker
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve()

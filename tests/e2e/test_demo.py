@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_common.devbroker import free_port
+from contact_devtools.broker import free_port
 from contactctl.demo import DemoYear
 from contactctl.loader import LoadReport, load
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from contact_common.auth import KeyStore
-from contact_common.devbroker import free_port
+from contact_devtools.broker import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from contact_common.bus.kafka import ensure_topics
 from contact_common.bus.relay import OutboxRelay
 from contact_common.db import create_engine, create_session_factory
-from contact_common.devbroker import DevBroker
+from contact_devtools.broker import DevBroker
 
 sys.path.insert(0, str(Path(__file__).parent))
 from outbox_app import (  # noqa: E402

@@ -29,8 +29,8 @@ from sqlalchemy.engine import make_url
 from contact_common.auth import issue_key
 from contact_common.bus.kafka import ensure_topics
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
-from contact_common.devbroker import DevBroker, S3Store, free_port
 from contact_common.migrations import upgrade
+from contact_devtools.broker import DevBroker, S3Store, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

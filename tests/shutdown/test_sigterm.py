@@ -30,10 +30,10 @@ from sqlalchemy.engine import make_url
 
 from contact_common.bus.kafka import create_producer
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
-from contact_common.devbroker import free_port
 from contact_common.events import Channel, EnquiryOpened, EnquiryOpenedData, encode_event
 from contact_common.migrations import upgrade
-from contact_common.testing import skip_to_end
+from contact_devtools.broker import free_port
+from contact_devtools.testing import skip_to_end
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 

@@ -34,10 +34,10 @@ from pyinstrument import Profiler
 
 from contact_common.bus.kafka import create_producer, ensure_topics
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
-from contact_common.devbroker import DevBroker
 from contact_common.events import decode_event
 from contact_common.migrations import upgrade
-from contact_common.testing import LiveServer
+from contact_devtools.broker import DevBroker
+from contact_devtools.testing import LiveServer
 from sla_monitor.config import Settings
 from sla_monitor.main import create_app
 from sla_monitor.testing import Call, london, publish, wait_until

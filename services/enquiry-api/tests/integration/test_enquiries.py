@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from contact_common.events import CloudEvent
-from contact_common.testing import EventTap
+from contact_devtools.testing import EventTap
 
 NewEnquiry = Callable[..., Awaitable[dict[str, Any]]]
 PERSONAL = (b"Ada Lovelace", b"ada.lovelace@example.org", b"07700 900123", b"Analytical Row")

@@ -18,9 +18,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contact_common.bus.kafka import create_producer
-from contact_common.devbroker import free_port
 from contact_common.migrations import upgrade
-from contact_common.testing import LiveServer, running_service
+from contact_devtools.broker import free_port
+from contact_devtools.testing import LiveServer, running_service
 from sla_monitor.config import Settings
 from sla_monitor.main import create_app
 from sla_monitor.timekeeping import Clock

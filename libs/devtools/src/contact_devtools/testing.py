@@ -27,9 +27,9 @@ from sqlalchemy.engine import make_url
 
 from contact_common.auth import issue_key
 from contact_common.bus.kafka import ensure_topics
-from contact_common.devbroker import DevBroker, S3Store, free_port
 from contact_common.events import CloudEvent, decode_event
 from contact_common.logs import copy_logs_to
+from contact_devtools.broker import DevBroker, S3Store, free_port
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
