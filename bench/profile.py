@@ -109,7 +109,8 @@ async def _unpublished(dsn: str) -> int:
 
 async def _publish_calls(bootstrap: str, count: int) -> None:
     """call.offered + call.answered for `count` calls in office hours, straight to the topic."""
-    from sla_monitor.testing import Call, publish
+    sys.path.insert(0, str(ROOT / "services" / "sla-monitor" / "tests"))
+    from upstream_events import Call, publish
 
     producer = create_producer(bootstrap, client_id="profile")
     await producer.start()

@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
@@ -14,7 +15,10 @@ from sqlalchemy import select
 from contact_common.db import create_engine
 from contact_common.events import Channel, CloudEvent
 from sla_monitor.clocks.models import clock as clock_table
-from sla_monitor.testing import (
+from sla_monitor.timekeeping import FakeClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from upstream_events import (  # noqa: E402
     Call,
     Complaint,
     Enquiry,
@@ -22,7 +26,6 @@ from sla_monitor.testing import (
     publish,
     sla_events_about,
 )
-from sla_monitor.timekeeping import FakeClock
 
 T0 = london(date(2026, 6, 3), time(10))
 S = timedelta(seconds=1)
