@@ -117,15 +117,14 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture
 def restartable_broker(tmp_path: Path) -> Iterator[DevBroker]:
     """A broker of this test's own whose log survives a restart (tansu on a local S3 store)."""
-    store = S3Store().start()
-    broker = DevBroker(
-        storage=f"s3://{store.bucket}/", env=store.broker_env, log_path=tmp_path / "broker.log"
-    ).start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-        store.stop()
+    with contextlib.ExitStack() as stops:  # the store stopped even if the broker fails to start
+        store = S3Store().start()
+        stops.callback(store.stop)
+        broker = DevBroker(
+            storage=f"s3://{store.bucket}/", env=store.broker_env, log_path=tmp_path / "broker.log"
+        )
+        stops.callback(broker.stop)
+        yield broker.start()
 
 
 @pytest.fixture(scope="session")
@@ -148,6 +147,27 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def _on_server(server_url: str, statement: str) -> None:
+    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+async def create_database(server_url: str, *, prefix: str = "test") -> str:
+    """A new, empty database on the PostgreSQL server at `server_url`; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    await _on_server(server_url, f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(server_url: str, database_url: str) -> None:
+    """Drops the database `database_url` names from the server, its connections too."""
+    name = make_url(database_url).database
+    await _on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 async def database_url(postgres_server_url: str | None, tmp_path: Path) -> AsyncIterator[str]:
     """A new, empty database for this test: PostgreSQL when there is one, else SQLite."""
@@ -156,18 +176,9 @@ async def database_url(postgres_server_url: str | None, tmp_path: Path) -> Async
             pytest.fail("CI must test against PostgreSQL, and none answered on 127.0.0.1:5432")
         yield f"sqlite+aiosqlite:///{tmp_path}/test.db"
         return
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(postgres_server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(_asyncpg_dsn(postgres_server_url))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    url = await create_database(postgres_server_url)
+    yield url
+    await drop_database(postgres_server_url, url)
 
 
 @pytest.fixture
