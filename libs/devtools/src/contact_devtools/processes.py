@@ -12,8 +12,10 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 # What any program needs from its environment: where programs are, whose it is, the locale.
 BASICS = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SYSTEMROOT")
@@ -49,7 +51,7 @@ def start_group(
             output.close()  # type: ignore[union-attr]  # the child has its own
 
 
-def signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+def signal_group(process: subprocess.Popen[Any], signum: int) -> None:
     """Sends `signum` to every process of the group `process` leads, if any is left."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
@@ -60,12 +62,35 @@ def stop_group(
 ) -> int:
     """SIGTERM (SIGKILL with `kill`) to the group, SIGKILL if it has not exited within `timeout`
     seconds; whatever of the group outlives its leader is killed too. Returns the exit status."""
-    if process.poll() is None:
-        signal_group(process, signal.SIGKILL if kill else signal.SIGTERM)
+    stop_groups([process], timeout=timeout, kill=kill)
+    return process.returncode
+
+
+def stop_groups(
+    processes: Sequence[subprocess.Popen[bytes]], *, timeout: float = 10.0, kill: bool = False
+) -> None:
+    """`stop_group` for several at once: all are signalled, then all are given `timeout`."""
+    for process in processes:
+        if process.poll() is None:
+            signal_group(process, signal.SIGKILL if kill else signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
         try:
-            process.wait(timeout=timeout)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.01))
         except subprocess.TimeoutExpired:
             signal_group(process, signal.SIGKILL)
             process.wait(timeout=timeout)
-    signal_group(process, signal.SIGKILL)
-    return process.returncode
+        signal_group(process, signal.SIGKILL)
+
+
+def interrupt(process: subprocess.Popen[str], *, timeout: float) -> str:
+    """Ctrl-C for `process` (SIGINT) and the rest of its output once it has exited; if it takes
+    over `timeout` seconds, SIGKILL for its group and TimeoutError."""
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        signal_group(process, signal.SIGKILL)
+        process.communicate()
+        raise TimeoutError(f"{process.args!r} still ran {timeout} s after SIGINT") from None
+    return rest
