@@ -1,9 +1,11 @@
 """Test fixtures for the whole repository: the real broker and the real database, never mocks.
 
-They prefer what the environment provides (`KAFKA_BOOTSTRAP_SERVERS`, `TEST_DATABASE_URL` or
-`DATABASE_URL`), then testcontainers when a Docker engine answers, and otherwise start the
-bundled broker and use the local PostgreSQL at 127.0.0.1:5432. Each test that needs a database
-gets a new PostgreSQL database of its own, dropped afterwards (no cleaning by deletes).
+They prefer what the environment provides for the tests (`TEST_KAFKA_BOOTSTRAP_SERVERS`,
+`TEST_DATABASE_URL`; the services' own `KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` are the
+developer's `make run` settings and never reach the tests, see contact_devtools.hermetic), then
+testcontainers when a Docker engine answers, and otherwise start the bundled broker and use the
+local PostgreSQL at 127.0.0.1:5432. Each test that needs a database gets a new PostgreSQL
+database of its own, dropped afterwards (no cleaning by deletes).
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ def _port_open(host: str, port: int) -> bool:
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A Kafka-compatible broker for the whole session, with the platform's topics."""
-    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    configured = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")
     if configured:
         asyncio.run(ensure_topics(configured))
         yield configured
@@ -130,7 +132,7 @@ def restartable_broker(tmp_path: Path) -> Iterator[DevBroker]:
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str | None]:
     """A URL of a PostgreSQL server that tests may create databases on; None if there is none."""
-    configured = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    configured = os.environ.get("TEST_DATABASE_URL")
     if configured and configured.startswith("postgresql"):
         yield configured
         return
