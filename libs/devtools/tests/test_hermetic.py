@@ -1,5 +1,6 @@
 """contact_devtools.hermetic, seen from outside: a pytest session of its own, in a process of
-its own, with the developer's settings in its environment and tests that leave processes."""
+its own, with the developer's settings in its environment and a `.env` in its root, and tests that
+leave processes."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ DEVELOPERS_SETTINGS = {
     "METRICS_OFFICE_OPENS": "25:00",
     "VAR_DIR": "/nowhere",
 }
+DEVELOPERS_DOTENV = "ENQUIRY_OFFICE_OPENS=08:00\nDATABASE_URL=sqlite+aiosqlite:///theirs.db\n"
 INNER_TESTS = """
 import os, subprocess, sys
 from pathlib import Path
@@ -31,6 +33,18 @@ def test_the_developers_settings_are_left_out():
     present = {name for name in {names} if name in os.environ}
     assert not present
     assert os.environ["TEST_KNOB"] == "kept"  # the suite's own knobs stay
+
+
+def test_the_dotenv_file_in_the_root_is_not_read():
+    from pydantic_settings import SettingsConfigDict
+
+    from contact_common.settings import ServiceSettings
+
+    class Service(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="ENQUIRY_", env_file=".env", extra="ignore")
+
+    settings = Service()
+    assert settings.office_opens.hour == 9 and settings.database_url == ""
 
 
 def test_the_children_see_none_of_them_either():
@@ -60,6 +74,7 @@ def run_session(tmp_path: Path, tests: str) -> subprocess.CompletedProcess[str]:
     project = tmp_path / "project"
     project.mkdir()
     (project / "conftest.py").write_text('pytest_plugins = ["contact_devtools.hermetic"]\n')
+    (project / ".env").write_text(DEVELOPERS_DOTENV)
     (project / "test_inner.py").write_text(tests.replace("{names}", repr(set(DEVELOPERS_SETTINGS))))
     env = minimal_env(**DEVELOPERS_SETTINGS, TEST_KNOB="kept", PIDS_DIR=str(tmp_path))
     return subprocess.run(
@@ -83,15 +98,16 @@ def gone(pid: int) -> bool:
 def test_a_session_sees_none_of_the_developers_settings(tmp_path: Path) -> None:
     result = run_session(tmp_path, INNER_TESTS)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
     header = "left out of the tests' environment: " + ", ".join(sorted(DEVELOPERS_SETTINGS))
     assert header in result.stdout, result.stdout
+    assert f"not read by the tests: {tmp_path / 'project' / '.env'}" in result.stdout
 
 
 def test_a_process_left_running_fails_the_session_and_is_killed(tmp_path: Path) -> None:
     result = run_session(tmp_path, INNER_TESTS + LEAKY_TESTS)
     output = result.stdout
-    assert "4 passed" in output, output  # every test passed, and yet:
+    assert "5 passed" in output, output  # every test passed, and yet:
     assert result.returncode == 1, output
     assert "processes the session started and left running" in output, output
     child = int((tmp_path / "child").read_text())

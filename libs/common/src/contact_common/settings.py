@@ -9,6 +9,7 @@ wins over the shared one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, time
 from functools import cached_property
 from pathlib import Path
@@ -65,8 +66,10 @@ class _SharedEnvSource(EnvSettingsSource):
 class _SharedDotEnvSource(DotEnvSettingsSource):
     """Reads only the infrastructure variables from the `.env` file, without the prefix."""
 
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(settings_cls, env_prefix="")
+    def __init__(
+        self, settings_cls: type[BaseSettings], env_file: Path | str | Sequence[Path | str] | None
+    ) -> None:
+        super().__init__(settings_cls, env_file=env_file, env_prefix="")
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         if field_name not in SHARED_VARIABLES:
@@ -142,7 +145,13 @@ class ServiceSettings(BaseSettings):
             env_settings,
             _SharedEnvSource(settings_cls),
             dotenv_settings,
-            _SharedDotEnvSource(settings_cls),
+            # The file the prefixed source reads: the class's, or `_env_file` when given one.
+            _SharedDotEnvSource(
+                settings_cls,
+                dotenv_settings.env_file
+                if isinstance(dotenv_settings, DotEnvSettingsSource)
+                else None,
+            ),
             file_secret_settings,
         )
 

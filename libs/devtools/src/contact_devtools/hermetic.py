@@ -5,6 +5,8 @@ The developer's settings stay out. The variables the services, `make run` and co
 that start ENQUIRY_, COMPLAINTS_, SLA_ or METRICS_: ports, policy, office hours) leave this
 process's environment before any test module is imported, so neither the settings a test
 builds in-process nor a process it starts can see them. The suite's own knobs are TEST_*.
+Nor is a `.env` in the repository's root read by settings built there (make run's, if the
+developer keeps one).
 
 No process outlives the session. On Linux the session becomes a child subreaper, so a process
 whose parent exits (a broker left by a script that died) is adopted by the session rather than
@@ -17,15 +19,18 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
-from contact_common.settings import SHARED_VARIABLES
+from contact_common.settings import SHARED_VARIABLES, ServiceSettings
 
 SERVICE_PREFIXES = ("ENQUIRY_", "COMPLAINTS_", "SLA_", "METRICS_")
 # Read by scripts/run_local.py and contactctl, beside the services' shared variables.
@@ -49,6 +54,21 @@ def scrub(env: MutableMapping[str, str]) -> list[str]:
     for name in names:
         del env[name]
     return names
+
+
+def ignore_dotenv_in(directory: Path) -> Callable[[], None]:
+    """Makes settings built while the working directory is `directory` read no `.env`; returns
+    the undoing. A test of `.env` files works in a directory of its own, where they are read."""
+    build = ServiceSettings.__init__
+
+    @functools.wraps(build)
+    def __init__(self: ServiceSettings, **values: Any) -> None:
+        if Path.cwd() == directory:
+            values.setdefault("_env_file", None)
+        build(self, **values)
+
+    ServiceSettings.__init__ = __init__  # type: ignore[method-assign]
+    return lambda: setattr(ServiceSettings, "__init__", build)
 
 
 def become_subreaper() -> bool:
@@ -136,13 +156,17 @@ def kill_tree(process: psutil.Process) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SCRUBBED] = scrub(os.environ)
+    config.add_cleanup(ignore_dotenv_in(config.rootpath))
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = []
     scrubbed = config.stash.get(SCRUBBED, [])
     if scrubbed:
-        return "left out of the tests' environment: " + ", ".join(scrubbed)
-    return None
+        lines.append("left out of the tests' environment: " + ", ".join(scrubbed))
+    if (config.rootpath / ".env").exists():
+        lines.append(f"not read by the tests: {config.rootpath / '.env'}")
+    return lines
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
