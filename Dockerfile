@@ -9,7 +9,10 @@ COPY pyproject.toml uv.lock ./
 COPY libs/ libs/
 COPY services/ services/
 COPY cli/ cli/
-RUN uv sync --frozen --no-dev --all-packages --no-editable
+# The root project's dependencies: the four services and contactctl. Not --all-packages, which
+# would add every workspace member, libs/devtools (pytest, the bundled broker) among them;
+# tests/deploy/test_image_dependencies.py reads what these flags install from uv.lock.
+RUN uv sync --frozen --no-dev --no-editable
 
 FROM python:3.11-slim-bookworm
 RUN useradd --system --uid 10001 --home-dir /app app

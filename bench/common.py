@@ -18,8 +18,8 @@ from pathlib import Path
 import asyncpg
 
 from contact_common.auth import issue_key
-from contact_common.devbroker import DevBroker, free_port, wait_for_port
 from contact_common.migrations import upgrade
+from contact_devtools.broker import DevBroker, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"

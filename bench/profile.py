@@ -39,7 +39,7 @@ from common import ROOT, WORK_DIR, api_key, broker, enquiry_env, log, plain_dsn,
 from e2e import LagSampler, contact_time
 
 from contact_common.bus.kafka import create_producer, ensure_topics
-from contact_common.devbroker import free_port, wait_for_port
+from contact_devtools.broker import free_port, wait_for_port
 
 PROFILES = WORK_DIR / "profiles"
 APPS = {
@@ -109,7 +109,8 @@ async def _unpublished(dsn: str) -> int:
 
 async def _publish_calls(bootstrap: str, count: int) -> None:
     """call.offered + call.answered for `count` calls in office hours, straight to the topic."""
-    from sla_monitor.testing import Call, publish
+    sys.path.insert(0, str(ROOT / "services" / "sla-monitor" / "tests"))
+    from upstream_events import Call, publish
 
     producer = create_producer(bootstrap, client_id="profile")
     await producer.start()

@@ -34,8 +34,8 @@ from hypothesis import strategies as st
 from complaints_api.config import Settings as ComplaintsSettings
 from complaints_api.main import create_app as complaints_app
 from contact_common.bus.kafka import ensure_topics
-from contact_common.devbroker import DevBroker
-from contact_common.testing import LiveServer, running_service
+from contact_devtools.broker import DevBroker
+from contact_devtools.testing import LiveServer, running_service
 from enquiry_api.config import Settings as EnquirySettings
 from enquiry_api.main import create_app as enquiry_app
 from metrics_api.config import Settings as MetricsSettings

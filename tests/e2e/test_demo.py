@@ -4,8 +4,6 @@ by the loader, and metrics-api's score card showing a whole financial year near 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from contact_common.devbroker import free_port
+from contact_devtools.broker import free_port
+from contact_devtools.processes import interrupt, minimal_env
 from contactctl.demo import DemoYear
 from contactctl.loader import LoadReport, load
 
@@ -55,23 +54,18 @@ def _consumed(client: httpx.Client, metrics: str, report: LoadReport) -> dict[st
 @pytest.mark.timeout(600)
 def test_a_demo_year_fills_the_score_card(tmp_path: Path) -> None:
     ports = {name: free_port() for name in PREFIXES}
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "API_KEYS_FILE")
-    }
-    env.update({f"{PREFIXES[name]}PORT": str(port) for name, port in ports.items()})
-    env.update(
-        {
-            "VAR_DIR": str(tmp_path / "var"),
-            "DEV_BROKER_PORT": str(free_port()),
-            "DEV_API_KEY": ADMIN_KEY,
-            "PYTHONUNBUFFERED": "1",
-        }
+    # What `make run` gets here is this test's alone: not the developer's settings, nor a
+    # `.env` in the repository (it runs in tmp_path).
+    env = minimal_env(
+        **{f"{PREFIXES[name]}PORT": str(port) for name, port in ports.items()},
+        VAR_DIR=str(tmp_path / "var"),
+        DEV_BROKER_PORT=str(free_port()),
+        DEV_API_KEY=ADMIN_KEY,
+        PYTHONUNBUFFERED="1",
     )
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "run_local.py")],
-        cwd=ROOT,
+        cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -141,6 +135,5 @@ def test_a_demo_year_fills_the_score_card(tmp_path: Path) -> None:
                 assert contacts.get("portal", 0) > 10, (first, contacts)
                 assert contacts.get("email", 0) > 3, (first, contacts)
     finally:
-        process.send_signal(signal.SIGINT)
-        rest, _ = process.communicate(timeout=90)
+        rest = interrupt(process, timeout=90)
     assert process.returncode == 0, rest

@@ -5,7 +5,6 @@ broker stop and restart in the middle."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,8 @@ from sqlalchemy import func, select
 from contact_common.bus.kafka import ensure_topics
 from contact_common.bus.relay import OutboxRelay
 from contact_common.db import create_engine, create_session_factory
-from contact_common.devbroker import DevBroker
+from contact_devtools.broker import DevBroker
+from contact_devtools.processes import minimal_env
 
 sys.path.insert(0, str(Path(__file__).parent))
 from outbox_app import (  # noqa: E402
@@ -89,7 +89,7 @@ async def test_outbox_events_reach_another_process_exactly_once(
         ],
         stdout=reader_log,
         stderr=subprocess.STDOUT,
-        env={**os.environ},
+        env=minimal_env(),
     )
     written = []
     try:

@@ -31,7 +31,7 @@ async def system(postgres_server_url: str | None) -> AsyncIterator[System]:
     try:
         yield started
     finally:
-        await stop_system(started, postgres_server_url)
+        await stop_system(started)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import sys
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -29,8 +27,10 @@ from sqlalchemy.engine import make_url
 from contact_common.auth import issue_key
 from contact_common.bus.kafka import ensure_topics
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
-from contact_common.devbroker import DevBroker, S3Store, free_port
 from contact_common.migrations import upgrade
+from contact_devtools.broker import DevBroker, S3Store, free_port
+from contact_devtools.processes import minimal_env
+from contact_devtools.testing import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,6 +150,7 @@ class System:
     token: str
     clock_offset: float
     work_dir: Path
+    stops: contextlib.AsyncExitStack = field(repr=False)
 
     @property
     def bootstrap(self) -> str:
@@ -204,82 +205,71 @@ class System:
 
 
 async def start_system(postgres_server_url: str, work_dir: Path) -> System:
-    """Creates the database, broker, proxy and the four services, and waits until they serve."""
-    name = f"faults_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(asyncpg_dsn(postgres_server_url))
+    """Creates the database, broker, proxy and the four services, and waits until they serve.
+
+    What is started is stopped again by `stop_system`, or here if a later step fails, so a
+    failed start leaves no broker or store running.
+    """
+    stops = contextlib.AsyncExitStack()
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    database_url = (
-        make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
-    )
-    for service, _module, _prefix, _schema in SERVICES:
-        await upgrade(ROOT / "services" / service, database_url)
+        database_url = await create_database(postgres_server_url, prefix="faults")
+        stops.push_async_callback(drop_database, postgres_server_url, database_url)
+        for service, _module, _prefix, _schema in SERVICES:
+            await upgrade(ROOT / "services" / service, database_url)
 
-    store = S3Store().start()
-    broker = DevBroker(
-        storage=f"s3://{store.bucket}/", env=store.broker_env, log_path=work_dir / "broker.log"
-    ).start()
-    await ensure_topics(broker.bootstrap_servers, partitions=PARTITIONS)
+        store = S3Store().start()
+        stops.callback(store.stop)
+        broker = DevBroker(
+            storage=f"s3://{store.bucket}/", env=store.broker_env, log_path=work_dir / "broker.log"
+        )
+        stops.callback(broker.stop)  # the broker the tests restart: whichever process runs
+        broker.start()
+        await ensure_topics(broker.bootstrap_servers, partitions=PARTITIONS)
 
-    url = make_url(database_url)
-    proxy = await TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
-    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        url = make_url(database_url)
+        proxy = await TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
+        stops.push_async_callback(proxy.stop)
+        proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
 
-    keys_file = work_dir / "api-keys.json"
-    token = issue_key(keys_file, name="fault-suite", scopes=["admin"])
-    clock_offset = (OFFICE_MORNING - datetime.now(UTC)).total_seconds()
-    base_env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "API_KEYS_FILE")
-    }
-    base_env.update(
-        {
-            "DATABASE_URL": database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "API_KEYS_FILE": str(keys_file),
-            "TOPIC_PARTITIONS": str(PARTITIONS),
-            "ENQUIRY_DATABASE_URL": proxied,
-            "SLA_CLOCK_OFFSET_SECONDS": str(clock_offset),
-            "PYTHONUNBUFFERED": "1",
+        keys_file = work_dir / "api-keys.json"
+        token = issue_key(keys_file, name="fault-suite", scopes=["admin"])
+        clock_offset = (OFFICE_MORNING - datetime.now(UTC)).total_seconds()
+        # Only what the services are meant to see, not the developer's settings.
+        env = minimal_env(
+            DATABASE_URL=database_url,
+            KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+            API_KEYS_FILE=str(keys_file),
+            TOPIC_PARTITIONS=str(PARTITIONS),
+            ENQUIRY_DATABASE_URL=proxied,
+            SLA_CLOCK_OFFSET_SECONDS=str(clock_offset),
+            PYTHONUNBUFFERED="1",
+        )
+        services = {
+            service: ServiceProcess(service, module, prefix, env, work_dir / f"{service}.log")
+            for service, module, prefix, _schema in SERVICES
         }
-    )
-    services = {
-        service: ServiceProcess(service, module, prefix, base_env, work_dir / f"{service}.log")
-        for service, module, prefix, _schema in SERVICES
-    }
-    system = System(
-        database_url=database_url,
-        broker=broker,
-        store=store,
-        proxy=proxy,
-        services=services,
-        token=token,
-        clock_offset=clock_offset,
-        work_dir=work_dir,
-    )
-    try:
         for service in services.values():
+            stops.callback(service.stop)  # stopped first, in reverse: before the broker
             service.start()
         await asyncio.gather(*(s.wait_healthy(timeout=90) for s in services.values()))
+        system = System(
+            database_url=database_url,
+            broker=broker,
+            store=store,
+            proxy=proxy,
+            services=services,
+            token=token,
+            clock_offset=clock_offset,
+            work_dir=work_dir,
+            stops=stops,
+        )
     except BaseException:
-        await stop_system(system, postgres_server_url)
+        await stops.aclose()
         raise
     return system
 
 
-async def stop_system(system: System, postgres_server_url: str) -> None:
-    """Stops every process the suite started and drops its database."""
-    for service in system.services.values():
-        service.stop()
-    await system.proxy.stop()
-    system.broker.stop()
-    system.store.stop()
-    name = make_url(system.database_url).database
-    admin = await asyncpg.connect(asyncpg_dsn(postgres_server_url))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+async def stop_system(system: System) -> None:
+    """Stops every process the suite started, each even if another fails to, and drops its
+    database."""
+    await system.stops.aclose()

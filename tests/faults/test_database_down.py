@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from contact_common.errors import PROBLEM_JSON
-from contact_common.testing import running_service
+from contact_devtools.testing import running_service
 from enquiry_api.config import Settings as EnquirySettings
 from enquiry_api.main import create_app as enquiry_app
 

@@ -22,7 +22,7 @@ from stack import CONSUMERS, OFFICE_DAY, System
 
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
 from contact_common.events import decode_event
-from contact_common.testing import EventTap
+from contact_devtools.testing import EventTap
 
 pytestmark = pytest.mark.e2e
 
@@ -95,7 +95,7 @@ class Observer:
 
 
 class Tap(EventTap):
-    """contact_common.testing.EventTap with aiokafka's default fetch wait (500 ms): on tansu's S3
+    """contact_devtools.testing.EventTap with aiokafka's default fetch wait (500 ms): on tansu's S3
     storage each idle fetch costs the store work. The observer reads it in the background."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from contact_common.auth import revoke_key
-from contact_common.testing import running_service
+from contact_devtools.testing import running_service
 from contactctl.main import app as contactctl
 from enquiry_api.config import Settings as EnquirySettings
 from enquiry_api.main import create_app as enquiry_app

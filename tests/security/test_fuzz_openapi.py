@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.formats import unregister_string_format
 
 from complaints_api.config import Settings as ComplaintsSettings
 from complaints_api.main import create_app as complaints_app
-from contact_common.testing import running_service
+from contact_devtools.testing import running_service
 from enquiry_api.config import Settings as EnquirySettings
 from enquiry_api.main import create_app as enquiry_app
 from metrics_api.config import Settings as MetricsSettings

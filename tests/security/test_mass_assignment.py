@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from complaints_api.config import Settings as ComplaintsSettings
 from complaints_api.main import create_app as complaints_app
 from contact_common.errors import PROBLEM_JSON
-from contact_common.testing import running_service
+from contact_devtools.testing import running_service
 from enquiry_api.config import Settings as EnquirySettings
 from enquiry_api.main import create_app as enquiry_app
 

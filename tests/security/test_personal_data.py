@@ -37,7 +37,7 @@ from complaints_api.main import create_app as complaints_app
 from contact_common.bus.kafka import ALL_TOPICS
 from contact_common.bus.topics import CONTACT_EVENTS, DEAD_LETTER_SUFFIX
 from contact_common.events import decode_event
-from contact_common.testing import ARTIFACTS, LiveServer, running_service
+from contact_devtools.testing import ARTIFACTS, LiveServer, running_service
 from enquiry_api.config import Settings as EnquirySettings
 from enquiry_api.main import create_app as enquiry_app
 from metrics_api.config import Settings as MetricsSettings

@@ -22,7 +22,7 @@ from complaints_api.main import create_app as complaints_app
 from contact_common.auth import issue_key
 from contact_common.errors import PROBLEM_JSON
 from contact_common.ratelimit import parse_limit
-from contact_common.testing import running_service
+from contact_devtools.testing import running_service
 from enquiry_api.config import Settings as EnquirySettings
 from enquiry_api.main import create_app as enquiry_app
 from metrics_api.config import Settings as MetricsSettings

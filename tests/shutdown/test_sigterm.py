@@ -7,7 +7,6 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -30,10 +29,11 @@ from sqlalchemy.engine import make_url
 
 from contact_common.bus.kafka import create_producer
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
-from contact_common.devbroker import free_port
 from contact_common.events import Channel, EnquiryOpened, EnquiryOpenedData, encode_event
 from contact_common.migrations import upgrade
-from contact_common.testing import skip_to_end
+from contact_devtools.broker import free_port
+from contact_devtools.processes import minimal_env
+from contact_devtools.testing import skip_to_end
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -83,6 +83,7 @@ class Service:
                 env={**self.env, f"{self.spec.prefix}PORT": str(self.port)},
                 stderr=log,
                 start_new_session=True,
+                cwd=self.log_path.parent,  # no .env of the developer's is read
             )
         finally:
             log.close()  # the child has its own
@@ -181,14 +182,8 @@ async def setting(
         pytest.skip("a service process per test needs PostgreSQL; none answered")
     await upgrade(ROOT / "services" / spec.name, database_url)
     group = f"{spec.name}-{uuid4().hex[:8]}"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "API_KEYS_FILE")
-        and not k.startswith(spec.prefix)
-    }
-    env.update(
-        {
+    env = minimal_env(
+        **{
             "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
             "API_KEYS_FILE": str(api_keys_file),
             f"{spec.prefix}DATABASE_URL": database_url,

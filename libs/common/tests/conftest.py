@@ -1,4 +1,4 @@
-"""libs/common's own fixtures; the repository's shared ones are in contact_common.testing."""
+"""libs/common's own fixtures; the repository's shared ones are in contact_devtools.testing."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path

@@ -28,7 +28,7 @@ from contact_common.auth import (
 from contact_common.errors import PROBLEM_JSON
 from contact_common.service import ServiceRuntime, create_app
 from contact_common.settings import ServiceSettings
-from contact_common.testing import LiveServer
+from contact_devtools.testing import LiveServer
 
 
 def _secret_of(token: str) -> str:

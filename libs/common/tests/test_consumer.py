@@ -36,7 +36,7 @@ from contact_common.events import (
     encode_event,
 )
 from contact_common.inbox import claim_many, inbox_table
-from contact_common.testing import skip_to_end
+from contact_devtools.testing import skip_to_end
 
 SCHEMA = "t_consumer"
 metadata = service_metadata(SCHEMA)

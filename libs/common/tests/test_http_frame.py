@@ -15,11 +15,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
-from contact_common.devbroker import free_port
 from contact_common.errors import PROBLEM_JSON, ProblemError
 from contact_common.service import ServiceRuntime, create_app
 from contact_common.settings import ServiceSettings
-from contact_common.testing import LiveServer
+from contact_devtools.broker import free_port
+from contact_devtools.testing import LiveServer
 
 MAX_BODY_BYTES = 1024
 

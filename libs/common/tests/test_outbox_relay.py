@@ -33,7 +33,6 @@ from contact_common.db import (
     service_metadata,
     transaction,
 )
-from contact_common.devbroker import DevBroker, free_port
 from contact_common.events import (
     Channel,
     CloudEvent,
@@ -43,7 +42,8 @@ from contact_common.events import (
     encode_event,
 )
 from contact_common.outbox import Outbox, outbox_table
-from contact_common.testing import EventTap
+from contact_devtools.broker import DevBroker, free_port
+from contact_devtools.testing import EventTap
 
 SCHEMA = "t_outbox"
 metadata = service_metadata(SCHEMA)

@@ -128,6 +128,17 @@ def test_dotenv_file_configures_the_service(tmp_path: Path) -> None:
     assert settings.database_url == "postgresql+asyncpg://dotenv@db/contact"
 
 
+def test_a_settings_object_told_to_read_no_dotenv_file_reads_none(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "TESTSVC_PORT=9003\nDATABASE_URL=postgresql+asyncpg://dotenv@db/contact\n"
+    )
+
+    settings = TestServiceSettings(_env_file=None)
+
+    assert settings.port == 8099
+    assert settings.database_url == ""  # the shared variables' source reads no file either
+
+
 def test_environment_wins_over_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / ".env").write_text(
         "TESTSVC_PORT=9003\nDATABASE_URL=postgresql+asyncpg://dotenv@db/contact\n"

@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from contact_common.auth import issue_key
 from contact_common.migrations import upgrade
-from contact_common.testing import LiveServer
+from contact_devtools.testing import LiveServer
 from metrics_api.config import Settings
 from metrics_api.main import create_app
 from metrics_api.readmodel.models import MONTHLY

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import sys
 import time as wall
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,14 +35,16 @@ from pyinstrument import Profiler
 
 from contact_common.bus.kafka import create_producer, ensure_topics
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
-from contact_common.devbroker import DevBroker
 from contact_common.events import decode_event
 from contact_common.migrations import upgrade
-from contact_common.testing import LiveServer
+from contact_devtools.broker import DevBroker
+from contact_devtools.testing import LiveServer
 from sla_monitor.config import Settings
 from sla_monitor.main import create_app
-from sla_monitor.testing import Call, london, publish, wait_until
 from sla_monitor.timekeeping import SystemClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from upstream_events import Call, london, publish, wait_until  # noqa: E402
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"

@@ -91,6 +91,11 @@ def _split(token: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
+def is_key_shaped(token: str) -> bool:
+    """True if `token` has a key's form, `cc_<id>_<secret>`, issued or not."""
+    return _split(token) is not None
+
+
 def new_token() -> str:
     """A fresh key: `cc_<id>_<secret>`, 48 random bits of id and 256 of secret."""
     return f"{KEY_PREFIX}_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"

@@ -15,13 +15,14 @@ at start-up rather than quietly giving one service a calendar of its own.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import date, time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from dotenv import dotenv_values
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -29,6 +30,7 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from contact_common.calendar import OfficeHours, WorkingCalendar
@@ -99,11 +101,14 @@ class _SharedEnvSource(EnvSettingsSource):
         return super().get_field_value(field, field_name)
 
 
+EnvFile = Path | str | Sequence[Path | str] | None
+
+
 class _SharedDotEnvSource(DotEnvSettingsSource):
     """Reads only the infrastructure and council variables from `.env`, without the prefix."""
 
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        super().__init__(settings_cls, env_prefix="")
+    def __init__(self, settings_cls: type[BaseSettings], env_file: EnvFile) -> None:
+        super().__init__(settings_cls, env_file=env_file, env_prefix="")
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         if field_name not in SHARED_VARIABLES and field_name not in COUNCIL_VARIABLES:
@@ -113,6 +118,27 @@ class _SharedDotEnvSource(DotEnvSettingsSource):
     def __call__(self) -> dict[str, Any]:
         # The shared fields only: the file's other lines are the prefixed source's to read.
         return EnvSettingsSource.__call__(self)
+
+
+def _refuse_prefixed_council_variables(prefix: str, env_file: EnvFile) -> None:
+    """Stops start-up on a prefixed copy of the council's policy or calendar (`SLA_POLICY`)."""
+    if not prefix:
+        return
+    given = {name.upper() for name in os.environ}
+    files = [env_file] if isinstance(env_file, str | Path) else list(env_file or [])
+    for path in files:
+        if Path(path).is_file():
+            given |= {name.upper() for name in dotenv_values(path)}
+    prefixed = sorted(
+        f"{prefix.upper()}{name.upper()}"
+        for name in COUNCIL_VARIABLES
+        if f"{prefix.upper()}{name.upper()}" in given
+    )
+    if prefixed:
+        raise SettingsError(
+            f"{', '.join(prefixed)}: the council's policy and calendar are set once for every "
+            "service, without a prefix (e.g. POLICY, OFFICE_CLOSES, CLOSURE_DAYS)"
+        )
 
 
 class ServiceSettings(BaseSettings):
@@ -174,27 +200,6 @@ class ServiceSettings(BaseSettings):
         parse_limit(value)  # a typo fails at start-up, not as an unlimited service
         return value.strip()
 
-    @model_validator(mode="after")
-    def _council_given_once(self) -> Self:
-        prefix = str(self.model_config.get("env_prefix") or "").upper()
-        if not prefix:
-            return self
-        env_file = self.model_config.get("env_file")
-        given = set(os.environ)
-        if isinstance(env_file, str | Path) and Path(env_file).is_file():
-            given |= set(dotenv_values(env_file))
-        prefixed = sorted(
-            f"{prefix}{name.upper()}"
-            for name in COUNCIL_VARIABLES
-            if f"{prefix}{name.upper()}" in {g.upper() for g in given}
-        )
-        if prefixed:
-            raise ValueError(
-                f"{', '.join(prefixed)}: the council's policy and calendar are set once for "
-                "every service, without a prefix (e.g. POLICY, OFFICE_CLOSES, CLOSURE_DAYS)"
-            )
-        return self
-
     @classmethod
     def settings_customise_sources(
         cls,
@@ -204,14 +209,18 @@ class ServiceSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config = settings_cls.model_config
-        prefix = config.get("env_prefix", "")
+        prefix = settings_cls.model_config.get("env_prefix", "")
+        # The file the dotenv source reads: the class's, or `_env_file` when given one (None: none).
+        env_file = (
+            dotenv_settings.env_file if isinstance(dotenv_settings, DotEnvSettingsSource) else None
+        )
+        _refuse_prefixed_council_variables(prefix, env_file)
         return (
             init_settings,
             _PrefixedEnvSource(settings_cls, env_prefix=prefix),
             _SharedEnvSource(settings_cls),
-            _PrefixedDotEnvSource(settings_cls, env_file=config.get("env_file"), env_prefix=prefix),
-            _SharedDotEnvSource(settings_cls),
+            _PrefixedDotEnvSource(settings_cls, env_file=env_file, env_prefix=prefix),
+            _SharedDotEnvSource(settings_cls, env_file),
             file_secret_settings,
         )
 

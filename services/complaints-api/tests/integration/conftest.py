@@ -14,7 +14,7 @@ import pytest
 from complaints_api.config import Settings
 from complaints_api.main import create_app
 from contact_common.events import CloudEvent
-from contact_common.testing import EventTap, running_service
+from contact_devtools.testing import EventTap, running_service
 
 
 @dataclass

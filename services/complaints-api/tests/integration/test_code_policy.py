@@ -19,7 +19,7 @@ from complaints_api.config import Settings
 from complaints_api.main import create_app
 from contact_common.calendar import WorkingCalendar
 from contact_common.events import ComplaintExtended
-from contact_common.testing import running_service
+from contact_devtools.testing import running_service
 
 from .conftest import Api, wait_for_types
 

@@ -21,7 +21,7 @@ from complaints_api.models import outbox
 from contact_common.db import create_engine, create_session_factory, is_sqlite, transaction
 from contact_common.events import decode_event
 from contact_common.migrations import alembic_config, upgrade
-from contact_common.testing import REPOSITORY
+from contact_devtools.testing import REPOSITORY
 
 SERVICE = REPOSITORY / "services" / "complaints-api"
 BEFORE_SEQUENCES = "5fe2afe39a49"  # the revision that created the counter table

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contact_common.testing import LiveServer, running_service
+from contact_devtools.testing import LiveServer, running_service
 from enquiry_api.config import Settings
 from enquiry_api.main import create_app
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from contact_common.bus.kafka import ensure_topics
-from contact_common.devbroker import DevBroker
-from contact_common.testing import EventTap, running_service
+from contact_devtools.broker import DevBroker
+from contact_devtools.testing import EventTap, running_service
 from enquiry_api.config import Settings
 from enquiry_api.main import create_app
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from contact_common.events import CloudEvent
-from contact_common.testing import EventTap
+from contact_devtools.testing import EventTap
 
 NewEnquiry = Callable[..., Awaitable[dict[str, Any]]]
 

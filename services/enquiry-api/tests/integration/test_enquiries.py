@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from contact_common.events import CloudEvent
-from contact_common.testing import EventTap
+from contact_devtools.testing import EventTap
 
 LONDON = ZoneInfo("Europe/London")
 

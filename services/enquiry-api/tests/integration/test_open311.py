@@ -29,7 +29,7 @@ from civicbot.http import RateLimiter
 from georeport import GeoReport
 
 from contact_common.auth import issue_key
-from contact_common.testing import LiveServer
+from contact_devtools.testing import LiveServer
 
 LONDON = ZoneInfo("Europe/London")
 

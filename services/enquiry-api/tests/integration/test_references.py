@@ -16,7 +16,7 @@ from contact_common.auth import Principal
 from contact_common.db import create_engine, create_session_factory, is_sqlite, transaction
 from contact_common.events import Channel
 from contact_common.migrations import upgrade
-from contact_common.testing import REPOSITORY
+from contact_devtools.testing import REPOSITORY
 from enquiry_api.config import Settings
 from enquiry_api.enquiries.repository import reserve_reference_numbers
 from enquiry_api.enquiries.service import EnquiryDraft, get_enquiry, open_enquiries

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from contact_common.events import CloudEvent
-from contact_common.testing import EventTap
+from contact_devtools.testing import EventTap
 
 CSV_HEADER = (
     "record_id,call_started_at,answered_at,ended_at,category,service_area,action_taken,"

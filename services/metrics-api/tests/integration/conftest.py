@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contact_common.bus.kafka import create_producer
 from contact_common.events import CloudEvent, encode_event, topic_for
-from contact_common.testing import running_service
+from contact_devtools.testing import running_service
 from metrics_api.config import Settings
 from metrics_api.main import create_app
 

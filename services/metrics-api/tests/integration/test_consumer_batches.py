@@ -24,7 +24,7 @@ from contact_common.commitments import load_policy
 from contact_common.db import create_engine, create_session_factory, transaction
 from contact_common.events import CallAnswered, CloudEvent
 from contact_common.migrations import upgrade
-from contact_common.testing import REPOSITORY
+from contact_devtools.testing import REPOSITORY
 from metrics_api.models import inbox_message
 from metrics_api.readmodel import service
 from metrics_api.readmodel.domain import CountingRules

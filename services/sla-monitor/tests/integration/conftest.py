@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,9 +17,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contact_common.bus.kafka import create_producer
-from contact_common.devbroker import free_port
 from contact_common.migrations import upgrade
-from contact_common.testing import LiveServer, running_service
+from contact_devtools.broker import free_port
+from contact_devtools.processes import minimal_env
+from contact_devtools.testing import LiveServer, running_service
 from sla_monitor.config import Settings
 from sla_monitor.main import create_app
 from sla_monitor.timekeeping import Clock
@@ -80,29 +80,30 @@ class ServiceProcess:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "SLA_PORT": str(self.port), "SLA_LOG_JSON": "true"}
+        self.env = minimal_env(**env, SLA_PORT=str(self.port), SLA_LOG_JSON="true")
         self.log_path = log_dir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServiceProcess:
         """Starts the process (its log is appended to across restarts)."""
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "sla_monitor.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("ab") as log:  # the child has its own
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "sla_monitor.main:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.log_path.parent,  # no .env of the developer's is read
+            )
         return self
 
     def kill(self) -> None:

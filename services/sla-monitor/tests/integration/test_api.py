@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, time, timedelta
+from pathlib import Path
 from uuid import uuid4
 
 import httpx
 from aiokafka import AIOKafkaProducer
 
 from contact_common.events import Channel
-from sla_monitor.testing import Call, Enquiry, london, publish, wait_until
 from sla_monitor.timekeeping import FakeClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from upstream_events import Call, Enquiry, london, publish, wait_until  # noqa: E402
 
 T0 = london(date(2026, 6, 3), time(10))
 

