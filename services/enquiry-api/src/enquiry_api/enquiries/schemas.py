@@ -116,7 +116,8 @@ class HistoryEntry(BaseModel):
     """One step in the enquiry's audit history."""
 
     action: str = Field(
-        description="opened, acknowledged, assigned, responded, resolved, reopened or "
+        description="opened, acknowledged, assigned, responded, resolved, reopened, "
+        "update_received (an update posted through Open311 servicerequestupdates) or "
         "customer_erased."
     )
     from_status: EnquiryStatus | None = Field(description="The status before; none when opened.")
@@ -126,7 +127,10 @@ class HistoryEntry(BaseModel):
     actor_key_id: str = Field(description="The id of the API key that did it.")
     actor_name: str = Field(description="The name of the API key that did it.")
     details: dict[str, Any] | None = Field(
-        default=None, description="Facts of the step: service area, assignee id, first_point."
+        default=None,
+        description="Facts of the step: service area, assignee id, first_point; for "
+        "update_received the sender's update_id, its status and whether it reopened the "
+        "enquiry; for a reopening an update caused, cause update_received.",
     )
 
 

@@ -454,8 +454,27 @@ def status_notes(enquiry_status: str) -> str:
     return _STATUS_NOTES.get(enquiry_status, "")
 
 
-UPDATE_ACTIONS = ("acknowledged", "assigned", "responded", "resolved", "reopened")
+UPDATE_ACTIONS = (
+    "acknowledged",
+    "assigned",
+    "responded",
+    "resolved",
+    "reopened",
+    "update_received",
+)
 """The history steps reported as updates (not the opening, nor an erasure)."""
+
+
+def is_listed_update(action: str, details: Mapping[str, Any] | None) -> bool:
+    """True if GET servicerequestupdates lists this history step.
+
+    A reopening that a posted update caused is not listed: the update itself is, with the status
+    open, and a second entry would come back to FixMyStreet as the council's own comment
+    reopening a report the resident has just reopened.
+    """
+    if action not in UPDATE_ACTIONS:
+        return False
+    return not (action == "reopened" and (details or {}).get("cause") == "update_received")
 
 
 REOPENING_STATUSES = frozenset({UpdateStatus.open, UpdateStatus.reopen})
