@@ -524,6 +524,17 @@ async def test_a_posted_update_is_recorded_once_published_and_listed(
     assert step["details"] == {"update_id": "38362", "status": "open", "reopened": False}
     assert (step["from_status"], step["to_status"]) == ("open", "open")
     assert step["actor_name"] == "fixmystreet"
+    # Staff read what the resident wrote, and who wrote it, on the enquiry's history.
+    assert step["update"] == {
+        "update_id": "38362",
+        "status": "open",
+        "description": COMMENT,
+        "name": "Ada Lovelace",
+        "email": "ada.lovelace@example.org",
+        "phone": "07700 900123",
+        "media_urls": ["https://fixmystreet.example/c/38362.0.full.jpeg"],
+        "erased_at": None,
+    }
     assert step["occurred_at"] == datetime.fromisoformat(written).astimezone(
         UTC
     ).isoformat().replace("+00:00", "Z")

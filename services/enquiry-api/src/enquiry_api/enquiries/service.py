@@ -6,7 +6,7 @@ transaction; nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -56,6 +56,8 @@ from enquiry_api.enquiries.domain import (
 )
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory
 from enquiry_api.models import outbox
+from enquiry_api.open311 import repository as resident_updates
+from enquiry_api.open311.models import ResidentUpdate
 
 
 @dataclass(slots=True)
@@ -255,12 +257,14 @@ async def open_enquiry(
 
 async def get_enquiry(
     session: AsyncSession, *, enquiry_id: UUID
-) -> tuple[Enquiry, Sequence[EnquiryHistory]]:
-    """The enquiry and its audit history, or 404."""
+) -> tuple[Enquiry, Sequence[EnquiryHistory], Mapping[int, ResidentUpdate]]:
+    """The enquiry, its audit history and the updates posted on it (by history id), or 404."""
     enquiry = await repository.get(session, enquiry_id)
     if enquiry is None:
         raise _not_found(enquiry_id)
-    return enquiry, await repository.history(session, enquiry_id)
+    history = await repository.history(session, enquiry_id)
+    received = [entry.id for entry in history if entry.action == "update_received"]
+    return enquiry, history, await resident_updates.by_history(session, received)
 
 
 def _not_found(enquiry_id: UUID) -> ProblemError:
