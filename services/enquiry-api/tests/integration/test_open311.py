@@ -702,3 +702,32 @@ async def test_a_resident_reopens_a_resolved_request_through_the_lifecycle(
         ("open", "Someone moved it"),
     ]
     assert listed[3]["update_id"] == reopening
+
+
+async def test_concurrent_posts_of_one_update_record_it_once(
+    open311: str, fixmystreet_key: str, admin: httpx.AsyncClient
+) -> None:
+    async with httpx.AsyncClient(base_url=open311) as client:
+        reference, token = await open_request(client, fixmystreet_key)
+        other, _ = await open_request(client, fixmystreet_key)
+        form = update_form(fixmystreet_key, reference, "701")
+        # A retry racing the first post: they take turns on the request's row.
+        answers = await asyncio.gather(
+            *(client.post("/servicerequestupdates.xml", data=form) for _ in range(6))
+        )
+        assert len({answered_update_id("xml", answer) for answer in answers}) == 1
+        # One update_id on two requests at once: one is recorded, the other refused, no 500.
+        racing = [
+            update_form(fixmystreet_key, service_request_id, "702")
+            for service_request_id in (reference, other)
+        ]
+        outcomes = await asyncio.gather(
+            *(client.post("/servicerequestupdates.json", data=data) for data in racing)
+        )
+        assert sorted(r.status_code for r in outcomes) == [200, 409]
+        refused = next(r for r in outcomes if r.status_code == 409)
+        assert "on another service request" in spec_error("json", refused)[1]
+
+    detail = (await admin.get(f"/v1/enquiries/{token}")).json()
+    received = [h["details"]["update_id"] for h in detail["history"] if h["update"]]
+    assert received.count("701") == 1
