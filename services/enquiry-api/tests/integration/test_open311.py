@@ -294,6 +294,7 @@ async def test_errors_come_in_the_spec_format(
             "attribute[bin_type] must be one of",
         ),
         ({"api_key": fixmystreet_key, "service_code": "missed_bin"}, 400, "location is required"),
+        ({**base, "api_key": fixmystreet_key, "description": "a\x00b"}, 400, "NUL character"),
     ]
     async with httpx.AsyncClient(base_url=open311) as client:
         # Forms no client library would send (civicbot refuses most of them before sending).
@@ -606,6 +607,7 @@ async def test_posted_updates_are_refused_in_the_spec_format(
                 400,
                 "email is not an email address",
             ),
+            ({**form, "update_id": "502", "description": "a\x00b"}, 400, "NUL character"),
             ({k: v for k, v in form.items() if k != "api_key"}, 403, "api_key is missing"),
             ({**form, "api_key": reader_key}, 403, "may not post service request updates"),
         ]

@@ -13,6 +13,7 @@ from enquiry_api.open311.domain import (
     UpdateContent,
     catalogue_for,
     changed_fields,
+    check_form_text,
     date_range,
     georeport_status,
     parse_w3c,
@@ -300,3 +301,11 @@ def test_a_second_post_of_an_update_must_say_the_same() -> None:
     assert changed_fields(erased, read_update(update_form()), erased=True) == []
     later = read_update(update_form(updated_datetime="2026-03-02T11:31:00Z"))
     assert changed_fields(erased, later, erased=True) == ["updated_datetime"]
+
+
+def test_a_nul_character_is_refused_before_it_reaches_the_database() -> None:
+    # PostgreSQL text cannot hold U+0000: it was a 500 (found by posting one).
+    check_form_text(update_form())
+    with pytest.raises(Open311Error, match="description contains a NUL character") as error:
+        check_form_text(update_form(description="a\x00b"))
+    assert error.value.code == 400

@@ -294,6 +294,13 @@ class ServiceRequestForm:
         return name or None
 
 
+def check_form_text(form: Mapping[str, list[str]]) -> None:
+    """Refuses a form with a NUL character in a value: no text column can hold one."""
+    for name, values in form.items():
+        if any("\x00" in value for value in values):
+            raise Open311Error(400, f"{name.replace(chr(0), '')[:64]} contains a NUL character")
+
+
 def _text(form: Mapping[str, list[str]], name: str, limit: int) -> str | None:
     values = form.get(name) or []
     value = values[-1].strip() if values else ""

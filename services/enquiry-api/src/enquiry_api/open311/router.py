@@ -19,7 +19,13 @@ from contact_common.ratelimit import RETRY_AFTER_RESPONSE, enforce_rate_limit
 from contact_common.service import SessionDep
 from enquiry_api.common import SettingsDep
 from enquiry_api.open311 import service
-from enquiry_api.open311.domain import Open311Error, check_format, find_service, w3c
+from enquiry_api.open311.domain import (
+    Open311Error,
+    check_form_text,
+    check_format,
+    find_service,
+    w3c,
+)
 from enquiry_api.open311.schemas import (
     OPEN311_RESPONSES,
     POST_REQUEST_BODY,
@@ -102,6 +108,7 @@ async def _form(request: Request) -> dict[str, list[str]]:
                     form.setdefault(name, []).append(value)
     except Exception:
         raise Open311Error(400, "the body must be form-encoded (GeoReport v2)") from None
+    check_form_text(form)
     return form
 
 
