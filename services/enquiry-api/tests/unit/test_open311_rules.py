@@ -91,6 +91,17 @@ def test_a_request_without_a_description_is_described_by_its_service() -> None:
             400,
             "longer than 4000",
         ),
+        (
+            form(
+                **{
+                    "attribute[waste_type]": "tyres",
+                    "first_name": "A" * 100,
+                    "last_name": "B" * 100,
+                }
+            ),
+            400,
+            "first_name and last_name are longer than 199 characters together",
+        ),
     ],
 )
 def test_bad_requests_get_the_spec_error_naming_the_field(
@@ -239,6 +250,8 @@ def test_update_statuses_in_any_case(given: str, status: UpdateStatus) -> None:
         ({"media_url": "file:///etc/passwd"}, "media_url must be an http(s) URL"),
         ({"description": "x" * 10_001}, "description is longer than 10000 characters"),
         ({"update_id": "9" * 129}, "update_id is longer than 128 characters"),
+        # A name is kept in 200 characters (a space between): found as a 500 at the database.
+        ({"first_name": "A" * 100, "last_name": "B" * 100}, "longer than 199 characters together"),
     ],
 )
 def test_bad_updates_get_the_spec_error_naming_the_field(

@@ -21,6 +21,7 @@ MAX_RANGE = timedelta(days=90)
 MAX_DESCRIPTION = 4000
 MAX_ATTRIBUTES = 50
 MAX_UPDATE_DESCRIPTION = 10_000
+MAX_NAME = 200
 MAX_MEDIA_URLS = 20
 _ATTRIBUTE = re.compile(r"^attribute\[([A-Za-z0-9_.\-]{1,64})\](\[\])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -301,6 +302,16 @@ def check_form_text(form: Mapping[str, list[str]]) -> None:
             raise Open311Error(400, f"{name.replace(chr(0), '')[:64]} contains a NUL character")
 
 
+def _names(form: Mapping[str, list[str]]) -> tuple[str | None, str | None]:
+    """first_name and last_name, which together must fit the 200 characters kept of a name."""
+    first_name, last_name = _text(form, "first_name", 100), _text(form, "last_name", 100)
+    if len(first_name or "") + len(last_name or "") >= MAX_NAME:
+        raise Open311Error(
+            400, f"first_name and last_name are longer than {MAX_NAME - 1} characters together"
+        )
+    return first_name, last_name
+
+
 def _text(form: Mapping[str, list[str]], name: str, limit: int) -> str | None:
     values = form.get(name) or []
     value = values[-1].strip() if values else ""
@@ -410,6 +421,7 @@ def read_service_request(
     if media_url is not None and not media_url.startswith(("http://", "https://")):
         raise Open311Error(400, "media_url must be an http(s) URL")
     attributes = _checked_attributes(service, _attribute_answers(form))
+    first_name, last_name = _names(form)
     if address_id is not None:
         attributes["address_id"] = address_id
     return ServiceRequestForm(
@@ -418,8 +430,8 @@ def read_service_request(
         latitude=latitude,
         longitude=longitude,
         address=address,
-        first_name=_text(form, "first_name", 100),
-        last_name=_text(form, "last_name", 100),
+        first_name=first_name,
+        last_name=last_name,
         email=email,
         phone=phone,
         media_url=media_url,
@@ -585,7 +597,7 @@ def read_service_request_update(
             status=status,
             updated_at=updated_at,
             description=_text(form, "description", MAX_UPDATE_DESCRIPTION),
-            name=_person_name(_text(form, "first_name", 100), _text(form, "last_name", 100)),
+            name=_person_name(*_names(form)),
             email=email,
             phone=phone,
             media_urls=media_urls,
