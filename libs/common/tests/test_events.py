@@ -59,6 +59,8 @@ from contact_common.events import (
     EnquiryResolvedData,
     EnquiryResponded,
     EnquiryRespondedData,
+    EnquiryUpdateReceived,
+    EnquiryUpdateReceivedData,
     EventData,
     EventDecodeError,
     FeedbackSubmitted,
@@ -73,6 +75,7 @@ from contact_common.events import (
     SlaStoppedData,
     SlaWithdrawn,
     SlaWithdrawnData,
+    UpdateStatus,
     VisitArrived,
     VisitArrivedData,
     VisitAttended,
@@ -142,6 +145,16 @@ def sample_events() -> list[CloudEvent]:
         (EnquiryResponded, EnquiryRespondedData(**enquiry, responded_at=at(90))),
         (EnquiryResolved, EnquiryResolvedData(**enquiry, resolved_at=at(95), first_point=False)),
         (EnquiryReopened, EnquiryReopenedData(**enquiry, reopened_at=at(900), reopen_count=1)),
+        (
+            EnquiryUpdateReceived,
+            EnquiryUpdateReceivedData(
+                **enquiry,
+                updated_at=at(900),
+                update_id=4242,
+                status=UpdateStatus.open,
+                reopened=True,
+            ),
+        ),
         (CallOffered, CallOfferedData(**call)),
         (
             CallAnswered,

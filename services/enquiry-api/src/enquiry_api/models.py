@@ -17,5 +17,6 @@ def load_all_tables() -> None:
     from enquiry_api.calls import models as _calls  # noqa: F401
     from enquiry_api.enquiries import models as _enquiries  # noqa: F401
     from enquiry_api.feedback import models as _feedback  # noqa: F401
+    from enquiry_api.open311 import models as _open311  # noqa: F401
     from enquiry_api.standby import models as _standby  # noqa: F401
     from enquiry_api.visits import models as _visits  # noqa: F401

@@ -92,8 +92,8 @@ async def test_the_embedded_sqlite_database_opens_a_batch_of_enquiries(tmp_path:
         await engine.dispose()
     year = datetime.now(ZoneInfo(settings.office_timezone)).year
     assert [e.reference for e in opened] == [f"ENQ-{year}-00000{n}" for n in (1, 2, 3)]
-    assert [enquiry.status for enquiry, _ in stored] == ["open", "assigned", "open"]
-    assert [[step.action for step in history] for _, history in stored] == [
+    assert [enquiry.status for enquiry, _, _ in stored] == ["open", "assigned", "open"]
+    assert [[step.action for step in history] for _, history, _ in stored] == [
         ["opened"],
         ["opened", "assigned"],
         ["opened"],

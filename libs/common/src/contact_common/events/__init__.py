@@ -54,6 +54,9 @@ from contact_common.events.enquiry import (
     EnquiryResolvedData,
     EnquiryResponded,
     EnquiryRespondedData,
+    EnquiryUpdateReceived,
+    EnquiryUpdateReceivedData,
+    UpdateStatus,
 )
 from contact_common.events.envelope import CloudEvent, EventData
 from contact_common.events.feedback import FeedbackSubmitted, FeedbackSubmittedData
@@ -129,6 +132,8 @@ __all__ = [
     "EnquiryResolvedData",
     "EnquiryResponded",
     "EnquiryRespondedData",
+    "EnquiryUpdateReceived",
+    "EnquiryUpdateReceivedData",
     "Event",
     "EventData",
     "EventDecodeError",
@@ -148,6 +153,7 @@ __all__ = [
     "SlaWithdrawnData",
     "Slug",
     "StaffId",
+    "UpdateStatus",
     "UtcDatetime",
     "VisitArrived",
     "VisitArrivedData",

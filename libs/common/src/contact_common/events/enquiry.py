@@ -4,6 +4,7 @@ Every enquiry event repeats the enquiry's channel, service area and received_at,
 can start or attribute a clock from whichever event it sees first.
 """
 
+from enum import StrEnum
 from typing import ClassVar, Literal
 from uuid import UUID
 
@@ -85,6 +86,48 @@ class EnquiryReopenedData(_EnquiryData):
     reopen_count: int = Field(ge=1, description="How many times it has now been reopened.")
 
 
+class UpdateStatus(StrEnum):
+    """The status an update gives a report: mySociety's Open311 extension's states, lower-cased.
+
+    OPEN and CLOSED are GeoReport v2's; the rest are the extension's extended statuses, which
+    FixMyStreet sends when a council turns them on (REOPEN when a resident reopens a report).
+    """
+
+    open = "open"
+    reopen = "reopen"
+    closed = "closed"
+    fixed = "fixed"
+    investigating = "investigating"
+    in_progress = "in_progress"
+    action_scheduled = "action_scheduled"
+    duplicate = "duplicate"
+    not_councils_responsibility = "not_councils_responsibility"
+    no_further_action = "no_further_action"
+    internal_referral = "internal_referral"
+    for_triage = "for_triage"
+    cancelled = "cancelled"
+
+
+class EnquiryUpdateReceivedData(_EnquiryData):
+    """An update on an enquiry came in from outside the council (e.g. a FixMyStreet comment)."""
+
+    time_field: ClassVar[str] = "updated_at"
+
+    updated_at: UtcDatetime = Field(
+        description="When the update was made, as its sender says (Open311 updated_datetime)."
+    )
+    update_id: int = Field(
+        ge=1,
+        description="enquiry-api's id of the update: the update_id answered to its sender and "
+        "listed by Open311 servicerequestupdates.",
+    )
+    status: UpdateStatus = Field(
+        description="The status the sender gives the report. It moves the enquiry only when it "
+        "reopens a resolved one (then enquiry.reopened comes first)."
+    )
+    reopened: bool = Field(description="True if this update reopened the resolved enquiry.")
+
+
 class EnquiryOpened(CloudEvent):
     """enquiry.opened: an enquiry was recorded."""
 
@@ -125,3 +168,10 @@ class EnquiryReopened(CloudEvent):
 
     type: Literal["enquiry.reopened"] = "enquiry.reopened"
     data: EnquiryReopenedData
+
+
+class EnquiryUpdateReceived(CloudEvent):
+    """enquiry.update_received: an update on an enquiry came in from outside the council."""
+
+    type: Literal["enquiry.update_received"] = "enquiry.update_received"
+    data: EnquiryUpdateReceivedData

@@ -36,6 +36,7 @@ from contact_common.events.enquiry import (
     EnquiryReopened,
     EnquiryResolved,
     EnquiryResponded,
+    EnquiryUpdateReceived,
 )
 from contact_common.events.envelope import CloudEvent
 from contact_common.events.feedback import FeedbackSubmitted
@@ -49,6 +50,7 @@ Event = Annotated[
     | EnquiryResponded
     | EnquiryResolved
     | EnquiryReopened
+    | EnquiryUpdateReceived
     | CallOffered
     | CallAnswered
     | CallAbandoned

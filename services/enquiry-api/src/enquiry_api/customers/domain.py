@@ -21,3 +21,13 @@ ENQUIRY_PERSONAL_FIELDS = (
 
 STANDBY_PERSONAL_FIELDS = ("caller_phone", "caller_phone_digits", "notes")
 """Emptied by erasure on a standby contractor's record."""
+
+RESIDENT_UPDATE_PERSONAL_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "phone_digits",
+    "description",
+    "media_urls",
+)
+"""Emptied by erasure on an update posted through Open311; its status and times stay."""

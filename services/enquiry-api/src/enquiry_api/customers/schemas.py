@@ -21,12 +21,14 @@ class ErasureRequest(BaseModel):
         description="Enquiries whose customer's data to erase.",
     )
     email: Email | None = Field(
-        default=None, description="Erase every enquiry with this customer email (any case)."
+        default=None,
+        description="Erase every enquiry with this customer email (any case), and every update "
+        "posted through Open311 with it.",
     )
     phone: Phone | None = Field(
         default=None,
-        description="Erase every enquiry and standby record with this number (matched on its "
-        "last ten digits, so +44 7700 900123 and 07700 900123 are one number).",
+        description="Erase every enquiry, standby record and Open311 update with this number "
+        "(matched on its last ten digits, so +44 7700 900123 and 07700 900123 are one number).",
     )
 
     @model_validator(mode="after")
@@ -50,4 +52,9 @@ class ErasureResult(BaseModel):
     enquiries: list[ErasedEnquiry]
     standby_records: int = Field(
         description="How many standby records lost caller_phone and notes."
+    )
+    resident_updates: int = Field(
+        description="How many updates posted through Open311 (on these enquiries, or written "
+        "with this email or phone) lost their writer's name, email, phone, words and photo "
+        "links; those erased before count again."
     )

@@ -7,19 +7,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contact_common.auth import Principal
 from contact_common.errors import ProblemError
 from enquiry_api.common import utc_now
-from enquiry_api.customers.domain import ENQUIRY_PERSONAL_FIELDS, STANDBY_PERSONAL_FIELDS
+from enquiry_api.customers.domain import (
+    ENQUIRY_PERSONAL_FIELDS,
+    RESIDENT_UPDATE_PERSONAL_FIELDS,
+    STANDBY_PERSONAL_FIELDS,
+)
 from enquiry_api.customers.schemas import ErasedEnquiry, ErasureRequest, ErasureResult
 from enquiry_api.enquiries import repository as enquiries
 from enquiry_api.enquiries.domain import phone_digits
 from enquiry_api.enquiries.models import EnquiryHistory
+from enquiry_api.open311 import repository as open311
 from enquiry_api.standby import repository as standby
 
 
 async def erase_customer(
     session: AsyncSession, *, request: ErasureRequest, actor: Principal
 ) -> ErasureResult:
-    """Empties the personal fields of the customer's enquiries and standby records.
+    """Empties the personal fields of the customer's enquiries, standby records and updates.
 
+    The updates are those posted on the customer's enquiries (by anyone: what they say is about
+    the customer's report) and those written with the customer's email or phone on any other.
     Each enquiry's audit history records the erasure (who, when); nothing personal is written.
     """
     now = utc_now()
@@ -70,5 +77,14 @@ async def erase_customer(
         for name in STANDBY_PERSONAL_FIELDS:
             setattr(record, name, None)
         record.erased_at = now
+    updates = await open311.find_for_erasure(
+        session, enquiry_ids=[e.id for e in found], email=request.email, phone_digits=digits
+    )
+    for update in updates:
+        for name in RESIDENT_UPDATE_PERSONAL_FIELDS:
+            setattr(update, name, None)
+        update.erased_at = update.erased_at or now
     await session.flush()
-    return ErasureResult(enquiries=erased, standby_records=len(records))
+    return ErasureResult(
+        enquiries=erased, standby_records=len(records), resident_updates=len(updates)
+    )

@@ -146,9 +146,13 @@ async def get(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def get_by_reference(session: AsyncSession, reference: str) -> Enquiry | None:
-    """The enquiry with this human reference."""
+async def get_by_reference(
+    session: AsyncSession, reference: str, *, for_update: bool = False
+) -> Enquiry | None:
+    """The enquiry with this human reference; locked for the transaction if `for_update`."""
     statement = select(Enquiry).where(Enquiry.reference == reference)
+    if for_update:
+        statement = statement.with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
 
 

@@ -107,13 +107,13 @@ async def list_enquiries(
     response_model=EnquiryDetail,
     summary="Read an enquiry with its history",
     description="The enquiry, what is allowed next, and its full audit history: every step, "
-    "who took it (API key id and name), when it happened and when it was recorded. Needs "
-    "`enquiries:read`.",
+    "who took it (API key id and name), when it happened and when it was recorded, and what "
+    "each update posted through Open311 said and who wrote it. Needs `enquiries:read`.",
     responses={k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 422)},
 )
 async def read_enquiry(enquiry_id: UUID, session: SessionDep, principal: Reader) -> EnquiryDetail:
-    enquiry, history = await service.get_enquiry(session, enquiry_id=enquiry_id)
-    return enquiry_detail(enquiry, history)
+    enquiry, history, updates = await service.get_enquiry(session, enquiry_id=enquiry_id)
+    return enquiry_detail(enquiry, history, updates)
 
 
 @router.post(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -15,6 +15,7 @@ from enquiry_api.common import Email, Phone, Text, Uprn
 from enquiry_api.enquiries.domain import Action, EnquiryStatus, allowed_actions
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory
 from enquiry_api.enquiries.service import EnquiryDraft, state_of
+from enquiry_api.open311.models import ResidentUpdate
 
 
 class Customer(BaseModel):
@@ -112,11 +113,25 @@ class ReopenRequest(StepBase):
     """Reopen a resolved enquiry; its response clock starts again, as a new clock."""
 
 
+class ReceivedUpdate(BaseModel):
+    """An update posted on the enquiry through Open311. Personal data: erasable, never in events."""
+
+    update_id: str = Field(description="The sender's own id of the update.")
+    status: str = Field(description="The status the sender gave the report (mySociety's).")
+    description: str | None = Field(description="What the resident wrote; null once erased.")
+    name: str | None = Field(description="Who wrote it; null if not given or erased.")
+    email: str | None = Field(description="Their email address; null if not given or erased.")
+    phone: str | None = Field(description="Their telephone number; null if not given or erased.")
+    media_urls: list[str] = Field(description="Links to its photos; empty once erased.")
+    erased_at: datetime | None = Field(description="When its personal data was erased, if so.")
+
+
 class HistoryEntry(BaseModel):
     """One step in the enquiry's audit history."""
 
     action: str = Field(
-        description="opened, acknowledged, assigned, responded, resolved, reopened or "
+        description="opened, acknowledged, assigned, responded, resolved, reopened, "
+        "update_received (an update posted through Open311 servicerequestupdates) or "
         "customer_erased."
     )
     from_status: EnquiryStatus | None = Field(description="The status before; none when opened.")
@@ -126,7 +141,13 @@ class HistoryEntry(BaseModel):
     actor_key_id: str = Field(description="The id of the API key that did it.")
     actor_name: str = Field(description="The name of the API key that did it.")
     details: dict[str, Any] | None = Field(
-        default=None, description="Facts of the step: service area, assignee id, first_point."
+        default=None,
+        description="Facts of the step: service area, assignee id, first_point; for "
+        "update_received the sender's update_id, its status and whether it reopened the "
+        "enquiry; for a reopening an update caused, cause update_received.",
+    )
+    update: ReceivedUpdate | None = Field(
+        default=None, description="For update_received: what the update said and who wrote it."
     )
 
 
@@ -227,8 +248,28 @@ def enquiry_out(enquiry: Enquiry) -> EnquiryOut:
     return EnquiryOut(**_fields(enquiry))
 
 
-def enquiry_detail(enquiry: Enquiry, history: Sequence[EnquiryHistory]) -> EnquiryDetail:
-    """The API's view of an enquiry with its audit history."""
+def _received_update(update: ResidentUpdate | None) -> ReceivedUpdate | None:
+    if update is None:
+        return None
+    return ReceivedUpdate(
+        update_id=update.sender_update_id,
+        status=update.status,
+        description=update.description,
+        name=update.name,
+        email=update.email,
+        phone=update.phone,
+        media_urls=update.media_urls or [],
+        erased_at=update.erased_at,
+    )
+
+
+def enquiry_detail(
+    enquiry: Enquiry,
+    history: Sequence[EnquiryHistory],
+    updates: Mapping[int, ResidentUpdate] | None = None,
+) -> EnquiryDetail:
+    """The API's view of an enquiry with its audit history (and the updates posted on it)."""
+    updates = updates or {}
     return EnquiryDetail(
         **_fields(enquiry),
         history=[
@@ -241,6 +282,7 @@ def enquiry_detail(enquiry: Enquiry, history: Sequence[EnquiryHistory]) -> Enqui
                 actor_key_id=entry.actor_key_id,
                 actor_name=entry.actor_name,
                 details=entry.details,
+                update=_received_update(updates.get(entry.id)),
             )
             for entry in history
         ],

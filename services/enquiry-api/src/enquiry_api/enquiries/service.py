@@ -6,7 +6,7 @@ transaction; nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +32,9 @@ from contact_common.events import (
     EnquiryResolvedData,
     EnquiryResponded,
     EnquiryRespondedData,
+    EnquiryUpdateReceived,
+    EnquiryUpdateReceivedData,
+    UpdateStatus,
 )
 from enquiry_api.common import SOURCE, invalid, utc_now
 from enquiry_api.config import Settings
@@ -53,6 +56,8 @@ from enquiry_api.enquiries.domain import (
 )
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory
 from enquiry_api.models import outbox
+from enquiry_api.open311 import repository as resident_updates
+from enquiry_api.open311.models import ResidentUpdate
 
 
 @dataclass(slots=True)
@@ -252,12 +257,14 @@ async def open_enquiry(
 
 async def get_enquiry(
     session: AsyncSession, *, enquiry_id: UUID
-) -> tuple[Enquiry, Sequence[EnquiryHistory]]:
-    """The enquiry and its audit history, or 404."""
+) -> tuple[Enquiry, Sequence[EnquiryHistory], Mapping[int, ResidentUpdate]]:
+    """The enquiry, its audit history and the updates posted on it (by history id), or 404."""
     enquiry = await repository.get(session, enquiry_id)
     if enquiry is None:
         raise _not_found(enquiry_id)
-    return enquiry, await repository.history(session, enquiry_id)
+    history = await repository.history(session, enquiry_id)
+    received = [entry.id for entry in history if entry.action == "update_received"]
+    return enquiry, history, await resident_updates.by_history(session, received)
 
 
 def _not_found(enquiry_id: UUID) -> ProblemError:
@@ -522,8 +529,12 @@ async def reopen(
     at: datetime | None,
     actor: Principal,
     settings: Settings,
+    cause: str | None = None,
 ) -> Enquiry:
-    """Reopens a resolved enquiry: a new response clock (enquiry.reopened)."""
+    """Reopens a resolved enquiry: a new response clock (enquiry.reopened).
+
+    `cause` names the history action that made it reopen (e.g. update_received), if not staff.
+    """
     now = utc_now()
     enquiry, after, occurred_at = await _begin_step(
         session, enquiry_id=enquiry_id, action=Action.reopen, at=at, settings=settings, now=now
@@ -551,5 +562,59 @@ async def reopen(
         now=now,
         actor=actor,
         event=event,
-        details={"reopen_count": enquiry.reopen_count},
+        details={"reopen_count": enquiry.reopen_count, **({"cause": cause} if cause else {})},
     )
+
+
+async def receive_update(
+    session: AsyncSession,
+    *,
+    enquiry: Enquiry,
+    status: UpdateStatus,
+    updated_at: datetime,
+    reopens: bool,
+    sender_update_id: str,
+    actor: Principal,
+    settings: Settings,
+) -> EnquiryHistory:
+    """Records an update from outside the council on the enquiry's history and publishes it.
+
+    If it `reopens` the (resolved) enquiry, the reopening goes first through the lifecycle
+    (enquiry.reopened, a new response clock), then the update (enquiry.update_received). The
+    entry's details hold the sender's update_id and status, never what the resident wrote.
+    """
+    now = utc_now()
+    if reopens:
+        enquiry = await reopen(
+            session,
+            enquiry_id=enquiry.id,
+            at=updated_at,
+            actor=actor,
+            settings=settings,
+            cause="update_received",
+        )
+    enquiry.updated_at = now
+    entry = _history(
+        enquiry,
+        action="update_received",
+        # Not a step of the lifecycle: a reopening it caused is the entry before.
+        from_status=enquiry.status,
+        occurred_at=updated_at,
+        now=now,
+        actor=actor,
+        details={"update_id": sender_update_id, "status": status.value, "reopened": reopens},
+    )
+    repository.add_history(session, entry)
+    await session.flush()
+    event = EnquiryUpdateReceived.from_data(
+        EnquiryUpdateReceivedData(
+            **_common(enquiry),
+            updated_at=updated_at,
+            update_id=entry.id,
+            status=status,
+            reopened=reopens,
+        ),
+        source=SOURCE,
+    )
+    await outbox.add(session, event)
+    return entry

@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contact_common.events import UpdateStatus
 from contact_common.instants import check_instant
 
 FORMATS = ("xml", "json")
 MAX_RANGE = timedelta(days=90)
 MAX_DESCRIPTION = 4000
 MAX_ATTRIBUTES = 50
+MAX_UPDATE_DESCRIPTION = 10_000
+MAX_NAME = 200
+MAX_MEDIA_URLS = 20
 _ATTRIBUTE = re.compile(r"^attribute\[([A-Za-z0-9_.\-]{1,64})\](\[\])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{5,30}$")
@@ -291,6 +295,23 @@ class ServiceRequestForm:
         return name or None
 
 
+def check_form_text(form: Mapping[str, list[str]]) -> None:
+    """Refuses a form with a NUL character in a value: no text column can hold one."""
+    for name, values in form.items():
+        if any("\x00" in value for value in values):
+            raise Open311Error(400, f"{name.replace(chr(0), '')[:64]} contains a NUL character")
+
+
+def _names(form: Mapping[str, list[str]]) -> tuple[str | None, str | None]:
+    """first_name and last_name, which together must fit the 200 characters kept of a name."""
+    first_name, last_name = _text(form, "first_name", 100), _text(form, "last_name", 100)
+    if len(first_name or "") + len(last_name or "") >= MAX_NAME:
+        raise Open311Error(
+            400, f"first_name and last_name are longer than {MAX_NAME - 1} characters together"
+        )
+    return first_name, last_name
+
+
 def _text(form: Mapping[str, list[str]], name: str, limit: int) -> str | None:
     values = form.get(name) or []
     value = values[-1].strip() if values else ""
@@ -400,6 +421,7 @@ def read_service_request(
     if media_url is not None and not media_url.startswith(("http://", "https://")):
         raise Open311Error(400, "media_url must be an http(s) URL")
     attributes = _checked_attributes(service, _attribute_answers(form))
+    first_name, last_name = _names(form)
     if address_id is not None:
         attributes["address_id"] = address_id
     return ServiceRequestForm(
@@ -408,8 +430,8 @@ def read_service_request(
         latitude=latitude,
         longitude=longitude,
         address=address,
-        first_name=_text(form, "first_name", 100),
-        last_name=_text(form, "last_name", 100),
+        first_name=first_name,
+        last_name=last_name,
         email=email,
         phone=phone,
         media_url=media_url,
@@ -451,5 +473,155 @@ def status_notes(enquiry_status: str) -> str:
     return _STATUS_NOTES.get(enquiry_status, "")
 
 
-UPDATE_ACTIONS = ("acknowledged", "assigned", "responded", "resolved", "reopened")
+UPDATE_ACTIONS = (
+    "acknowledged",
+    "assigned",
+    "responded",
+    "resolved",
+    "reopened",
+    "update_received",
+)
 """The history steps reported as updates (not the opening, nor an erasure)."""
+
+
+def is_listed_update(action: str, details: Mapping[str, Any] | None) -> bool:
+    """True if GET servicerequestupdates lists this history step.
+
+    A reopening that a posted update caused is not listed: the update itself is, with the status
+    open, and a second entry would come back to FixMyStreet as the council's own comment
+    reopening a report the resident has just reopened.
+    """
+    if action not in UPDATE_ACTIONS:
+        return False
+    return not (action == "reopened" and (details or {}).get("cause") == "update_received")
+
+
+REOPENING_STATUSES = frozenset({UpdateStatus.open, UpdateStatus.reopen})
+"""What a resident's update says when it reopens a report (FixMyStreet: OPEN, or REOPEN)."""
+
+
+def read_update_status(value: str) -> UpdateStatus:
+    """A posted update's status in mySociety's vocabulary: any case, `_` or spaces."""
+    key = re.sub(r"[\s_]+", "_", value.strip().lower())
+    try:
+        return UpdateStatus(key)
+    except ValueError:
+        allowed = ", ".join(status.value.upper() for status in UpdateStatus)
+        raise Open311Error(400, f"status '{value[:40]}' is not one of: {allowed}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateContent:
+    """What a posted update says: two posts of one update_id must say the same."""
+
+    status: UpdateStatus
+    updated_at: datetime
+    description: str | None
+    name: str | None
+    email: str | None
+    phone: str | None
+    media_urls: tuple[str, ...]
+
+
+_PERSONAL_CONTENT = ("description", "name", "email", "phone", "media_urls")
+_FORM_NAMES = {
+    "status": "status",
+    "updated_at": "updated_datetime",
+    "description": "description",
+    "name": "first_name/last_name",
+    "email": "email",
+    "phone": "phone",
+    "media_urls": "media_url",
+}
+
+
+def changed_fields(recorded: UpdateContent, posted: UpdateContent, *, erased: bool) -> list[str]:
+    """The form fields in which a post of an update_id differs from the one recorded.
+
+    Once the recorded update was erased its personal fields are gone, so only the status and
+    the time can be compared: a retry after an erasure is still the same update.
+    """
+    names = [name for name in _FORM_NAMES if not (erased and name in _PERSONAL_CONTENT)]
+    return [_FORM_NAMES[n] for n in names if getattr(recorded, n) != getattr(posted, n)]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRequestUpdateForm:
+    """A checked POST servicerequestupdates body (mySociety's extension)."""
+
+    service_request_id: str
+    update_id: str
+    content: UpdateContent
+
+
+def _required(form: Mapping[str, list[str]], name: str, limit: int) -> str:
+    value = _text(form, name, limit)
+    if value is None:
+        raise Open311Error(400, f"{name} is required")
+    return value
+
+
+def _person_name(first_name: str | None, last_name: str | None) -> str | None:
+    # FixMyStreet sends last_name "-" for someone who gave one name.
+    parts = [part for part in (first_name, last_name) if part and part != "-"]
+    return " ".join(parts) or None
+
+
+def read_service_request_update(
+    form: Mapping[str, list[str]], *, now: datetime, skew: timedelta
+) -> ServiceRequestUpdateForm:
+    """Checks a POST servicerequestupdates form, or raises the spec's 400 error."""
+    service_request_id = _required(form, "service_request_id", 64)
+    update_id = _required(form, "update_id", 128)
+    updated_at = parse_w3c(_required(form, "updated_datetime", 40), "updated_datetime")
+    if updated_at > now + skew:
+        raise Open311Error(400, f"updated_datetime is in the future (now is {w3c(now)})")
+    status = read_update_status(_required(form, "status", 64))
+    email = _text(form, "email", 254)
+    if email is not None and not _EMAIL.match(email):
+        raise Open311Error(400, "email is not an email address")
+    phone = _text(form, "phone", 32)
+    if phone is not None and not _PHONE.match(phone):
+        raise Open311Error(400, "phone is not a telephone number")
+    # FixMyStreet sends media_url once per photo when a council takes several.
+    media_urls = tuple(url.strip() for url in form.get("media_url") or [] if url.strip())
+    if len(media_urls) > MAX_MEDIA_URLS:
+        raise Open311Error(400, f"more than {MAX_MEDIA_URLS} media_url")
+    for url in media_urls:
+        if len(url) > 1000 or not url.startswith(("http://", "https://")):
+            raise Open311Error(400, "media_url must be an http(s) URL of at most 1000 characters")
+    return ServiceRequestUpdateForm(
+        service_request_id=service_request_id,
+        update_id=update_id,
+        content=UpdateContent(
+            status=status,
+            updated_at=updated_at,
+            description=_text(form, "description", MAX_UPDATE_DESCRIPTION),
+            name=_person_name(*_names(form)),
+            email=email,
+            phone=phone,
+            media_urls=media_urls,
+        ),
+    )
+
+
+def update_reopens(
+    status: UpdateStatus,
+    *,
+    enquiry_status: str,
+    resolved_at: datetime | None,
+    updated_at: datetime,
+) -> bool:
+    """True if a resident's update reopens the enquiry.
+
+    It must say the report is open (OPEN, or REOPEN) about an enquiry that is resolved, and have
+    been made after the resolution: an update written before it and delivered late (FixMyStreet
+    sends in batches and retries) says "open" because the report was open when it was written.
+    A resident's FIXED or CLOSED resolves nothing: the council resolves its own enquiries.
+    """
+    return (
+        status in REOPENING_STATUSES
+        and enquiry_status == "resolved"
+        and resolved_at is not None
+        and updated_at >= resolved_at
+    )

@@ -8,7 +8,8 @@ Each resource is served as `.xml` and `.json`; errors are in the spec's own form
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile
@@ -18,10 +19,17 @@ from contact_common.ratelimit import RETRY_AFTER_RESPONSE, enforce_rate_limit
 from contact_common.service import SessionDep
 from enquiry_api.common import SettingsDep
 from enquiry_api.open311 import service
-from enquiry_api.open311.domain import Open311Error, check_format, find_service, w3c
+from enquiry_api.open311.domain import (
+    Open311Error,
+    check_form_text,
+    check_format,
+    find_service,
+    w3c,
+)
 from enquiry_api.open311.schemas import (
     OPEN311_RESPONSES,
     POST_REQUEST_BODY,
+    POST_UPDATE_BODY,
     definition_fields,
     render_error,
     render_list,
@@ -50,6 +58,58 @@ async def _answer(fmt: str, produce: Callable[[str], Awaitable[Response]]) -> Re
         answer = render_error(error_fmt, Open311Error(429, problem.detail))
         answer.headers.update(problem.headers or {})
         return answer
+
+
+FORM_KEY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"description": "api_key missing, invalid or without the enquiries:write scope."},
+    429: {
+        **RETRY_AFTER_RESPONSE,
+        "description": "The api_key is over its rate limit, in the spec's error format.",
+        "content": {"text/xml": {}, "application/json": {}},
+    },
+}
+"""What a POST whose api_key comes in its form may be refused with."""
+
+
+async def _answer_form(
+    fmt: str,
+    request: Request,
+    handle: Callable[..., Awaitable[list[dict[str, Any]]]],
+    *,
+    root_tag: str,
+    item_tag: str,
+) -> Response:
+    """Renders what `handle` makes of a POST form, whose api_key it checks and rate-limits."""
+
+    async def produce(fmt: str) -> Response:
+        items = await handle(
+            form=await _form(request),
+            key_store=request.app.state.key_store,
+            admit=lambda principal: enforce_rate_limit(
+                request, principal.key_id, principal.rate_limit
+            ),
+        )
+        return render_list(fmt, root_tag, item_tag, items)
+
+    return await _answer(fmt, produce)
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    """The fields of a form-encoded (or multipart) body, each with its values in order.
+
+    Files in a multipart body are not read: FixMyStreet uploads photos so only to a council
+    that asks for them, and sends media_url links otherwise.
+    """
+    form: dict[str, list[str]] = {}
+    try:
+        async with request.form() as data:
+            for name, value in data.multi_items():
+                if not isinstance(value, UploadFile):
+                    form.setdefault(name, []).append(value)
+    except Exception:
+        raise Open311Error(400, "the body must be form-encoded (GeoReport v2)") from None
+    check_form_text(form)
+    return form
 
 
 @router.get(
@@ -126,41 +186,19 @@ async def service_definition(
     "service to a service area; the answer carries its service_request_id (the enquiry's "
     "reference) and a token. Errors (400, 403, 404) are in the spec's format.",
     response_class=Response,
-    responses={
-        **OPEN311_RESPONSES,
-        403: {"description": "api_key missing, invalid or without the enquiries:write scope."},
-        429: {
-            **RETRY_AFTER_RESPONSE,
-            "description": "The api_key is over its rate limit, in the spec's error format.",
-            "content": {"text/xml": {}, "application/json": {}},
-        },
-    },
+    responses={**OPEN311_RESPONSES, **FORM_KEY_RESPONSES},
     openapi_extra=POST_REQUEST_BODY,
 )
 async def create_request(
     fmt: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    async def produce(fmt: str) -> Response:
-        form: dict[str, list[str]] = {}
-        try:
-            async with request.form() as data:
-                for name, value in data.multi_items():
-                    if not isinstance(value, UploadFile):
-                        form.setdefault(name, []).append(value)
-        except Exception:
-            raise Open311Error(400, "the body must be form-encoded (GeoReport v2)") from None
-        created = await service.create_request(
-            session,
-            form=form,
-            key_store=request.app.state.key_store,
-            settings=settings,
-            admit=lambda principal: enforce_rate_limit(
-                request, principal.key_id, principal.rate_limit
-            ),
-        )
-        return render_list(fmt, "service_requests", "request", created)
-
-    return await _answer(fmt, produce)
+    return await _answer_form(
+        fmt,
+        request,
+        partial(service.create_request, session, settings=settings),
+        root_tag="service_requests",
+        item_tag="request",
+    )
 
 
 @router.get(
@@ -242,11 +280,15 @@ async def read_token(
 
 @router.get(
     "/servicerequestupdates.{fmt}",
-    summary="Open311 (mySociety extension): status updates",
-    description="Status changes of Open311 requests recorded between `start_date` and "
-    "`end_date` (W3C datetimes; the last day by default, 90 days at most), in FixMyStreet's "
-    "states: open, investigating, in_progress, action_scheduled, fixed. `api_key` is accepted "
-    "and not needed: nothing personal is returned.",
+    summary="Open311 (mySociety extension): updates",
+    description="Updates of Open311 requests recorded between `start_date` and `end_date` "
+    "(W3C datetimes; the last day by default, 90 days at most): the council's steps, and the "
+    "updates posted to POST servicerequestupdates, each with the update_id its POST answered, "
+    "its updated_datetime and what its writer said (`description`, first `media_url`). "
+    "`status` is the request's status after the update, in FixMyStreet's states: open, "
+    "investigating, in_progress, action_scheduled, fixed. A reopening caused by a posted update "
+    "is not listed apart from it. `api_key` is accepted and not needed: no names, emails or "
+    "phone numbers are returned.",
     response_class=Response,
     responses=OPEN311_RESPONSES,
 )
@@ -263,3 +305,49 @@ async def service_request_updates(
         return render_list(fmt, "service_requests_updates", "request_update", items)
 
     return await _answer(fmt, produce)
+
+
+@router.post(
+    "/servicerequestupdates.{fmt}",
+    summary="Open311 (mySociety extension): post an update on a request",
+    description="What FixMyStreet sends when a resident comments on a report it sent here: "
+    "form-encoded with `api_key` (a key with `enquiries:write`), `service_request_id` (the "
+    "reference or token), `update_id` (the sender's id of the update), `updated_datetime`, "
+    "`status` and `description`, optional `first_name`, `last_name`, `email`, `phone` and "
+    "`media_url` (once per photo); other fields FixMyStreet may add are accepted and not kept. "
+    "The update goes on the enquiry's history (`update_received`) and publishes "
+    "`enquiry.update_received`; its personal data is kept for staff and erased with the "
+    "customer's. OPEN or REOPEN on a resolved enquiry, made after its resolution, reopens it "
+    "(`enquiry.reopened`, a new response clock); FIXED or CLOSED resolves nothing, the council "
+    "does. Answers the update_id (`<service_request_updates><request_update><update_id>`, or "
+    "`[{update_id}]`), which GET servicerequestupdates lists it under. Posting an update_id "
+    "again answers the same update_id and records nothing; a different update under it is 409. "
+    "Errors are in the spec's format.",
+    response_class=Response,
+    responses={
+        **OPEN311_RESPONSES,
+        **FORM_KEY_RESPONSES,
+        404: {
+            "description": "No service request made through Open311 has this "
+            "service_request_id, in the spec's error format.",
+            "content": {"text/xml": {}, "application/json": {}},
+        },
+        409: {
+            "description": "The sender posted another update under this update_id (different "
+            "words, status, time or writer, or on another request), in the spec's error format.",
+            "content": {"text/xml": {}, "application/json": {}},
+        },
+    },
+    openapi_extra=POST_UPDATE_BODY,
+)
+async def post_service_request_update(
+    fmt: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    # mySociety's root element; FixMyStreet reads the request_update in it.
+    return await _answer_form(
+        fmt,
+        request,
+        partial(service.post_update, session, settings=settings),
+        root_tag="service_request_updates",
+        item_tag="request_update",
+    )

@@ -17,6 +17,7 @@ from enquiry_api.open311.domain import (
     update_status,
     w3c,
 )
+from enquiry_api.open311.models import ResidentUpdate
 
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 JSON_MEDIA_TYPE = "application/json"
@@ -154,15 +155,26 @@ def request_fields(enquiry: Enquiry, service_name: str | None) -> dict[str, Any]
     }
 
 
-def update_fields(entry: EnquiryHistory, enquiry: Enquiry) -> dict[str, Any]:
-    """One status change, as mySociety's servicerequestupdates extension writes it."""
+def update_fields(
+    entry: EnquiryHistory, enquiry: Enquiry, posted: ResidentUpdate | None = None
+) -> dict[str, Any]:
+    """One update, as mySociety's servicerequestupdates extension writes it.
+
+    A step of the council's is described by a sentence about its status; an update posted to
+    us (`posted`) by what its writer said (nothing once erased), with its first photo link. Its
+    status is, like every update's, the request's status after it.
+    """
+    if posted is None:
+        description, media_url = status_notes(entry.to_status), None
+    else:
+        description, media_url = posted.description, (posted.media_urls or [None])[0]
     return {
         "update_id": str(entry.id),
         "service_request_id": enquiry.reference,
         "status": update_status(entry.to_status),
         "updated_datetime": w3c(entry.occurred_at),
-        "description": status_notes(entry.to_status),
-        "media_url": None,
+        "description": description,
+        "media_url": media_url,
     }
 
 
@@ -185,23 +197,49 @@ FORM_FIELDS = {
     "attribute[code]": "The answer to the service's question `code` (see its definition).",
 }
 
-POST_REQUEST_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "required": ["api_key", "service_code"],
-                    "properties": {
-                        name: {"type": "string", "description": description}
-                        for name, description in FORM_FIELDS.items()
-                    },
-                }
-            }
-        },
-    }
+UPDATE_FORM_FIELDS = {
+    "api_key": "An API key of this platform with the enquiries:write scope.",
+    "jurisdiction_id": "Accepted and ignored: this endpoint serves one council.",
+    "service_request_id": "The request's service_request_id (its reference) or token.",
+    "update_id": "The sender's own id of the update (FixMyStreet's comment id): posting it "
+    "again is recognised as the same update.",
+    "updated_datetime": "When the update was made: a W3C datetime with a time zone.",
+    "status": "The report's status by the sender's account: OPEN or CLOSED, or one of "
+    "mySociety's extended statuses (FIXED, REOPEN, IN_PROGRESS, ...), in any case.",
+    "description": "What the resident wrote (at most 10,000 characters).",
+    "first_name": "The writer's first name.",
+    "last_name": "The writer's last name ('-' for none, as FixMyStreet sends it).",
+    "email": "The writer's email address.",
+    "phone": "The writer's telephone number.",
+    "media_url": "A link to a photo; repeat the field for several.",
 }
+
+
+def _form_body(fields: dict[str, str], required: list[str]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": required,
+                        "properties": {
+                            name: {"type": "string", "description": description}
+                            for name, description in fields.items()
+                        },
+                    }
+                }
+            },
+        }
+    }
+
+
+POST_REQUEST_BODY = _form_body(FORM_FIELDS, ["api_key", "service_code"])
+POST_UPDATE_BODY = _form_body(
+    UPDATE_FORM_FIELDS,
+    ["api_key", "service_request_id", "update_id", "updated_datetime", "status"],
+)
 
 OPEN311_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {

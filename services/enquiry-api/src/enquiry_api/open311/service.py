@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -11,22 +11,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.auth import KeyStore, Principal
 from contact_common.errors import ProblemError
-from contact_common.events import Channel
+from contact_common.events import Channel, UpdateStatus
 from enquiry_api.common import utc_now
 from enquiry_api.config import Settings
 from enquiry_api.enquiries import repository as enquiries
 from enquiry_api.enquiries import service as enquiry_service
+from enquiry_api.enquiries.domain import phone_digits
 from enquiry_api.enquiries.models import Enquiry
+from enquiry_api.open311 import repository
 from enquiry_api.open311.domain import (
-    UPDATE_ACTIONS,
     Open311Error,
     Open311Service,
+    ServiceRequestUpdateForm,
+    UpdateContent,
     catalogue_for,
+    changed_fields,
     comma_list,
     date_range,
     find_service,
+    is_listed_update,
     read_service_request,
+    read_service_request_update,
+    update_reopens,
 )
+from enquiry_api.open311.models import ResidentUpdate
 from enquiry_api.open311.schemas import request_fields, update_fields
 
 SOURCE = "open311"
@@ -53,18 +61,8 @@ async def create_request(
     settings: Settings,
     admit: Callable[[Principal], Awaitable[None]],
 ) -> list[dict[str, Any]]:
-    """Opens an enquiry (channel web_form) for a POST requests form; its service_request_id.
-
-    `admit` counts the verified key against its rate limit (the key comes in the form, so the
-    route's Bearer dependency that does this elsewhere never sees it).
-    """
-    api_key = (form.get("api_key") or [""])[-1].strip()
-    principal = key_store.verify(api_key) if api_key else None
-    if principal is None:
-        raise Open311Error(403, "api_key is missing or not valid")
-    await admit(principal)
-    if not principal.allows("enquiries:write"):
-        raise Open311Error(403, "this api_key may not create service requests")
+    """Opens an enquiry (channel web_form) for a POST requests form; its service_request_id."""
+    principal = await _sender(form, key_store=key_store, admit=admit, may="create service requests")
     checked = read_service_request(form, catalogue(settings))
     draft = enquiry_service.EnquiryDraft(
         channel=Channel.web_form,
@@ -99,12 +97,40 @@ async def create_request(
     ]
 
 
-async def _find(session: AsyncSession, service_request_id: str) -> Enquiry:
+async def _sender(
+    form: Mapping[str, list[str]],
+    *,
+    key_store: KeyStore,
+    admit: Callable[[Principal], Awaitable[None]],
+    may: str,
+) -> Principal:
+    """The key in a POST form, verified, admitted and allowed to write, or the spec's 403.
+
+    `admit` counts the verified key against its rate limit (the key comes in the form, so the
+    route's Bearer dependency that does this elsewhere never sees it).
+    """
+    api_key = (form.get("api_key") or [""])[-1].strip()
+    principal = key_store.verify(api_key) if api_key else None
+    if principal is None:
+        raise Open311Error(403, "api_key is missing or not valid")
+    await admit(principal)
+    if not principal.allows("enquiries:write"):
+        raise Open311Error(403, f"this api_key may not {may}")
+    return principal
+
+
+async def _find(
+    session: AsyncSession, service_request_id: str, *, for_update: bool = False
+) -> Enquiry:
     enquiry: Enquiry | None
     try:
-        enquiry = await enquiries.get(session, UUID(service_request_id))
+        token = UUID(service_request_id)
     except ValueError:
-        enquiry = await enquiries.get_by_reference(session, service_request_id)
+        enquiry = await enquiries.get_by_reference(
+            session, service_request_id, for_update=for_update
+        )
+    else:
+        enquiry = await enquiries.get(session, token, for_update=for_update)
     if enquiry is None or enquiry.source != SOURCE:
         raise Open311Error(404, f"service request '{service_request_id}' not found")
     return enquiry
@@ -181,6 +207,124 @@ async def list_updates(
     rows = await enquiries.updates_between(
         session, source=SOURCE, start=start, end=end, limit=MAX_LISTED * 10
     )
-    return [
-        update_fields(entry, enquiry) for entry, enquiry in rows if entry.action in UPDATE_ACTIONS
-    ]
+    listed = [(e, enquiry) for e, enquiry in rows if is_listed_update(e.action, e.details)]
+    posted = await repository.by_history(session, [entry.id for entry, _ in listed])
+    return [update_fields(entry, enquiry, posted.get(entry.id)) for entry, enquiry in listed]
+
+
+async def post_update(
+    session: AsyncSession,
+    *,
+    form: Mapping[str, list[str]],
+    key_store: KeyStore,
+    settings: Settings,
+    admit: Callable[[Principal], Awaitable[None]],
+) -> list[dict[str, Any]]:
+    """Records an update posted on a service request (mySociety's extension); its update_id.
+
+    Idempotent per sender (API key) and the sender's update_id: a retry answers the update_id
+    of the first post and records nothing; a different update under that update_id is 409.
+    Every check comes before the first write: an Open311Error is answered, not raised, so the
+    request's transaction commits whatever was written before it.
+    """
+    principal = await _sender(
+        form, key_store=key_store, admit=admit, may="post service request updates"
+    )
+    now = utc_now()
+    posted = read_service_request_update(
+        form, now=now, skew=timedelta(seconds=settings.clock_skew_seconds)
+    )
+    # Locked: two posts on one request (a retry racing the first) take their turns.
+    enquiry = await _find(session, posted.service_request_id, for_update=True)
+    recorded = await repository.get_by_sender(
+        session, sender_key_id=principal.key_id, sender_update_id=posted.update_id
+    )
+    if recorded is None:
+        content = posted.content
+        reopens = update_reopens(
+            content.status,
+            enquiry_status=enquiry.status,
+            resolved_at=enquiry.resolved_at,
+            updated_at=content.updated_at,
+        )
+        new_id = await repository.insert_new(
+            session, _row(posted, enquiry=enquiry, sender=principal, reopens=reopens, now=now)
+        )
+        if new_id is not None:
+            entry = await enquiry_service.receive_update(
+                session,
+                enquiry=enquiry,
+                status=content.status,
+                updated_at=content.updated_at,
+                reopens=reopens,
+                sender_update_id=posted.update_id,
+                actor=principal,
+                settings=settings,
+            )
+            await repository.link_history(session, update_id=new_id, history_id=entry.id)
+            return [{"update_id": str(entry.id)}]
+        # Posted meanwhile on another request, and committed: judged like any second post.
+        recorded = await repository.get_by_sender(
+            session, sender_key_id=principal.key_id, sender_update_id=posted.update_id
+        )
+        assert recorded is not None
+    return [{"update_id": _replayed(recorded, posted=posted, enquiry=enquiry)}]
+
+
+def _row(
+    posted: ServiceRequestUpdateForm,
+    *,
+    enquiry: Enquiry,
+    sender: Principal,
+    reopens: bool,
+    now: datetime,
+) -> dict[str, Any]:
+    content = posted.content
+    return {
+        "enquiry_id": enquiry.id,
+        "sender_key_id": sender.key_id,
+        "sender_update_id": posted.update_id,
+        "history_id": None,
+        "status": content.status.value,
+        "occurred_at": content.updated_at,
+        "reopened": reopens,
+        "description": content.description,
+        "name": content.name,
+        "email": content.email,
+        "phone": content.phone,
+        "phone_digits": phone_digits(content.phone),
+        "media_urls": list(content.media_urls) or None,
+        "recorded_at": now,
+        "erased_at": None,
+    }
+
+
+def _replayed(
+    recorded: ResidentUpdate, *, posted: ServiceRequestUpdateForm, enquiry: Enquiry
+) -> str:
+    """The update_id a second post of an update answers, or the 409 if it is another update."""
+    prefix = f"update_id '{posted.update_id}' was posted before"
+    if recorded.enquiry_id != enquiry.id:
+        raise Open311Error(
+            409,
+            f"{prefix} on another service request; an update_id names one update. "
+            "Post a new update under a new update_id.",
+        )
+    was = UpdateContent(
+        status=UpdateStatus(recorded.status),
+        updated_at=recorded.occurred_at,
+        description=recorded.description,
+        name=recorded.name,
+        email=recorded.email,
+        phone=recorded.phone,
+        media_urls=tuple(recorded.media_urls or ()),
+    )
+    changed = changed_fields(was, posted.content, erased=recorded.erased_at is not None)
+    if changed:
+        raise Open311Error(
+            409,
+            f"{prefix} with a different " + ", ".join(changed) + "; an update cannot be "
+            "changed once posted. Post a new update under a new update_id.",
+        )
+    assert recorded.history_id is not None  # set in the transaction that inserted it
+    return str(recorded.history_id)
