@@ -46,6 +46,7 @@ from common import (  # noqa: E402
     scratch_database,
 )
 
+from contact_common.bus.binding import STRUCTURED_HEADERS  # noqa: E402
 from contact_common.bus.kafka import create_producer, ensure_topics  # noqa: E402
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS  # noqa: E402
 from contact_common.events import (  # noqa: E402
@@ -269,7 +270,12 @@ async def publish(bootstrap: str, events: list[CloudEvent]) -> None:
     try:
         for start in range(0, len(events), 5000):
             futures = [
-                await producer.send(topic_for(e), value=encode_event(e), key=e.partition_key)
+                await producer.send(
+                    topic_for(e),
+                    value=encode_event(e),
+                    key=e.partition_key,
+                    headers=list(STRUCTURED_HEADERS),
+                )
                 for e in events[start : start + 5000]
             ]
             await asyncio.gather(*futures)

@@ -34,6 +34,7 @@ from common import (
     scratch_database,
 )
 
+from contact_common.bus.binding import STRUCTURED_HEADERS
 from contact_common.bus.consumer import DEFAULT_FETCH_MAX_WAIT_MS
 from contact_common.bus.kafka import create_producer, ensure_topics
 from contact_common.bus.relay import OutboxRelay
@@ -210,6 +211,7 @@ async def run(*, repeat: int, quick: bool) -> dict:
                                 CONTACT_EVENTS,
                                 value=encode_event(event),
                                 key=event.subject.encode(),
+                                headers=list(STRUCTURED_HEADERS),
                             )
 
                         await _paced(rate, int(rate * seconds), direct)
@@ -227,7 +229,12 @@ async def run(*, repeat: int, quick: bool) -> dict:
                         payloads = [(encode_event(e), e.subject.encode()) for e in events]
                         start = time.time()
                         futures = [
-                            await producer.send(CONTACT_EVENTS, value=value, key=key)
+                            await producer.send(
+                                CONTACT_EVENTS,
+                                value=value,
+                                key=key,
+                                headers=list(STRUCTURED_HEADERS),
+                            )
                             for value, key in payloads
                         ]
                         await asyncio.gather(*futures)

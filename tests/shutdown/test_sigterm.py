@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
+from contact_common.bus.binding import STRUCTURED_HEADERS
 from contact_common.bus.kafka import create_producer
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
 from contact_common.events import Channel, EnquiryOpened, EnquiryOpenedData, encode_event
@@ -509,7 +510,10 @@ async def publish_enquiries(
             ids.append(event.id)
             futures.append(
                 await producer.send(
-                    CONTACT_EVENTS, value=encode_event(event), key=event.subject.encode()
+                    CONTACT_EVENTS,
+                    value=encode_event(event),
+                    key=event.subject.encode(),
+                    headers=list(STRUCTURED_HEADERS),
                 )
             )
         await asyncio.gather(*futures)

@@ -1,6 +1,7 @@
 """Tests for the consumer loop on the real broker and the real database: each event handled once,
-what cannot be read dead-lettered with its reason while the partition carries on, and offsets
-committed only after the handler's transaction."""
+what cannot be read dead-lettered with its reason while the partition carries on, a newer
+producer's events tolerated, both CloudEvents content modes read, and offsets committed only
+after the handler's transaction."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord, RecordMetadata
+from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, String, Table, Uuid, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from contact_common.bus.binding import STRUCTURED_HEADERS, to_message
 from contact_common.bus.consumer import ConsumedEvent, EventConsumer
 from contact_common.bus.kafka import create_producer
 from contact_common.bus.topics import CONTACT_EVENTS, dead_letter_topic
@@ -159,9 +162,19 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
     await producer.stop()
 
 
-async def send(producer: AIOKafkaProducer, value: bytes, key: str) -> RecordMetadata:
-    """Produces one record to contact.events; where it landed."""
-    return await producer.send_and_wait(CONTACT_EVENTS, value=value, key=key.encode())
+async def send(
+    producer: AIOKafkaProducer,
+    value: bytes,
+    key: str,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> RecordMetadata:
+    """Produces one record to contact.events (structured mode unless told); where it landed."""
+    return await producer.send_and_wait(
+        CONTACT_EVENTS,
+        value=value,
+        key=key.encode(),
+        headers=list(STRUCTURED_HEADERS) if headers is None else headers,
+    )
 
 
 async def send_event(producer: AIOKafkaProducer, event: CloudEvent) -> int:
@@ -205,11 +218,11 @@ class Poison:
 
 def poisons(subject: str) -> list[Poison]:
     valid = orjson.loads(encode_event(feedback(uuid.UUID(subject))))
-    unknown_type = {**valid, "type": "feedback.exploded"}
+    no_envelope = {"type": "feedback.exploded", "data": valid["data"]}
     wrong_field = {**valid, "data": {**valid["data"], "score": "call me on 07700 900123"}}
     return [
         Poison(b'{"type": "feedback.submitted", "data": ', "not JSON"),
-        Poison(orjson.dumps(unknown_type), "unknown event type 'feedback.exploded'"),
+        Poison(orjson.dumps(no_envelope), "not a CloudEvent: 'feedback.exploded' without"),
         Poison(orjson.dumps(wrong_field), "invalid feedback.submitted: data.score"),
     ]
 
@@ -242,9 +255,89 @@ async def test_poison_goes_to_the_dead_letters_and_the_partition_carries_on(
         assert headers["dlq.partition"] == str(origin.partition)
         assert headers["dlq.offset"] == str(origin.offset)
         assert headers["dlq.group"] == reader.group
+        assert headers["content-type"] == "application/cloudevents+json; charset=UTF-8"
     # A dead-letter reason names what is wrong, never the value (it may be personal data).
     assert "07700" not in dict(ours[2].headers)["dlq.reason"].decode()
     assert [item.event.id for item in reader.delivered] == [before.id, after.id]
+
+
+# -- a newer producer's events ------------------------------------------------------------------
+
+
+async def test_a_newer_producer_s_events_are_tolerated_not_dead_lettered(
+    reader: Reader, producer: AIOKafkaProducer, kafka_bootstrap: str
+) -> None:
+    key = uuid.uuid4()
+    before, after = feedback(key, score=1), feedback(key, score=5)
+    newer_channel = orjson.loads(encode_event(feedback(key, score=3)))
+    newer_channel["data"]["channel"] = "whatsapp"
+    newer_type = {**orjson.loads(encode_event(feedback(key))), "type": "feedback.withdrawn"}
+    newer_type["id"] = str(uuid.uuid4())
+    counted = unknown_count(reader.group, "feedback.submitted", "unknown_value")
+    skipped = unknown_count(reader.group, "feedback.withdrawn", "unknown_type")
+
+    async with RawTap(kafka_bootstrap, DEAD_LETTERS) as dead_letters:
+        await send_event(producer, before)
+        await send(producer, orjson.dumps(newer_type), str(key))
+        await send(producer, orjson.dumps(newer_channel), str(key))
+        await send(producer, orjson.dumps(newer_type), str(key))
+        await send(producer, b"not an event", str(key))  # the control: dead-lettered
+        await send_event(producer, after)
+        async with consuming(reader.consumer()):
+            await until(lambda: _at_least(reader.handled(after), 1), what="the event after")
+            records = await dead_letters.wait_for(
+                lambda got: any(r.key == str(key).encode() for r in got)
+            )
+
+    assert [r.value for r in records if r.key == str(key).encode()] == [b"not an event"]
+    # The unknown type was committed past; the unknown channel handed over as it came.
+    handed = [item.event for item in reader.delivered]
+    assert [event.id for event in handed] == [before.id, uuid.UUID(newer_channel["id"]), after.id]
+    assert handed[1].data.channel == "whatsapp"  # type: ignore[attr-defined]
+    assert not handed[1].data.channel.recognised  # type: ignore[attr-defined]
+    assert unknown_count(reader.group, "feedback.submitted", "unknown_value") == counted + 1
+    assert unknown_count(reader.group, "feedback.withdrawn", "unknown_type") == skipped + 2
+
+
+async def test_binary_mode_from_the_cloudevents_sdk_is_consumed(
+    reader: Reader, producer: AIOKafkaProducer
+) -> None:
+    # A producer outside the platform following the binding, in binary mode.
+    from cloudevents.core.bindings import kafka as sdk_kafka
+    from cloudevents.core.formats.json import JSONFormat
+    from cloudevents.core.v1.event import CloudEvent as SdkEvent
+
+    ours = feedback(score=2)
+    sdk_event = SdkEvent(
+        attributes={
+            "id": str(ours.id),
+            "source": "/telephony-bridge",
+            "type": "feedback.submitted",
+            "subject": ours.subject,
+            "time": ours.time,
+            "datacontenttype": "application/json",
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        },
+        data=orjson.loads(encode_event(ours))["data"],
+    )
+    message = sdk_kafka.to_binary(sdk_event, JSONFormat(), key_mapper=lambda e: e.get_subject())
+    assert "ce_type" in message.headers and message.headers["content-type"] == b"application/json"
+    structured = feedback(uuid.UUID(ours.subject), score=4)
+
+    await send(producer, message.value, ours.subject, headers=list(message.headers.items()))
+    await send(producer, to_message(structured).value, structured.subject)
+    async with consuming(reader.consumer()):
+        await until(lambda: _at_least(reader.handled(structured), 1), what="both events")
+
+    [binary] = [item.event for item in reader.delivered if item.event.id == ours.id]
+    assert binary.source == "/telephony-bridge" and binary.data == ours.data
+    assert binary.extensions == {"traceparent": sdk_event.get_extension("traceparent")}
+    assert await reader.handled(ours) == 1
+
+
+def unknown_count(group: str, event_type: str, reason: str) -> float:
+    labels = {"consumer": group, "type": event_type, "reason": reason}
+    return REGISTRY.get_sample_value("events_unknown_total", labels) or 0.0
 
 
 # -- offsets -------------------------------------------------------------------------------------

@@ -352,11 +352,23 @@ def test_naive_datetimes_refused() -> None:
 def test_unknown_fields_are_ignored_by_a_tolerant_reader() -> None:
     # An additive change must not dead-letter events at consumers that do not know the field yet.
     wire = as_json(SAMPLES["enquiry.opened"])
-    event = EnquiryOpened.model_validate(
-        {**wire, "traceparent": "00-abc", "data": {**wire["data"], "priority": "high"}}
-    )
+    event = EnquiryOpened.model_validate({**wire, "data": {**wire["data"], "priority": "high"}})
     assert event == SAMPLES["enquiry.opened"]
     assert "priority" not in encode_event(event).decode()
+
+
+def test_extension_attributes_are_kept_and_written_back() -> None:
+    # Top-level attributes the envelope does not name are CloudEvents extensions (traceparent).
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    wire = {**as_json(SAMPLES["enquiry.opened"]), "traceparent": traceparent}
+    event = decode_event(orjson.dumps(wire))
+    assert event.extensions == {"traceparent": traceparent}
+    assert orjson.loads(encode_event(event)) == wire
+    built = SAMPLES["enquiry.opened"].with_extensions(traceparent=traceparent)
+    assert built == event and SAMPLES["enquiry.opened"].extensions == {}
+    for name in ("trace_parent", "Traceparent", "subject", "a" * 21):
+        with pytest.raises(ValueError, match="extension attribute name"):
+            SAMPLES["enquiry.opened"].with_extensions(**{name: "x"})
 
 
 def test_wrong_type_literal_refused() -> None:
@@ -533,8 +545,76 @@ def test_decode_missing_type() -> None:
 def test_decode_unknown_type() -> None:
     wire = as_json(SAMPLES["enquiry.opened"])
     error = decode_failure(orjson.dumps({**wire, "type": "enquiry.teleported"}))
-    assert error.kind == "unknown_type"
+    assert error.kind == "unknown_type" and error.newer_producer
     assert error.reason == "unknown event type 'enquiry.teleported'"
+    assert error.event_type == "enquiry.teleported"
+
+
+def test_decode_unknown_type_without_the_envelope_is_not_an_event() -> None:
+    wire = as_json(SAMPLES["enquiry.opened"])
+    for attribute in ("specversion", "id", "source"):
+        broken = {**wire, "type": "enquiry.teleported"}
+        del broken[attribute]
+        error = decode_failure(orjson.dumps(broken))
+        assert error.kind == "not_cloudevent" and not error.newer_producer
+        assert attribute in error.reason
+
+
+def test_decode_unknown_vocabulary_value() -> None:
+    wire = as_json(SAMPLES["complaint.responded"])
+    wire["data"] = {**wire["data"], "channel": "whatsapp", "outcome": "withdrawn"}
+    raw = orjson.dumps(wire)
+    error = decode_failure(raw)
+    assert error.kind == "unknown_value" and error.newer_producer
+    assert error.event_type == "complaint.responded"
+    assert "data.channel 'whatsapp'" in error.reason and "data.outcome 'withdrawn'" in error.reason
+
+    event = decode_event(raw, keep_unknown_values=True)
+    assert isinstance(event, ComplaintResponded)
+    assert event.data.channel == "whatsapp" and not event.data.channel.recognised
+    assert isinstance(event.data.channel, Channel) and event.data.channel not in list(Channel)
+    assert event.data.stage is ComplaintStage.stage_1 and event.data.stage.recognised
+    assert encode_event(event) == raw  # passed on as it came
+
+
+def test_kept_values_must_look_like_a_vocabulary_value() -> None:
+    # A value no newer build could have added (free text, too long, not a string) is invalid.
+    wire = as_json(SAMPLES["enquiry.opened"])
+    for channel in ("call me on 07700 900123", "WhatsApp", "a" * 17, 7):
+        raw = orjson.dumps({**wire, "data": {**wire["data"], "channel": channel}})
+        with pytest.raises(EventDecodeError) as caught:
+            decode_event(raw, keep_unknown_values=True)
+        assert caught.value.kind == "invalid" and not caught.value.newer_producer
+        assert "07700" not in caught.value.reason
+    # And an unknown value beside another fault is that fault.
+    raw = orjson.dumps({**wire, "data": {**wire["data"], "channel": "whatsapp", "reference": "x"}})
+    assert decode_failure(raw).kind == "invalid"
+
+
+def test_rules_across_fields_let_a_newer_stage_through() -> None:
+    # This build cannot order a stage it does not know; the producer that wrote it could.
+    escalated = as_json(SAMPLES["complaint.escalated"])
+    escalated["data"] = {**escalated["data"], "to_stage": "regulator"}
+    event = decode_event(orjson.dumps(escalated), keep_unknown_values=True)
+    assert event.data.to_stage == "regulator"  # type: ignore[attr-defined]
+    closed = as_json(SAMPLES["complaint.closed"])
+    closed["data"] = {**closed["data"], "stage": "regulator"}
+    event = decode_event(orjson.dumps(closed), keep_unknown_values=True)
+    assert event.data.ombudsman_decision is ComplaintOutcome.not_upheld  # type: ignore[attr-defined]
+
+
+def test_producers_cannot_write_a_value_they_do_not_know() -> None:
+    opened = as_json(SAMPLES["enquiry.opened"])["data"]
+    with pytest.raises(ValidationError):
+        EnquiryOpenedData.model_validate({**opened, "channel": "whatsapp"})
+    with pytest.raises(ValueError):
+        Channel("whatsapp")
+    # One received from a newer producer may be passed on (sla-monitor's clock of the contact).
+    kept = Channel.received("whatsapp")
+    assert EnquiryOpenedData.model_validate({**opened, "channel": kept}).channel == "whatsapp"
+    assert Channel.received("email") is Channel.email
+    with pytest.raises(ValueError):
+        Channel.received("Not A Channel")
 
 
 def test_decode_invalid_names_the_fields_but_not_their_values() -> None:
@@ -731,6 +811,9 @@ def test_asyncapi_document_names_every_type_under_its_topic() -> None:
         assert event_type in channels[topic]["messages"]
         message = document["components"]["messages"][event_type]
         assert message["contentType"] == "application/cloudevents+json"
+        headers = message["headers"]["$ref"].rsplit("/", 1)[1]
+        content_type = document["components"]["schemas"][headers]["properties"]["content-type"]
+        assert content_type["const"] == "application/cloudevents+json; charset=UTF-8"
         assert message["bindings"]["kafka"]["key"]["type"] == "string"
         schema_name = message["payload"]["$ref"].rsplit("/", 1)[1]
         assert schema_name in document["components"]["schemas"]
@@ -792,7 +875,7 @@ BASE = {
         "note_id": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
     },
     "required": ["id", "channel"],
-    "$defs": {"Channel": {"type": "string", "enum": ["phone", "email"]}},
+    "$defs": {"Channel": {"type": "string", "enum": ["phone", "email"], "x-extensible": True}},
 }
 
 
@@ -866,6 +949,32 @@ def test_additive_changes_are_not_breaking() -> None:
     assert breaking_changes(BASE, relaxed) == []
     described = with_property("id", {"type": "string", "format": "uuid", "description": "x"})
     assert breaking_changes(BASE, described) == []
+
+
+def test_added_values_consumers_would_refuse_are_breaking() -> None:
+    closed = changed()
+    closed["$defs"]["Channel"] = {"type": "string", "enum": ["phone", "email", "chat"]}
+    assert breaking_changes(BASE, closed) == [
+        "$.channel: values added that consumers not yet upgraded would refuse: ['chat']"
+    ]
+    unshaped = changed()
+    unshaped["$defs"]["Channel"]["enum"] = ["phone", "email", "Web Chat", "a" * 17]
+    assert breaking_changes(BASE, unshaped) == [
+        "$.channel: values added that consumers not yet upgraded would refuse: "
+        f"['Web Chat', '{'a' * 17}']"
+    ]
+    literal = with_property("kind", {"const": "call"})
+    widened = with_property("kind", {"enum": ["call", "visit"]})
+    assert breaking_changes(literal, widened) == [
+        "$.kind: values added that consumers not yet upgraded would refuse: ['visit']"
+    ]
+
+
+def test_every_vocabulary_is_published_extensible() -> None:
+    # The compatibility check and outside consumers learn from the mark that the list may grow.
+    schema = export.json_schemas()["complaint.closed"]["$defs"]
+    for name in ("Channel", "ComplaintStage", "ComplaintOutcome"):
+        assert schema[name]["x-extensible"] is True
 
 
 def test_every_current_schema_is_compatible_with_itself() -> None:

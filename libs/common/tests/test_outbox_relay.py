@@ -22,6 +22,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from contact_common.bus.binding import from_message
 from contact_common.bus.kafka import ensure_topics
 from contact_common.bus.relay import OutboxRelay
 from contact_common.bus.relay.sender import OutboxSender, partition_for
@@ -221,6 +222,48 @@ async def test_a_committed_event_is_published_keyed_by_subject_as_cloudevents_js
     assert document["subject"] == event.subject
     assert document["data"]["score"] == 2
     assert decode_event(record.value) == event
+
+
+async def test_the_relay_writes_structured_mode_that_the_cloudevents_sdk_reads(
+    store: Store, kafka_bootstrap: str, event_tap: Callable[[str], EventTap]
+) -> None:
+    # A consumer following the CloudEvents Kafka binding (the SDK, Knative, connectors) takes a
+    # message as binary mode unless its content-type starts with application/cloudevents.
+    from cloudevents.core.bindings import kafka as sdk_kafka
+    from cloudevents.core.formats.json import JSONFormat
+
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    events = [feedback(score=3), feedback(score=5).with_extensions(traceparent=traceparent)]
+
+    async with event_tap(CONTACT_EVENTS) as tap:
+        await commit(store, *events)
+        async with running(store.relay(relay_name(), kafka_bootstrap, poll_interval=0.2)):
+            await tap.wait_for(lambda seen: set(ids_of(events)) <= set(ids_of(seen)))
+
+    wanted = {str(event.id): event for event in events}
+    records = [r for r in tap.raw if orjson.loads(r.value)["id"] in wanted]
+    assert len(records) == 2
+    for record in records:
+        event = wanted[orjson.loads(record.value)["id"]]
+        headers = dict(record.headers)
+        assert headers["content-type"] == b"application/cloudevents+json; charset=UTF-8"
+        assert headers["content-type"].startswith(b"application/cloudevents")
+        message = sdk_kafka.KafkaMessage(headers=headers, key=record.key, value=record.value)
+        # The SDK's own reading: no ce_ header, so structured; then the event from the value.
+        for read in (
+            sdk_kafka.from_structured(message, JSONFormat()),
+            sdk_kafka.from_kafka(message, JSONFormat()),
+        ):
+            assert read.get_id() == str(event.id)
+            assert read.get_type() == "feedback.submitted"
+            assert read.get_source() == "/test"
+            assert read.get_subject() == event.subject == record.key.decode()
+            assert read.get_time() == event.time
+            assert read.get_datacontenttype() == "application/json"
+            assert read.get_data()["score"] == event.data.score
+            assert read.get_extension("traceparent") == event.extensions.get("traceparent")
+        assert record.value == encode_event(event)
+        assert from_message(record) == event
 
 
 async def test_the_relay_wakes_on_a_commit_in_this_process(

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaProducer
 
+from contact_common.bus.binding import to_message
 from contact_common.bus.topics import CONTACT_EVENTS
 from contact_common.events import (
     CallAbandoned,
@@ -50,7 +51,6 @@ from contact_common.events import (
     VisitArrivedData,
     VisitAttended,
     VisitAttendedData,
-    encode_event,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -275,9 +275,10 @@ class Complaint:
 
 async def publish(producer: AIOKafkaProducer, events: Iterable[CloudEvent]) -> None:
     """Sends events to contact.events as the outbox relay does (key = the contact's id)."""
+    messages = [to_message(e) for e in events]
     futures = [
-        await producer.send(CONTACT_EVENTS, value=encode_event(e), key=e.partition_key)
-        for e in events
+        await producer.send(CONTACT_EVENTS, value=m.value, key=m.key, headers=m.headers)
+        for m in messages
     ]
     for future in futures:
         await future

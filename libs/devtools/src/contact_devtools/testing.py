@@ -28,8 +28,9 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from contact_common.auth import issue_key
+from contact_common.bus.binding import from_message
 from contact_common.bus.kafka import ensure_topics
-from contact_common.events import CloudEvent, decode_event
+from contact_common.events import CloudEvent, EventDecodeError
 from contact_common.logs import copy_logs_to
 from contact_devtools.broker import DevBroker, S3Store, free_port
 
@@ -303,8 +304,18 @@ class EventTap:
             for records in batches.values():
                 for record in records:
                     self.raw.append(record)
-                    self.events.append(decode_event(record.value))
+                    self._decode(record)
         return self.events
+
+    def _decode(self, record: Any) -> None:
+        """Reads a record as a consumer does, in either content mode; a newer producer's event
+        of a type this build does not know is kept raw only (another test may have written
+        one), anything else that does not decode fails the test."""
+        try:
+            self.events.append(from_message(record, keep_unknown_values=True))
+        except EventDecodeError as exc:
+            if not exc.newer_producer:
+                raise
 
 
 @pytest.fixture

@@ -18,8 +18,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from contact_common.bus.binding import to_message
 from contact_common.bus.kafka import create_producer
-from contact_common.events import CloudEvent, encode_event, topic_for
+from contact_common.events import CloudEvent, topic_for
 from contact_devtools.testing import running_service
 from metrics_api.config import Settings
 from metrics_api.main import create_app
@@ -37,11 +38,11 @@ class Metrics:
 
     async def publish(self, events: Sequence[CloudEvent]) -> dict[TopicPartition, int]:
         """Sends events keyed by subject; returns the last offset written per partition."""
+        # Structured mode with its content-type, as the services' relays write.
+        messages = [(topic_for(event), to_message(event)) for event in events]
         futures = [
-            await self.producer.send(
-                topic_for(event), key=event.partition_key, value=encode_event(event)
-            )
-            for event in events
+            await self.producer.send(topic, key=m.key, value=m.value, headers=m.headers)
+            for topic, m in messages
         ]
         last: dict[TopicPartition, int] = {}
         for future in futures:

@@ -469,3 +469,18 @@ def test_contacts_are_calls_visits_or_enquiries_by_channel() -> None:
         "email": 5,
     }
     assert contacts["letter"] == 0
+
+
+def test_a_channel_of_a_newer_producer_counts_its_enquiries() -> None:
+    # During a rolling upgrade the read model counts a channel this build does not know yet.
+    enquiries = [*_district().enquiries, EnquiryTotals(channel="whatsapp", opened=3)]
+    contacts = contacts_by_channel(enquiries, _district().calls, _district().visits)
+    assert contacts["whatsapp"] == 3 and list(contacts)[-1] == "whatsapp"
+    whatsapp, every = channel_mix(contacts, {}, {"email": 1.7})[-2:]
+    assert (whatsapp.channel, whatsapp.contacts, whatsapp.unit_cost, whatsapp.cost) == (
+        "whatsapp",
+        3,
+        None,
+        0.0,
+    )
+    assert every.contacts == sum(contacts.values())

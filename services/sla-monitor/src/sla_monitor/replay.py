@@ -16,10 +16,10 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import delete
 
-from contact_common.bus.consumer import ConsumedEvent
+from contact_common.bus.consumer import ConsumedEvent, UnknownEvents, read_record
 from contact_common.bus.topics import CONTACT_EVENTS
 from contact_common.db import create_engine, create_session_factory, transaction
-from contact_common.events import EventDecodeError, decode_event
+from contact_common.events import EventDecodeError
 from sla_monitor.clocks import repository
 from sla_monitor.clocks.service import CONSUMER
 from sla_monitor.config import Settings
@@ -64,6 +64,8 @@ async def replay(
         group_id=None,
     )
     done = undecodable = 0
+    # Read as the live consumer reads: both content modes, a newer producer's events tolerated.
+    unknown = UnknownEvents(f"{CONSUMER}-replay")
     assignment: list[TopicPartition] = []
     try:
         async with transaction(session_factory) as session:
@@ -90,11 +92,11 @@ async def replay(
                 seen: set[UUID] = set()
                 for record in records:
                     try:
-                        event = decode_event(record.value or b"")
+                        event = read_record(record, unknown)
                     except EventDecodeError:
                         undecodable += 1  # the live consumer sent it to the dead letters
                         continue
-                    if event.id not in seen:
+                    if event is not None and event.id not in seen:
                         seen.add(event.id)
                         batch.append(
                             ConsumedEvent(event, record.topic, record.partition, record.offset)

@@ -10,13 +10,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contact_common.calendar import WorkingCalendar
 from contact_common.commitments import Policy, load_policy
-from contact_common.events import Channel, CloudEvent
+from contact_common.events import Channel, CloudEvent, decode_event, encode_event
 from sla_monitor.clocks.domain import (
     Notice,
     SlaClock,
@@ -682,3 +683,43 @@ def test_a_notice_keeps_the_clock_as_it_stood_when_it_was_made() -> None:
     assert met.clock.stopped_at == T0 + 5 * S
     assert met.clock is not clock
     assert dataclasses.replace(met.clock, stopped_at=clock.stopped_at) == clock
+
+
+# -- a newer producer's events (a rolling upgrade) --
+
+
+def newer(event: CloudEvent, **data: str) -> CloudEvent:
+    """`event` as a newer producer would write it, with values this build does not know, read
+    as the consumer reads it."""
+    wire = orjson.loads(encode_event(event))
+    wire["data"].update(data)
+    return decode_event(orjson.dumps(wire), keep_unknown_values=True)
+
+
+def test_a_contact_on_an_unknown_channel_gets_the_clocks_not_restricted_by_channel() -> None:
+    complaint = Complaint(T0)
+    store = Store()
+    store.feed(newer(complaint.received(), channel="whatsapp"))
+    clocks = store.of(complaint.id)
+    # The complaint commitments hold whatever the channel; the channel is kept as it came.
+    assert set(clocks) == {("complaint-acknowledge", 1), ("complaint-respond", 1)}
+    assert all(c.channel == "whatsapp" and not c.channel.recognised for c in clocks.values())
+    store.feed(newer(complaint.acknowledged(T0 + S), channel="whatsapp"))
+    assert store.clock("complaint-acknowledge", complaint.id, 1).status is Status.met
+
+
+def test_an_enquiry_on_an_unknown_channel_starts_no_channel_s_clock() -> None:
+    # Every enquiry commitment lists its channels, and none lists one this build does not know.
+    enquiry = Enquiry(T0)
+    store = Store()
+    store.feed(newer(enquiry.opened(), channel="whatsapp"))
+    assert store.of(enquiry.id) == {}
+
+
+def test_a_stage_this_build_does_not_know_starts_and_stops_nothing() -> None:
+    complaint = Complaint(T0)
+    assert step_of(newer(complaint.received(), stage="regulator")) is None
+    assert step_of(newer(complaint.escalated(T0 + S), to_stage="regulator")) is None
+    store = Store()
+    store.feed(complaint.received(), newer(complaint.acknowledged(T0 + S), stage="regulator"))
+    assert store.clock("complaint-acknowledge", complaint.id, 1).status is Status.pending

@@ -3,12 +3,19 @@
 Offsets are committed only after the handler's database transaction has committed, so a crash
 in between redelivers the batch and the inbox makes the redelivery change nothing. What cannot
 be decoded goes to the dead-letter topic with the reason and the partition carries on.
+
+An event a newer producer wrote is not undecodable: during a rolling upgrade producers may run
+ahead of consumers. An event type this build does not know is counted, logged once and
+committed past; an event carrying a vocabulary value it does not know (a new channel) is
+counted, logged once and handed to the handler with that value as an unrecognised member, for
+the service to use what it can (`read_record`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -17,9 +24,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import IllegalStateError, KafkaError
 from prometheus_client import Counter, Gauge
 
+from contact_common.bus.binding import CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, Message, from_message
 from contact_common.bus.kafka import create_producer
 from contact_common.bus.topics import dead_letter_topic
-from contact_common.events import CloudEvent, EventDecodeError, decode_event
+from contact_common.events import CloudEvent, EventDecodeError
 from contact_common.logs import get_logger
 
 log = get_logger(__name__)
@@ -33,6 +41,58 @@ EVENTS_DEAD_LETTERED = Counter(
 CONSUMER_LAG = Gauge(
     "consumer_lag", "Messages behind the end of the partition", ["group", "topic", "partition"]
 )
+EVENTS_UNKNOWN = Counter(
+    "events_unknown_total",
+    "Events of a newer producer: a type (skipped) or vocabulary value (kept) this build lacks",
+    ["consumer", "type", "reason"],
+)
+
+_TYPE_LABEL = re.compile(r"^[a-z][a-z0-9_]{0,31}(\.[a-z0-9_]{1,32}){1,3}$")
+_KINDS_REMEMBERED = 1000
+
+
+class UnknownEvents:
+    """Counts a consumer's events of a newer producer and logs each kind of them once."""
+
+    def __init__(self, consumer: str) -> None:
+        self.consumer = consumer
+        self._logged: set[tuple[str, str]] = set()
+
+    def note(self, record: Message, error: EventDecodeError) -> None:
+        """Counts one; the first of its kind (type and reason) is logged at warning."""
+        event_type = error.event_type or ""
+        # A type shaped as ours is a label; anything else one label, lest labels pile up.
+        label = event_type if _TYPE_LABEL.fullmatch(event_type) else "other"
+        EVENTS_UNKNOWN.labels(self.consumer, label, error.kind).inc()
+        kind = (label, error.reason if error.kind == "unknown_value" else error.kind)
+        if kind in self._logged or len(self._logged) >= _KINDS_REMEMBERED:
+            return
+        self._logged.add(kind)
+        log.warning(
+            "event of a newer producer; upgrade this consumer"
+            if error.kind == "unknown_value"
+            else "event type unknown to this build, skipped; upgrade this consumer",
+            consumer=self.consumer,
+            type=label,
+            reason=error.reason[:500],
+            topic=getattr(record, "topic", None),
+        )
+
+
+def read_record(record: Message, unknown: UnknownEvents) -> CloudEvent | None:
+    """The event of a record; None for an event type this build does not know (counted).
+
+    Raises EventDecodeError for what is no event at all: that goes to the dead letters.
+    """
+    try:
+        return from_message(record)
+    except EventDecodeError as exc:
+        if not exc.newer_producer:
+            raise
+        unknown.note(record, exc)
+        if exc.kind == "unknown_type":
+            return None
+    return from_message(record, keep_unknown_values=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +162,7 @@ class EventConsumer:
         self._dead_letters = None
         self._positions: dict[TopicPartition, int] = {}
         self._in_hand: set[TopicPartition] = set()
+        self._unknown = UnknownEvents(group_id)
         self.running = False
 
     async def run(self) -> None:
@@ -193,9 +254,11 @@ class EventConsumer:
         seen: set[UUID] = set()
         for record in records:
             try:
-                event = decode_event(record.value or b"")
+                event = read_record(record, self._unknown)
             except EventDecodeError as exc:
                 await self._dead_letter(record, exc.reason)
+                continue
+            if event is None:
                 continue
             if event.id in seen:  # a republished copy in the same batch: the inbox sees it once
                 continue
@@ -226,7 +289,12 @@ class EventConsumer:
             producer = create_producer(self.bootstrap_servers, client_id=f"{self.client_id}-dlq")
             await producer.start()
             self._dead_letters = producer
-        headers = [
+        # The record's own headers go with it, so a binary-mode message stays readable; one
+        # without a content-type is the platform's structured JSON from before the binding.
+        headers = [(name, value) for name, value in record.headers or () if name[:4] != "dlq."]
+        if not any(name.lower() == CONTENT_TYPE for name, _ in headers):
+            headers.append((CONTENT_TYPE, STRUCTURED_CONTENT_TYPE.encode()))
+        headers += [
             ("dlq.reason", reason.encode()),
             ("dlq.topic", record.topic.encode()),
             ("dlq.partition", str(record.partition).encode()),

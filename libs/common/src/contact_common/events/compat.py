@@ -3,14 +3,31 @@
 The rule is backward compatibility: every instance the old schema accepts, the new one must
 accept too, so consumers upgraded first still read every event already in the log. So a property
 removed, a property newly required, or a type, enum, const, format, pattern or bound narrowed or
-changed is breaking; a new optional property, a new enum value or a widened type is not.
+changed is breaking; a new optional property or a widened type is not.
+
+A new value is additive only where consumers not yet upgraded tolerate it, since a producer may
+be upgraded first: in a vocabulary (an enum marked `x-extensible`), when shaped as the values
+consumers keep (`UNKNOWN_VALUE`). A value added to any other enum or const (a literal), or one
+shaped otherwise, would be dead-lettered by older consumers, and is reported.
 The check is conservative: what it cannot prove compatible it reports.
 """
 
 from typing import Any
 
+from contact_common.events.common import UNKNOWN_VALUE
+
 _ANNOTATIONS = frozenset(
-    {"title", "description", "default", "examples", "$comment", "$schema", "$id", "deprecated"}
+    {
+        "title",
+        "description",
+        "default",
+        "examples",
+        "$comment",
+        "$schema",
+        "$id",
+        "deprecated",
+        "x-extensible",
+    }
 )
 _LOWER_BOUNDS = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties")
 _UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties")
@@ -90,6 +107,13 @@ class _Comparison:
                 if lost_values:
                     what = "const changed" if "const" in new else "enum values removed"
                     problems.append(f"{path}: {what}: {lost_values} no longer accepted")
+                added = [value for value in new_values if value not in old_values]
+                untolerated = [value for value in added if not _tolerated(new, value)]
+                if untolerated:
+                    problems.append(
+                        f"{path}: values added that consumers not yet upgraded would refuse: "
+                        f"{untolerated}"
+                    )
 
         for key in _LOWER_BOUNDS:
             if key in new and (key not in old or new[key] > old[key]):
@@ -133,6 +157,15 @@ class _Comparison:
         elif isinstance(new_additional, dict) and new_additional:
             problems += self.problems_at(old_additional, new_additional, f"{path}.*", depth + 1)
         return problems
+
+
+def _tolerated(schema: dict[str, Any], value: Any) -> bool:
+    """True if a consumer not knowing `value` keeps it (see contact_common.events.Vocabulary)."""
+    return (
+        schema.get("x-extensible") is True
+        and isinstance(value, str)
+        and UNKNOWN_VALUE.fullmatch(value) is not None
+    )
 
 
 def _resolve(node: Any, root: dict[str, Any]) -> Any:

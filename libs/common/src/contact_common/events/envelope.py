@@ -1,5 +1,7 @@
 """The CloudEvents 1.0 envelope (structured JSON mode) and the base of every event's data."""
 
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Self
 from uuid import UUID, uuid4
@@ -18,6 +20,9 @@ _ENVELOPE_ATTRIBUTES = (
     "datacontenttype",
     "data",
 )
+
+EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+"""A CloudEvents extension attribute's name: lower-case letters and digits (20 at most)."""
 
 
 class EventData(BaseModel):
@@ -50,10 +55,15 @@ def _every_attribute_on_the_wire(schema: dict[str, Any]) -> None:
 
 
 class CloudEvent(BaseModel):
-    """A CloudEvents 1.0 event, structured JSON mode; each event type narrows `type` and `data`."""
+    """A CloudEvents 1.0 event, structured JSON mode; each event type narrows `type` and `data`.
+
+    Attributes beyond the model's are CloudEvents extension attributes (`traceparent` when
+    tracing is on): kept, written back as they came, and carried through both Kafka content
+    modes by `contact_common.bus.binding`.
+    """
 
     model_config = ConfigDict(
-        frozen=True, extra="ignore", json_schema_extra=_every_attribute_on_the_wire
+        frozen=True, extra="allow", json_schema_extra=_every_attribute_on_the_wire
     )
 
     specversion: Literal["1.0"] = Field(default="1.0", description="CloudEvents version.")
@@ -90,6 +100,18 @@ class CloudEvent(BaseModel):
         if self.time != self.data.occurred_at:
             raise ValueError(f"time must equal data.{self.data.time_field}")
         return self
+
+    @property
+    def extensions(self) -> Mapping[str, Any]:
+        """The event's extension attributes by name (none unless a producer added some)."""
+        return self.model_extra or {}
+
+    def with_extensions(self, **attributes: str | int | bool) -> Self:
+        """A copy of the event carrying these extension attributes as well."""
+        for name in attributes:
+            if name in type(self).model_fields or not EXTENSION_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a CloudEvents extension attribute name")
+        return self.model_copy(update=attributes)
 
     @property
     def partition_key(self) -> bytes:

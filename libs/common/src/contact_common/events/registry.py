@@ -1,10 +1,16 @@
 """Every event type, how to encode and decode one, and which topic it goes to.
 
 Evolving an event type:
-- An additive change (a new optional field, a new enum value) keeps the type. The check is
-  backward compatibility: every event valid under the old schema is valid under the new one, so
-  a consumer upgraded first reads everything already in the log. Data models refuse unknown
-  fields, so deploy consumers before the producers that start writing the new field.
+- An additive change (a new optional field, a new value of a vocabulary) keeps the type. The
+  check is backward compatibility: every event valid under the old schema is valid under the
+  new one, so a consumer upgraded first reads everything already in the log. Consumers are
+  tolerant readers too, so a producer may be upgraded first: data models ignore fields they
+  do not know, and a consumer keeps a vocabulary value it does not know (a new channel) as an
+  unrecognised member, counted, rather than dead-lettering the event (`keep_unknown_values`;
+  the consumer loop counts, logs and skips event types it does not know). That tolerance is
+  what lets the compatibility check call a new value of a vocabulary (a schema marked
+  `x-extensible`, shaped as `UNKNOWN_VALUE`) additive; a value added anywhere else, such as a
+  literal, would be dead-lettered by older consumers, and the check calls it breaking.
 - A breaking change (a field removed, renamed, newly required, or a type narrowed) is a new type,
   e.g. `enquiry.opened.v2`, with its own model. Once producers no longer write the old type, retire
   its model and register an upcaster here, `UPCASTERS["enquiry.opened"]`, a function from the old
@@ -13,7 +19,7 @@ The contract test in libs/common/tests/test_events.py snapshots every type's JSO
 fails on a breaking change.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final, get_args
 
 import orjson
@@ -21,6 +27,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
 from contact_common.events.call import CallAbandoned, CallAnswered, CallOffered
+from contact_common.events.common import UNKNOWN_VALUE, keeping_unknown_values
 from contact_common.events.complaint import (
     ComplaintAcknowledged,
     ComplaintClosed,
@@ -94,11 +101,21 @@ _MAX_ERRORS_SHOWN = 5
 class EventDecodeError(ValueError):
     """Raw bytes that are not a valid event; `reason` says why, for the dead-letter record."""
 
-    def __init__(self, kind: str, reason: str) -> None:
+    def __init__(self, kind: str, reason: str, *, event_type: str | None = None) -> None:
         super().__init__(reason)
         self.kind = kind
-        """One of not_json, not_object, missing_type, unknown_type, invalid."""
+        """not_json, not_object, missing_type, not_cloudevent, unsupported or invalid: not an
+        event this build could ever read; unknown_type or unknown_value: an event of a newer
+        producer (see `newer_producer`)."""
         self.reason = reason
+        self.event_type = event_type
+        """The event's type, where it has one."""
+
+    @property
+    def newer_producer(self) -> bool:
+        """True for an event a newer build wrote (a type or vocabulary value this one does not
+        know): a consumer counts and tolerates it, never dead-letters it."""
+        return self.kind in ("unknown_type", "unknown_value")
 
 
 def encode_event(event: CloudEvent) -> bytes:
@@ -108,8 +125,13 @@ def encode_event(event: CloudEvent) -> bytes:
     return event.__pydantic_serializer__.to_json(event)
 
 
-def decode_event(raw: bytes | str) -> CloudEvent:
-    """Parse and validate one event; raise EventDecodeError with a reason if it cannot be."""
+def decode_event(raw: bytes | str, *, keep_unknown_values: bool = False) -> CloudEvent:
+    """Parse and validate one event; raise EventDecodeError with a reason if it cannot be.
+
+    An event whose only fault is a vocabulary value this build does not know (kind
+    unknown_value) is refused unless `keep_unknown_values`; then it is returned with that value
+    as an unrecognised member (`Vocabulary.recognised` is False).
+    """
     try:
         return event_adapter.validate_json(raw)
     except ValidationError:
@@ -119,6 +141,11 @@ def decode_event(raw: bytes | str) -> CloudEvent:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise EventDecodeError("not_json", f"not JSON: {exc}") from None
+    return decode_event_object(parsed, keep_unknown_values=keep_unknown_values)
+
+
+def decode_event_object(parsed: Any, *, keep_unknown_values: bool = False) -> CloudEvent:
+    """`decode_event` of JSON already parsed (a binary-mode message's attributes and data)."""
     if not isinstance(parsed, dict):
         raise EventDecodeError("not_object", f"not a JSON object but {type(parsed).__name__}")
     event_type = parsed.get("type")
@@ -132,11 +159,57 @@ def decode_event(raw: bytes | str) -> CloudEvent:
         event_type = str(parsed.get("type"))
     event_class = EVENT_TYPES.get(event_type)
     if event_class is None:
-        raise EventDecodeError("unknown_type", f"unknown event type {event_type[:100]!r}")
+        _check_envelope(parsed, event_type)
+        raise EventDecodeError(
+            "unknown_type", f"unknown event type {event_type[:100]!r}", event_type=event_type[:100]
+        )
     try:
         return event_class.model_validate(parsed)
     except ValidationError as exc:
-        raise EventDecodeError("invalid", f"invalid {event_type}: {_summarise(exc)}") from None
+        unknown = _unknown_values(exc)
+        if unknown is None:
+            reason = f"invalid {event_type}: {_summarise(exc)}"
+            raise EventDecodeError("invalid", reason, event_type=event_type) from None
+        if not keep_unknown_values:
+            reason = f"{event_type} carries values this build does not know: {unknown}"
+            raise EventDecodeError("unknown_value", reason, event_type=event_type) from None
+    try:
+        with keeping_unknown_values():
+            return event_class.model_validate(parsed)
+    except ValidationError as exc:
+        reason = f"invalid {event_type}: {_summarise(exc)}"
+        raise EventDecodeError("invalid", reason, event_type=event_type) from None
+
+
+def _check_envelope(parsed: Mapping[str, Any], event_type: str) -> None:
+    # An unknown type is tolerated only in a CloudEvent: what lacks the envelope is not an event.
+    missing = [
+        name
+        for name in ("id", "source")
+        if not isinstance(parsed.get(name), str) or not parsed[name]
+    ]
+    if parsed.get("specversion") != "1.0":
+        missing.insert(0, "specversion 1.0")
+    if missing:
+        raise EventDecodeError(
+            "not_cloudevent",
+            f"not a CloudEvent: {event_type[:100]!r} without {', '.join(missing)}",
+        )
+
+
+def _unknown_values(exc: ValidationError) -> str | None:
+    """Where the error is only vocabulary values this build does not know: those, by field;
+    None if anything else is wrong."""
+    errors = exc.errors(include_url=False, include_context=False)
+    found = []
+    for error in errors:
+        value = error.get("input")
+        if error["type"] != "enum" or not isinstance(value, str):
+            return None
+        if not UNKNOWN_VALUE.fullmatch(value):
+            return None
+        found.append(f"{'.'.join(str(part) for part in error['loc'])} {value!r}")
+    return ", ".join(found) or None
 
 
 def _summarise(exc: ValidationError) -> str:

@@ -769,6 +769,11 @@ def contacts_by_channel(
             contacts[channel] = int(sum(row.arrived for row in visits))
         else:
             contacts[channel] = opened.get(channel, 0)
+    # A channel a newer producer added, which the read model counted under its name: its
+    # enquiries are contacts too (at no unit cost until one is configured).
+    for channel, count in opened.items():
+        if channel is not None and channel not in contacts:
+            contacts[channel] = count
     return contacts
 
 

@@ -212,6 +212,10 @@ def _call_or_visit(ledger: Ledger, event: CallEvent | VisitEvent) -> None:
 
 
 def _complaint(ledger: Ledger, event: ComplaintEvent) -> None:
+    # A newer producer's channel or stage (an unrecognised member) is counted under its name,
+    # like any other; a decision this build does not know has no place among the outcomes
+    # CX06 counts, so it is left uncounted (the consumer counted the event in
+    # events_unknown_total), and a complaint closed with one is still finished.
     data = event.data
     complaint = Complaint(
         complaint_id=data.complaint_id, channel=data.channel.value, service_area=data.service_area
@@ -224,12 +228,14 @@ def _complaint(ledger: Ledger, event: ComplaintEvent) -> None:
     elif isinstance(event, ComplaintExtended):
         ledger.complaint_extended(complaint, at=at, stage=event.data.stage.value)
     elif isinstance(event, ComplaintResponded):
-        stage, outcome = event.data.stage.value, event.data.outcome.value
-        ledger.complaint_decided(complaint, at=at, stage=stage, outcome=outcome)
+        stage, outcome = event.data.stage.value, event.data.outcome
+        if outcome.recognised:
+            ledger.complaint_decided(complaint, at=at, stage=stage, outcome=outcome.value)
     elif isinstance(event, ComplaintClosed):
         decision = event.data.ombudsman_decision
+        known = decision is not None and decision.recognised
         ledger.complaint_closed(
-            complaint, at=at, ombudsman_decision=None if decision is None else decision.value
+            complaint, at=at, ombudsman_decision=decision.value if known else None
         )
     # complaint.acknowledged changes no figure.
 

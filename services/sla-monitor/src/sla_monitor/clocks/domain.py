@@ -134,7 +134,14 @@ def notice_id(notice: Notice) -> UUID:
 
 
 def step_of(event: CloudEvent) -> Step | None:
-    """The clock-relevant facts of a contact event; None for events no clock listens to."""
+    """The clock-relevant facts of a contact event; None for events no clock listens to.
+
+    An event of a newer producer may carry a channel or a stage this build does not know (an
+    unrecognised member). A channel it does not know is kept: such a contact still gets the
+    clocks of commitments that do not restrict channels, and none of those that list channels
+    (none lists it). A stage it does not know gives None: a stage's clocks are numbered by
+    their place in the procedure, which this build cannot tell (docs/decisions.md).
+    """
     family = _FAMILY.get(event.type.split(".", 1)[0])
     if family is None:
         return None
@@ -143,6 +150,8 @@ def step_of(event: CloudEvent) -> Step | None:
     sequence = 0
     if family is ContactType.complaint:
         stage = data.to_stage if event.type == "complaint.escalated" else data.stage  # type: ignore[attr-defined]
+        if not stage.recognised:
+            return None
         sequence = _STAGE_SEQUENCE[stage]
     elif event.type == "enquiry.reopened":
         sequence = data.reopen_count  # type: ignore[attr-defined]
@@ -155,6 +164,7 @@ def step_of(event: CloudEvent) -> Step | None:
         subject=data.subject_id,
         occurred_at=data.occurred_at,
         contact_type=family,
+        # A member already, recognised or not (a Channel is its own value).
         channel=Channel(values["channel"]),
         service_area=values.get("service_area"),
         stage=stage,

@@ -111,7 +111,7 @@ def clock_from_row(row: Row[Any]) -> SlaClock:
         sequence=row.sequence,
         partition=row.partition,
         contact_type=ContactType(row.contact_type),
-        channel=Channel(row.channel),
+        channel=Channel.received(row.channel),  # maybe a newer producer's
         service_area=row.service_area,
         stage=ComplaintStage(row.stage) if row.stage else None,
         started_at=row.started_at,
@@ -158,7 +158,7 @@ def _step_from_row(row: Row[Any]) -> Step:
         subject=row.subject,
         occurred_at=row.occurred_at,
         contact_type=ContactType(row.contact_type),
-        channel=Channel(row.channel),
+        channel=Channel.received(row.channel),  # maybe a newer producer's
         service_area=row.service_area,
         stage=ComplaintStage(row.stage) if row.stage else None,
         sequence=row.sequence,

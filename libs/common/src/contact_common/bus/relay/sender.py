@@ -1,6 +1,8 @@
 """The relay's sender: a pass's rows to Kafka, in order per key, acknowledged by the broker.
 
 The producer is the platform's (`create_producer`: acks=all, idempotence off, which tansu lacks).
+Every row goes out as a CloudEvents structured-mode message (`contact_common.bus.binding`): its
+payload as the value, its key, and the `content-type` header that names the mode.
 A key's order holds without idempotence because the sender hands a partition's rows over in id
 order as whole batches, and aiokafka sends one batch per partition at a time.
 """
@@ -15,7 +17,11 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 
+from contact_common.bus.binding import STRUCTURED_HEADERS
 from contact_common.bus.kafka import create_producer
+
+# One list for every row: aiokafka's record builder takes headers as a list only, and reads them.
+_HEADERS = list(STRUCTURED_HEADERS)
 
 # Within the 20 s a stopping service gives its workers (ServiceRuntime.stop), so a pass is
 # never cancelled between its sends and its UPDATE: it marks them or rolls back.
@@ -107,16 +113,21 @@ async def _hand_over(producer: AIOKafkaProducer, rows: Sequence[OutboxMessage]) 
         batch = building.get((topic, partition))
         if batch is None:
             batch = building[topic, partition] = producer.create_batch()
-        if batch.append(key=key, value=row.payload, timestamp=None) is None:
+        if not _appended(batch, key, row.payload):
             batch.close()
             futures.append(await producer.send_batch(batch, topic, partition=partition))
             batch = building[topic, partition] = producer.create_batch()
-            if batch.append(key=key, value=row.payload, timestamp=None) is None:
+            if not _appended(batch, key, row.payload):
                 raise ValueError(f"outbox row {row.id} is larger than a producer batch")
     for (topic, partition), batch in building.items():
         batch.close()
         futures.append(await producer.send_batch(batch, topic, partition=partition))
     return futures
+
+
+def _appended(batch: Any, key: bytes, payload: bytes) -> bool:
+    """Adds a row's structured-mode message to the batch; False if the batch is full."""
+    return batch.append(key=key, value=payload, timestamp=None, headers=_HEADERS) is not None
 
 
 def partition_for(key: bytes, partitions: list[int]) -> int:
