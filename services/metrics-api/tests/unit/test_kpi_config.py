@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from metrics_api.config import Settings
+from metrics_api.kpis.domain import SCORECARD
 from metrics_api.kpis.service import KpiConfig
 
 SLOWER = """
@@ -37,3 +38,14 @@ def test_the_longest_wait_is_held_to_the_phone_wait_max_commitment_every_year(
         Settings(_env_file=None, policy="default", targets={"call-wait-max": {"2026-27": 480.0}})
     )
     assert own.target("call-wait-max", "2027-28") == (480.0, "2026-27")
+
+
+def test_the_shipped_score_card_sets_a_target_for_every_row_from_2025_26() -> None:
+    shipped = KpiConfig.from_settings(Settings(_env_file=None, policy="default"))
+    for year in ("2025-26", "2026-27", "2028-29", "2030-31"):
+        missing = [kpi.kpi for kpi in SCORECARD if shipped.target(kpi.kpi, year)[0] is None]
+        assert missing == [], f"{year}: no target for {missing}"
+    # The seed's call-wait targets: 1m30s, then 1m20s from 2027-28.
+    assert shipped.target("call-wait-mean", "2025-26") == (90.0, "2025-26")
+    assert shipped.target("call-wait-mean", "2028-29") == (80.0, "2027-28")
+    assert shipped.target("SLA", "2026-27") == (95.0, "2025-26")
