@@ -846,53 +846,14 @@ class DemoYear:
         started = received_at
         officer = rng.choice(_OFFICERS)
         for stage, respond_days in (("stage_1", 10), ("stage_2", 20)):
-            acknowledge = self._within(
-                rng, started, 3, started, on_time=ON_TIME["complaint-acknowledge"]
-            )
-            steps.append(Step("acknowledge", acknowledge, {"officer": officer}))
-            last = acknowledge
-            extension = 0
-            if rng.random() < 0.08:
-                extension = rng.choice((5, 10))
-                last = self._office_time(rng, self.calendar.receipt_day(last), last)
-                steps.append(
-                    Step(
-                        "extend",
-                        last,
-                        {
-                            "working_days": extension,
-                            "reason": "Waiting for information from the service",
-                            "officer": officer,
-                        },
-                    )
-                )
-            key = "complaint-respond" if stage == "stage_1" else "complaint-respond-stage2"
-            respond = self._within(
-                rng, started, respond_days + extension, last, on_time=ON_TIME[key]
-            )
-            outcome = rng.choices(
-                ("upheld", "partly_upheld", "not_upheld"), weights=OUTCOMES[stage]
-            )[0]
-            steps.append(
-                Step(
-                    "respond",
-                    respond,
-                    {"officer": officer, "outcome": outcome, "summary": f"Response at {stage}"},
-                )
-            )
             escalate = stage_2 if stage == "stage_1" else ombudsman
+            stage_steps = self._complaint_stage(
+                rng, stage, respond_days, started, officer, escalate=escalate
+            )
+            steps += stage_steps
             if not escalate:
-                close = self._office_time(
-                    rng,
-                    self.calendar.add_working_days(self.calendar.receipt_day(respond), 3),
-                    respond,
-                )
-                steps.append(Step("close", close, {"officer": officer, "reason": "Answered"}))
                 break
-            wait_days = rng.randint(2, 12) if stage == "stage_1" else rng.randint(10, 40)
-            ask_day = self.calendar.add_working_days(self.calendar.receipt_day(respond), wait_days)
-            started = self._office_time(rng, ask_day, respond)
-            steps.append(Step("escalate", started, {"reason": "The customer is not satisfied"}))
+            started = stage_steps[-1].at
             officer = rng.choice(_MANAGERS)
         if ombudsman:
             decided = started + timedelta(days=rng.uniform(50, 110))
@@ -915,6 +876,62 @@ class DemoYear:
             tuple(steps),
             customer,
         )
+
+    def _complaint_stage(
+        self,
+        rng: random.Random,
+        stage: str,
+        respond_days: int,
+        started: datetime,
+        officer: str,
+        *,
+        escalate: bool,
+    ) -> list[Step]:
+        """One stage: acknowledged, perhaps extended, answered, then closed or escalated (the
+        escalation, the last step, starts the next stage)."""
+        acknowledge = self._within(
+            rng, started, 3, started, on_time=ON_TIME["complaint-acknowledge"]
+        )
+        steps = [Step("acknowledge", acknowledge, {"officer": officer})]
+        last = acknowledge
+        extension = 0
+        if rng.random() < 0.08:
+            extension = rng.choice((5, 10))
+            last = self._office_time(rng, self.calendar.receipt_day(last), last)
+            steps.append(
+                Step(
+                    "extend",
+                    last,
+                    {
+                        "working_days": extension,
+                        "reason": "Waiting for information from the service",
+                        "officer": officer,
+                    },
+                )
+            )
+        key = "complaint-respond" if stage == "stage_1" else "complaint-respond-stage2"
+        respond = self._within(rng, started, respond_days + extension, last, on_time=ON_TIME[key])
+        outcome = rng.choices(("upheld", "partly_upheld", "not_upheld"), weights=OUTCOMES[stage])[0]
+        steps.append(
+            Step(
+                "respond",
+                respond,
+                {"officer": officer, "outcome": outcome, "summary": f"Response at {stage}"},
+            )
+        )
+        if not escalate:
+            close = self._office_time(
+                rng,
+                self.calendar.add_working_days(self.calendar.receipt_day(respond), 3),
+                respond,
+            )
+            steps.append(Step("close", close, {"officer": officer, "reason": "Answered"}))
+            return steps
+        wait_days = rng.randint(2, 12) if stage == "stage_1" else rng.randint(10, 40)
+        ask_day = self.calendar.add_working_days(self.calendar.receipt_day(respond), wait_days)
+        escalated = self._office_time(rng, ask_day, respond)
+        steps.append(Step("escalate", escalated, {"reason": "The customer is not satisfied"}))
+        return steps
 
 
 @dataclass
