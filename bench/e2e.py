@@ -143,48 +143,11 @@ class Bodies:
     def body(self, kind: str, number: int) -> bytes:
         """The JSON body of request `number` of `kind`."""
         if kind == "calls":
-            return orjson.dumps(
-                [
-                    {
-                        "call_id": f"{self.run}-c{number}-{j}",
-                        "offered_at": self._at(-200 + j),
-                        "answered_at": self._at(-196 + 2 * j),  # waits of 4-13 s: met
-                        "ended_at": self._at(-60 + j),
-                        "queue": "general",
-                        "service_area": "council_tax",
-                    }
-                    for j in range(10)
-                ]
-            )
+            return orjson.dumps(self._calls(number))
         if kind == "visits":
-            return orjson.dumps(
-                [
-                    {
-                        "visit_id": f"{self.run}-v{number}-{j}",
-                        "arrived_at": self._at(-250 + j),
-                        "attended_at": self._at(-120 + j),
-                        "service_area": "housing",
-                    }
-                    for j in range(5)
-                ]
-            )
+            return orjson.dumps(self._visits(number))
         if kind == "standby":
-            started = self.moment - timedelta(hours=14)  # the night before
-            return orjson.dumps(
-                [
-                    {
-                        "record_id": f"{self.run}-s{number}-{j}",
-                        "call_started_at": (started + timedelta(seconds=j)).isoformat(),
-                        "answered_at": (started + timedelta(seconds=j + 20)).isoformat(),
-                        "ended_at": (started + timedelta(seconds=j + 300)).isoformat(),
-                        "category": "housing_repair",
-                        "service_area": "housing",
-                        "action_taken": "Emergency plumber sent to stop a leak.",
-                        "requires_follow_up": False,
-                    }
-                    for j in range(50)
-                ]
-            )
+            return orjson.dumps(self._standby(number))
         if kind == "enquiry":
             return orjson.dumps(
                 {
@@ -207,6 +170,49 @@ class Bodies:
         if kind == "enquiry_ack":
             return b"{}"
         return orjson.dumps({"officer": "OFFICER-17"})
+
+    def _calls(self, number: int) -> list[dict]:
+        """Ten answered office-hours calls, each waiting 4-13 s: the commitment met."""
+        return [
+            {
+                "call_id": f"{self.run}-c{number}-{j}",
+                "offered_at": self._at(-200 + j),
+                "answered_at": self._at(-196 + 2 * j),
+                "ended_at": self._at(-60 + j),
+                "queue": "general",
+                "service_area": "council_tax",
+            }
+            for j in range(10)
+        ]
+
+    def _visits(self, number: int) -> list[dict]:
+        """Five attended visits."""
+        return [
+            {
+                "visit_id": f"{self.run}-v{number}-{j}",
+                "arrived_at": self._at(-250 + j),
+                "attended_at": self._at(-120 + j),
+                "service_area": "housing",
+            }
+            for j in range(5)
+        ]
+
+    def _standby(self, number: int) -> list[dict]:
+        """Fifty out-of-hours calls the contractor took the night before."""
+        started = self.moment - timedelta(hours=14)
+        return [
+            {
+                "record_id": f"{self.run}-s{number}-{j}",
+                "call_started_at": (started + timedelta(seconds=j)).isoformat(),
+                "answered_at": (started + timedelta(seconds=j + 20)).isoformat(),
+                "ended_at": (started + timedelta(seconds=j + 300)).isoformat(),
+                "category": "housing_repair",
+                "service_area": "housing",
+                "action_taken": "Emergency plumber sent to stop a leak.",
+                "requires_follow_up": False,
+            }
+            for j in range(50)
+        ]
 
 
 PATHS = {
