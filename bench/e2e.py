@@ -836,12 +836,23 @@ async def run(*, repeat: int, quick: bool, rate: float = GOAL_RATE) -> dict:
 def report(runs: list[dict], *, rate: float, seconds: float) -> dict:
     """The rows, goals and diagnostics of the runs (the last is reported)."""
     f = runs[-1]
+    return {
+        "name": "e2e",
+        "rows": _report_rows(f, rate=rate, seconds=seconds),
+        "runs": runs,
+        "command": f"python bench/run.py --only e2e{' --quick' if seconds < 300 else ''}",
+        "extra": _load_extra(f["load"], seconds) + _system_extra(f),
+    }
+
+
+def _report_rows(f: dict, *, rate: float, seconds: float) -> list[dict]:
+    """Accepted rate, API answer → clock, consumer lag: each against its goal."""
     load = f["load"]
     accepted = f["events_accepted_per_s"]
     lag_ok = all(
         g["slope_per_s"] <= 0.01 * rate and g["end"] is not None for g in f["lag"].values()
     )
-    rows = [
+    return [
         {
             "benchmark": "5. End to end",
             "measure": f"contact events/s offered in bursts for {seconds:.0f} s: answered 2xx "
@@ -873,8 +884,12 @@ def report(runs: list[dict], *, rate: float, seconds: float) -> dict:
             "met": lag_ok and rate >= GOAL_RATE,
         },
     ]
+
+
+def _load_extra(load: dict, seconds: float) -> list[str]:
+    """What the generator offered and how late, and the requests' latency by kind."""
     kinds = load["by_kind"]
-    extra = [
+    return [
         f"offered: {load['scheduled_requests']:,} requests carrying {load['scheduled_events']:,} "
         f"contact events in {seconds:.0f} s; answered 2xx {load['ok']:,}, failed "
         f"{load['failed']:,}, unanswered at the end {load['unfinished']}"
@@ -895,6 +910,12 @@ def report(runs: list[dict], *, rate: float, seconds: float) -> dict:
             for name, k in kinds.items()
             if k["sent"]
         ),
+    ]
+
+
+def _system_extra(f: dict) -> list[str]:
+    """Clock delays by kind, the lag's drain, CPU, outboxes, PostgreSQL and the contacts' times."""
+    return [
         "API answer → clock visible by kind, p50 / p99 (ms): "
         + ", ".join(
             f"{name} {k['p50_ms']:.0f} / {k['p99_ms']:.0f} (n {k['n']:,})"
@@ -925,13 +946,6 @@ def report(runs: list[dict], *, rate: float, seconds: float) -> dict:
         f"holder's transaction; sampled every second): {f.get('postgres_blocks', '—')}",
         f"contacts' times: {f['contacts_at']} (office hours, so calls and visits start clocks)",
     ]
-    return {
-        "name": "e2e",
-        "rows": rows,
-        "runs": runs,
-        "command": f"python bench/run.py --only e2e{' --quick' if seconds < 300 else ''}",
-        "extra": extra,
-    }
 
 
 def main() -> None:
