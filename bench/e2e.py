@@ -260,55 +260,96 @@ class Connection:
         return int(head[9:12]), body
 
 
+_clock = time.monotonic  # CLOCK_MONOTONIC: the same clock in the benchmark's process
+
+
 async def load(args: argparse.Namespace) -> dict:
     """Offers the plan open loop; writes sampled subjects; returns what was offered and served."""
-    clock = time.monotonic  # CLOCK_MONOTONIC: the same clock in the benchmark's process
-    urls = {"enquiry": args.enquiry, "complaints": args.complaints}
+    generator = LoadRun(args)
+    plan = schedule(args.rate, args.duration)
+    t0, sending_done, unfinished = await generator.offer(plan, drain=args.drain)
+    generator.samples.close()
+    return generator.figures(
+        plan, t0=t0, sending_done=sending_done, unfinished=unfinished, duration=args.duration
+    )
+
+
+def _pools(urls: dict[str, str]) -> dict[str, asyncio.LifoQueue[Connection]]:
+    """CONNECTIONS keep-alive connections per service, not yet opened."""
     pools: dict[str, asyncio.LifoQueue[Connection]] = {}
     for service, url in urls.items():
         host, port = url.removeprefix("http://").split(":")
         pools[service] = asyncio.LifoQueue()  # the warmest connection first
         for _ in range(CONNECTIONS[service]):
             pools[service].put_nowait(Connection(host, int(port)))
-    auth = f"Authorization: Bearer {args.token}"
-    bodies = Bodies(args.run, datetime.fromisoformat(args.moment))
-    plan = schedule(args.rate, args.duration)
-    # A line per sampled contact, flushed at once: the poller reads it while the load runs (a
-    # local write of ~50 bytes, far cheaper than a thread hop).
-    samples = open(args.samples, "w", buffering=1)  # noqa: SIM115, ASYNC230
-    created: dict[tuple[str, int], asyncio.Future[str | None]] = {}
-    stats = {
-        name: {"sent": 0, "ok": 0, "failed": 0, "events_ok": 0, "latency": [], "late": []}
-        for name in EVENTS
-    }
-    failures: list[str] = []
-    tasks: set[asyncio.Task[None]] = set()
-    behind: list[float] = []  # how late the generator itself started each request
-    answered: list[tuple[float, int]] = []  # (when, contact events) of each 2xx answer
+    return pools
 
-    async def one(due: float, kind: str, number: int) -> None:
-        figures = stats[kind]
+
+class LoadRun:
+    """The load generator's state: its connection pools, the subjects created, the figures."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.pools = _pools({"enquiry": args.enquiry, "complaints": args.complaints})
+        self.auth = f"Authorization: Bearer {args.token}"
+        self.bodies = Bodies(args.run, datetime.fromisoformat(args.moment))
+        # A line per sampled contact, flushed at once: the poller reads it while the load runs (a
+        # local write of ~50 bytes, far cheaper than a thread hop).
+        self.samples = open(args.samples, "w", buffering=1)  # noqa: SIM115
+        self.created: dict[tuple[str, int], asyncio.Future[str | None]] = {}
+        self.stats = {
+            name: {"sent": 0, "ok": 0, "failed": 0, "events_ok": 0, "latency": [], "late": []}
+            for name in EVENTS
+        }
+        self.failures: list[str] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.behind: list[float] = []  # how late the generator itself started each request
+        self.answered: list[tuple[float, int]] = []  # (when, contact events) of each 2xx answer
+
+    async def offer(
+        self, plan: list[tuple[float, str, int]], *, drain: float
+    ) -> tuple[float, float, int]:
+        """Starts each request at its due time, then waits up to `drain` s for the answers.
+
+        Returns the load's start (t0), when the last request was started, and how many were
+        still unanswered.
+        """
+        t0 = _clock() + 0.2
+        print(json.dumps({"t0": t0}), flush=True)  # the benchmark's process reads when load starts
+        for offset, kind, number in plan:
+            due = t0 + offset
+            delay = due - _clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.behind.append(_clock() - due)
+            if kind in FOLLOW_UPS:  # its acknowledgement may be scheduled before its answer
+                self.created.setdefault((kind, number), asyncio.get_running_loop().create_future())
+            task = asyncio.create_task(self.one(due, kind, number))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        sending_done = _clock()
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=drain)
+        return t0, sending_done, len(self.tasks)
+
+    async def one(self, due: float, kind: str, number: int) -> None:
+        """Sends request `number` of `kind` (an acknowledgement once its subject exists)."""
+        figures = self.stats[kind]
         future = None
         subject_id = None
         if kind.endswith("_ack"):
-            parent = created[(kind.removesuffix("_ack"), number)]
-            subject_id = await parent
+            subject_id = await self.created[(kind.removesuffix("_ack"), number)]
             if subject_id is None:
                 figures["failed"] += 1  # its creation failed: nothing to acknowledge
                 return
         elif kind in FOLLOW_UPS:
-            future = created.setdefault((kind, number), asyncio.get_running_loop().create_future())
-        path = PATHS[kind].format(id=subject_id)
-        body = bodies.body(kind, number)
-        request = (
-            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{auth}\r\n\r\n"
-        ).encode() + body
-        pool = pools[SERVICE[kind]]
+            future = self.created.setdefault(
+                (kind, number), asyncio.get_running_loop().create_future()
+            )
+        request = self._request(kind, number, subject_id)
+        pool = self.pools[SERVICE[kind]]
         connection = await pool.get()
-        sent = clock()
         figures["sent"] += 1
-        figures["late"].append(sent - due)
+        figures["late"].append(_clock() - due)
         answer_id = None
         try:
             try:
@@ -318,80 +359,88 @@ async def load(args: argparse.Namespace) -> dict:
                 status, answer = 0, repr(exc).encode()
             finally:
                 pool.put_nowait(connection)
-            returned = clock()
-            figures["latency"].append(returned - due)
-            if 200 <= status < 300:
-                figures["ok"] += 1
-                figures["events_ok"] += EVENTS[kind]
-                answered.append((returned, EVENTS[kind]))
-                if kind in ("calls", "visits", "enquiry", "complaint"):
-                    data = orjson.loads(answer)
-                    answer_id = data["results"][0]["id"] if "results" in data else data["id"]
-                    samples.write(f"{answer_id} {kind} {due:.6f} {returned:.6f}\n")
-            else:
-                figures["failed"] += 1
-                if len(failures) < 5:
-                    failures.append(f"{kind} {status}: {answer[:300].decode(errors='replace')}")
+            answer_id = self._answered(kind, due, status, answer)
         finally:
             if future is not None and not future.done():
                 future.set_result(answer_id)  # None: its acknowledgement is not sent
 
-    t0 = clock() + 0.2
-    print(json.dumps({"t0": t0}), flush=True)  # the benchmark's process reads when load starts
-    for offset, kind, number in plan:
-        due = t0 + offset
-        delay = due - clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        behind.append(clock() - due)
-        if kind in FOLLOW_UPS:  # its acknowledgement may be scheduled before its answer
-            created.setdefault((kind, number), asyncio.get_running_loop().create_future())
-        task = asyncio.create_task(one(due, kind, number))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    sending_done = clock()
-    if tasks:
-        await asyncio.wait(set(tasks), timeout=args.drain)
-    unfinished = len(tasks)
-    samples.close()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    late = [x for f in stats.values() for x in f["late"]]
-    latency = [x for f in stats.values() for x in f["latency"]]
-    return {
-        "t0": t0,
-        "duration": args.duration,
-        "scheduled_requests": len(plan),
-        "scheduled_events": sum(EVENTS[kind] for _, kind, _ in plan),
-        "sent": sum(f["sent"] for f in stats.values()),
-        "ok": sum(f["ok"] for f in stats.values()),
-        "failed": sum(f["failed"] for f in stats.values()),
-        "unfinished": unfinished,
-        "events_ok": sum(f["events_ok"] for f in stats.values()),
-        "behind_p50_ms": percentile(behind, 50) * 1000,
-        "behind_p99_ms": percentile(behind, 99) * 1000,
-        "behind_max_ms": max(behind, default=0) * 1000,
-        "events_answered_in_window": sum(n for at, n in answered if at <= t0 + args.duration),
-        "last_answer_s": max((at for at, _ in answered), default=t0) - t0,
-        "send_late_p50_ms": percentile(late, 50) * 1000,
-        "send_late_p99_ms": percentile(late, 99) * 1000,
-        "send_late_max_ms": max(late, default=0) * 1000,
-        "sending_took": sending_done - t0,
-        "request_p50_ms": percentile(latency, 50) * 1000,
-        "request_p99_ms": percentile(latency, 99) * 1000,
-        "by_kind": {
-            name: {
-                "sent": f["sent"],
-                "ok": f["ok"],
-                "failed": f["failed"],
-                "events_ok": f["events_ok"],
-                "p50_ms": percentile(f["latency"], 50) * 1000,
-                "p99_ms": percentile(f["latency"], 99) * 1000,
-            }
-            for name, f in stats.items()
-        },
-        "failures": failures,
-        "client_cpu": (usage.ru_utime + usage.ru_stime) / max(args.duration, 1e-9),
-    }
+    def _request(self, kind: str, number: int, subject_id: str | None) -> bytes:
+        path = PATHS[kind].format(id=subject_id)
+        body = self.bodies.body(kind, number)
+        return (
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{self.auth}\r\n\r\n"
+        ).encode() + body
+
+    def _answered(self, kind: str, due: float, status: int, answer: bytes) -> str | None:
+        """Counts an answer; returns the id it created when its clock is to be timed."""
+        returned = _clock()
+        figures = self.stats[kind]
+        figures["latency"].append(returned - due)
+        if not 200 <= status < 300:
+            figures["failed"] += 1
+            if len(self.failures) < 5:
+                self.failures.append(f"{kind} {status}: {answer[:300].decode(errors='replace')}")
+            return None
+        figures["ok"] += 1
+        figures["events_ok"] += EVENTS[kind]
+        self.answered.append((returned, EVENTS[kind]))
+        if kind not in ("calls", "visits", "enquiry", "complaint"):
+            return None
+        data = orjson.loads(answer)
+        answer_id = data["results"][0]["id"] if "results" in data else data["id"]
+        self.samples.write(f"{answer_id} {kind} {due:.6f} {returned:.6f}\n")
+        return answer_id
+
+    def figures(
+        self,
+        plan: list[tuple[float, str, int]],
+        *,
+        t0: float,
+        sending_done: float,
+        unfinished: int,
+        duration: float,
+    ) -> dict:
+        """What was offered and served, how late, and the generator's own CPU."""
+        stats = self.stats
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        late = [x for f in stats.values() for x in f["late"]]
+        latency = [x for f in stats.values() for x in f["latency"]]
+        return {
+            "t0": t0,
+            "duration": duration,
+            "scheduled_requests": len(plan),
+            "scheduled_events": sum(EVENTS[kind] for _, kind, _ in plan),
+            "sent": sum(f["sent"] for f in stats.values()),
+            "ok": sum(f["ok"] for f in stats.values()),
+            "failed": sum(f["failed"] for f in stats.values()),
+            "unfinished": unfinished,
+            "events_ok": sum(f["events_ok"] for f in stats.values()),
+            "behind_p50_ms": percentile(self.behind, 50) * 1000,
+            "behind_p99_ms": percentile(self.behind, 99) * 1000,
+            "behind_max_ms": max(self.behind, default=0) * 1000,
+            "events_answered_in_window": sum(n for at, n in self.answered if at <= t0 + duration),
+            "last_answer_s": max((at for at, _ in self.answered), default=t0) - t0,
+            "send_late_p50_ms": percentile(late, 50) * 1000,
+            "send_late_p99_ms": percentile(late, 99) * 1000,
+            "send_late_max_ms": max(late, default=0) * 1000,
+            "sending_took": sending_done - t0,
+            "request_p50_ms": percentile(latency, 50) * 1000,
+            "request_p99_ms": percentile(latency, 99) * 1000,
+            "by_kind": {
+                name: {
+                    "sent": f["sent"],
+                    "ok": f["ok"],
+                    "failed": f["failed"],
+                    "events_ok": f["events_ok"],
+                    "p50_ms": percentile(f["latency"], 50) * 1000,
+                    "p99_ms": percentile(f["latency"], 99) * 1000,
+                }
+                for name, f in stats.items()
+            },
+            "failures": self.failures,
+            "client_cpu": (usage.ru_utime + usage.ru_stime) / max(duration, 1e-9),
+        }
 
 
 # ---------------------------------------------------------------------------------------------
