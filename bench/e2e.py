@@ -47,11 +47,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import percentile  # noqa: E402
+
+if TYPE_CHECKING:
+    import httpx
 
 CYCLE_SECONDS = 10.0
 BURST_SECONDS = 2.0
@@ -689,23 +693,9 @@ async def _wait(condition, timeout: float, what: str) -> None:  # noqa: ANN001
 async def measure_once(*, rate: float, seconds: float) -> dict:
     """Runs the whole system under the load once; returns every figure."""
     import httpx
-    from common import (
-        BENCH_DIR,
-        ROOT,
-        WORK_DIR,
-        Server,
-        WaitSampler,
-        api_key,
-        broker,
-        cpu_seconds,
-        log,
-        plain_dsn,
-        run_json_async,
-        scratch_database,
-    )
+    from common import BENCH_DIR, WORK_DIR, api_key, broker, log, scratch_database
 
     from contact_common.bus.kafka import ensure_topics
-    from contact_common.migrations import upgrade
 
     scopes = ["contacts:write", "enquiries:write", "standby:write", "complaints:write", "sla:read"]
     keys, token = api_key(scopes)
@@ -716,95 +706,150 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
         bootstrap = dev.bootstrap_servers
         await ensure_topics(bootstrap)
         async with scratch_database("e2e") as url:
-            for name, _, _ in SERVICES:
-                await upgrade(ROOT / "services" / name, url)
             with contextlib.ExitStack() as stack:
-                servers = {}
-                for name, app, prefix in SERVICES:
-                    env = {
-                        f"{prefix}DATABASE_URL": url,
-                        "DATABASE_URL": url,
-                        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                        "API_KEYS_FILE": str(keys),
-                        f"{prefix}LOG_LEVEL": "WARNING",
-                    }
-                    servers[name] = stack.enter_context(Server(app, env=env))
+                servers = await _start_services(stack, url=url, bootstrap=bootstrap, keys=keys)
                 log(f"e2e: four services up; contacts timed at {moment.isoformat()}")
-                enquiry = servers["enquiry-api"].url
                 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
                 async with (
                     httpx.AsyncClient(headers=headers, timeout=30) as client,
                     LagSampler(bootstrap) as lag,
                 ):
-                    # Ready: sla-monitor has its partitions (a call's clock shows in its API)
-                    # and metrics-api has read everything so far (its group's lag is 0).
-                    answer = await client.post(
-                        f"{enquiry}/v1/calls",
-                        content=Bodies(f"{run_id}-w", moment).body("calls", 0),
-                    )
-                    if answer.status_code != 201:
-                        raise RuntimeError(
-                            f"e2e: POST /v1/calls {answer.status_code}: {answer.text}"
-                        )
-                    subject = answer.json()["results"][0]["id"]
                     clocks_url = f"{servers['sla-monitor'].url}/v1/clocks"
-
-                    async def clock_shown(subject: str = subject) -> bool:
-                        found = await client.get(clocks_url, params={"subject": subject})
-                        return found.status_code == 200 and bool(found.json())
-
-                    async def caught_up() -> bool:
-                        lags, _ = await lag.measure()
-                        return all(v == 0 for v in lags.values())
-
-                    await _wait(clock_shown, 120, "sla-monitor's first clock")
-                    await _wait(caught_up, 120, "the consumer groups catching up")
+                    await _ready(client, servers, lag, Bodies(f"{run_id}-w", moment))
                     log(f"e2e: ready; {rate:,.0f} contact events/s in bursts for {seconds:.0f} s")
-
                     pids = {name: s.process.pid for name, s in servers.items()}
                     pids["broker (tansu)"] = dev.process.pid
                     command = [sys.executable, str(BENCH_DIR / "e2e.py"), "load"]
-                    command += ["--enquiry", enquiry, "--complaints", servers["complaints-api"].url]
+                    command += ["--enquiry", servers["enquiry-api"].url]
+                    command += ["--complaints", servers["complaints-api"].url]
                     command += ["--token", token, "--rate", str(rate), "--duration", str(seconds)]
                     command += ["--run", run_id, "--moment", moment.isoformat()]
                     command += ["--samples", str(samples)]
-                    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                    cpu_from = time.monotonic()
-                    busy_before = machine_busy()
-                    load_average = [os.getloadavg()[0]]
-                    lag.start()
-                    async with (
-                        ClockPoller(plain_dsn(url), samples) as poller,
-                        WaitSampler(url) as waits,
-                        BlockSampler(plain_dsn(url)) as blocks,
-                    ):
-                        generated = await run_json_async(command, timeout=seconds + 300)
-                        load_end = generated["t0"] + generated["duration"]
-                        cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                        cpu_wall = time.monotonic() - cpu_from
-                        busy_after = machine_busy()
-                        backlog = await _outbox_backlog(plain_dsn(url))
-                        load_average.append(os.getloadavg()[0])
-                        log(f"e2e: load done; {generated['ok']:,} requests answered 2xx")
-                        await poller.settle(timeout=90)
-                    drained_at = None
-                    deadline = time.monotonic() + 180
-                    while time.monotonic() < deadline:
-                        if lag.samples and all(v == 0 for v in lag.samples[-1][1].values()):
-                            drained_at = lag.samples[-1][0]
-                            break
-                        await asyncio.sleep(0.5)
+                    measured = await _under_load(command, pids, url, samples, lag, seconds)
+                    measured["drained_at"] = await _drained_at(lag)
                     await lag.stop_sampling()
-                    # The API shows what the table shows (a few of the sampled contacts).
-                    checked = list(poller.seen)[:: max(1, len(poller.seen) // 20)][:20]
-                    api_shown = 0
-                    for subject_id in checked:
-                        found = await client.get(clocks_url, params={"subject": str(subject_id)})
-                        api_shown += found.status_code == 200 and bool(found.json())
+                    measured["api_checked"] = await _clocks_in_api(
+                        client, clocks_url, measured["poller"]
+                    )
     samples.unlink(missing_ok=True)
+    return _figures(measured, lag.samples, rate=rate, seconds=seconds, moment=moment)
 
-    t0 = generated["t0"]
-    during = [(at - t0, lags, end) for at, lags, end in lag.samples if t0 <= at <= load_end]
+
+async def _start_services(
+    stack: contextlib.ExitStack, *, url: str, bootstrap: str, keys: Path
+) -> dict:
+    """Migrates the scratch database and serves the four services; stopped with `stack`."""
+    from common import ROOT, Server
+
+    from contact_common.migrations import upgrade
+
+    for name, _, _ in SERVICES:
+        await upgrade(ROOT / "services" / name, url)
+    servers = {}
+    for name, app, prefix in SERVICES:
+        env = {
+            f"{prefix}DATABASE_URL": url,
+            "DATABASE_URL": url,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "API_KEYS_FILE": str(keys),
+            f"{prefix}LOG_LEVEL": "WARNING",
+        }
+        servers[name] = stack.enter_context(Server(app, env=env))
+    return servers
+
+
+async def _ready(client: httpx.AsyncClient, servers: dict, lag: LagSampler, bodies: Bodies) -> None:
+    """Waits until sla-monitor has its partitions (a call's clock shows in its API) and
+    metrics-api has read everything so far (its group's lag is 0)."""
+    answer = await client.post(
+        f"{servers['enquiry-api'].url}/v1/calls", content=bodies.body("calls", 0)
+    )
+    if answer.status_code != 201:
+        raise RuntimeError(f"e2e: POST /v1/calls {answer.status_code}: {answer.text}")
+    subject = answer.json()["results"][0]["id"]
+    clocks_url = f"{servers['sla-monitor'].url}/v1/clocks"
+
+    async def clock_shown() -> bool:
+        found = await client.get(clocks_url, params={"subject": subject})
+        return found.status_code == 200 and bool(found.json())
+
+    async def caught_up() -> bool:
+        lags, _ = await lag.measure()
+        return all(v == 0 for v in lags.values())
+
+    await _wait(clock_shown, 120, "sla-monitor's first clock")
+    await _wait(caught_up, 120, "the consumer groups catching up")
+
+
+async def _under_load(
+    command: list[str],
+    pids: dict[str, int],
+    url: str,
+    samples: Path,
+    lag: LagSampler,
+    seconds: float,
+) -> dict:
+    """Runs the load generator while polling the clocks, PostgreSQL's waits and locks and the
+    lag; returns what it offered and the processes' CPU, until every sampled clock shows."""
+    from common import WaitSampler, cpu_seconds, log, plain_dsn, run_json_async
+
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_from = time.monotonic()
+    busy_before = machine_busy()
+    load_average = [os.getloadavg()[0]]
+    lag.start()
+    async with (
+        ClockPoller(plain_dsn(url), samples) as poller,
+        WaitSampler(url) as waits,
+        BlockSampler(plain_dsn(url)) as blocks,
+    ):
+        generated = await run_json_async(command, timeout=seconds + 300)
+        cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_wall = time.monotonic() - cpu_from
+        busy_after = machine_busy()
+        backlog = await _outbox_backlog(plain_dsn(url))
+        load_average.append(os.getloadavg()[0])
+        log(f"e2e: load done; {generated['ok']:,} requests answered 2xx")
+        await poller.settle(timeout=90)
+    busy = (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
+    return {
+        "generated": generated,
+        "poller": poller,
+        "cpu": {name: (cpu_after[name] - cpu_before[name]) / cpu_wall for name in pids},
+        "cpu_wall_s": cpu_wall,
+        "machine_busy": busy * (os.cpu_count() or 1),
+        "load_average": load_average,
+        "outbox_backlog": backlog,
+        "postgres_waits": waits.summary(),
+        "postgres_blocks": blocks.summary(),
+    }
+
+
+async def _drained_at(lag: LagSampler, timeout: float = 180) -> float | None:
+    """When the lag sampler first saw every group at lag 0, within `timeout` s; or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lag.samples and all(v == 0 for v in lag.samples[-1][1].values()):
+            return lag.samples[-1][0]
+        await asyncio.sleep(0.5)
+    return None
+
+
+async def _clocks_in_api(client: httpx.AsyncClient, clocks_url: str, poller: ClockPoller) -> str:
+    """The API shows what the table shows: of up to 20 sampled contacts, how many it shows."""
+    checked = list(poller.seen)[:: max(1, len(poller.seen) // 20)][:20]
+    api_shown = 0
+    for subject_id in checked:
+        found = await client.get(clocks_url, params={"subject": str(subject_id)})
+        api_shown += found.status_code == 200 and bool(found.json())
+    return f"{api_shown}/{len(checked)}"
+
+
+def _lag_figures(
+    samples: list[tuple[float, dict[str, int], int]], t0: float, load_end: float
+) -> tuple[dict, float]:
+    """Each group's lag during the load (start, end, max, slope) and contact.events' growth/s."""
+    during = [(at - t0, lags, end) for at, lags, end in samples if t0 <= at <= load_end]
     lag_figures = {}
     for group in GROUPS:
         series = [(t, lags[group]) for t, lags, _ in during]
@@ -818,6 +863,22 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
     published = (
         (during[-1][2] - during[0][2]) / (during[-1][0] - during[0][0]) if len(during) > 1 else 0.0
     )
+    return lag_figures, published
+
+
+def _figures(
+    measured: dict,
+    lag_samples: list[tuple[float, dict[str, int], int]],
+    *,
+    rate: float,
+    seconds: float,
+    moment: datetime,
+) -> dict:
+    """Every figure of one run, from what was measured."""
+    generated = measured["generated"]
+    poller: ClockPoller = measured["poller"]
+    load_end = generated["t0"] + generated["duration"]
+    lag_figures, published = _lag_figures(lag_samples, generated["t0"], load_end)
     delays = [(s[3] - s[2]) * 1000 for s in poller.seen.values()]
     from_due = [(s[3] - s[1]) * 1000 for s in poller.seen.values()]
     missing = len(poller.pending)
@@ -829,7 +890,7 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
             "p50_ms": percentile(values, 50),
             "p99_ms": percentile(values, 99),
         }
-    busy = (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
+    drained_at = measured["drained_at"]
     return {
         "rate": rate,
         "seconds": seconds,
@@ -850,14 +911,14 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
         "poll_query_p99_ms": percentile(poller.query_seconds, 99) * 1000,
         "lag": lag_figures,
         "drained_after_load_s": (drained_at - load_end) if drained_at is not None else None,
-        "cpu": {name: (cpu_after[name] - cpu_before[name]) / cpu_wall for name in pids},
-        "cpu_wall_s": cpu_wall,
-        "machine_busy": busy * (os.cpu_count() or 1),
-        "load_average": load_average,
-        "outbox_backlog": backlog,
-        "postgres_waits": waits.summary(),
-        "postgres_blocks": blocks.summary(),
-        "api_checked": f"{api_shown}/{len(checked)}",
+        "cpu": measured["cpu"],
+        "cpu_wall_s": measured["cpu_wall_s"],
+        "machine_busy": measured["machine_busy"],
+        "load_average": measured["load_average"],
+        "outbox_backlog": measured["outbox_backlog"],
+        "postgres_waits": measured["postgres_waits"],
+        "postgres_blocks": measured["postgres_blocks"],
+        "api_checked": measured["api_checked"],
     }
 
 
