@@ -47,11 +47,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import percentile  # noqa: E402
+
+if TYPE_CHECKING:
+    import httpx
 
 CYCLE_SECONDS = 10.0
 BURST_SECONDS = 2.0
@@ -143,48 +147,11 @@ class Bodies:
     def body(self, kind: str, number: int) -> bytes:
         """The JSON body of request `number` of `kind`."""
         if kind == "calls":
-            return orjson.dumps(
-                [
-                    {
-                        "call_id": f"{self.run}-c{number}-{j}",
-                        "offered_at": self._at(-200 + j),
-                        "answered_at": self._at(-196 + 2 * j),  # waits of 4-13 s: met
-                        "ended_at": self._at(-60 + j),
-                        "queue": "general",
-                        "service_area": "council_tax",
-                    }
-                    for j in range(10)
-                ]
-            )
+            return orjson.dumps(self._calls(number))
         if kind == "visits":
-            return orjson.dumps(
-                [
-                    {
-                        "visit_id": f"{self.run}-v{number}-{j}",
-                        "arrived_at": self._at(-250 + j),
-                        "attended_at": self._at(-120 + j),
-                        "service_area": "housing",
-                    }
-                    for j in range(5)
-                ]
-            )
+            return orjson.dumps(self._visits(number))
         if kind == "standby":
-            started = self.moment - timedelta(hours=14)  # the night before
-            return orjson.dumps(
-                [
-                    {
-                        "record_id": f"{self.run}-s{number}-{j}",
-                        "call_started_at": (started + timedelta(seconds=j)).isoformat(),
-                        "answered_at": (started + timedelta(seconds=j + 20)).isoformat(),
-                        "ended_at": (started + timedelta(seconds=j + 300)).isoformat(),
-                        "category": "housing_repair",
-                        "service_area": "housing",
-                        "action_taken": "Emergency plumber sent to stop a leak.",
-                        "requires_follow_up": False,
-                    }
-                    for j in range(50)
-                ]
-            )
+            return orjson.dumps(self._standby(number))
         if kind == "enquiry":
             return orjson.dumps(
                 {
@@ -207,6 +174,49 @@ class Bodies:
         if kind == "enquiry_ack":
             return b"{}"
         return orjson.dumps({"officer": "OFFICER-17"})
+
+    def _calls(self, number: int) -> list[dict]:
+        """Ten answered office-hours calls, each waiting 4-13 s: the commitment met."""
+        return [
+            {
+                "call_id": f"{self.run}-c{number}-{j}",
+                "offered_at": self._at(-200 + j),
+                "answered_at": self._at(-196 + 2 * j),
+                "ended_at": self._at(-60 + j),
+                "queue": "general",
+                "service_area": "council_tax",
+            }
+            for j in range(10)
+        ]
+
+    def _visits(self, number: int) -> list[dict]:
+        """Five attended visits."""
+        return [
+            {
+                "visit_id": f"{self.run}-v{number}-{j}",
+                "arrived_at": self._at(-250 + j),
+                "attended_at": self._at(-120 + j),
+                "service_area": "housing",
+            }
+            for j in range(5)
+        ]
+
+    def _standby(self, number: int) -> list[dict]:
+        """Fifty out-of-hours calls the contractor took the night before."""
+        started = self.moment - timedelta(hours=14)
+        return [
+            {
+                "record_id": f"{self.run}-s{number}-{j}",
+                "call_started_at": (started + timedelta(seconds=j)).isoformat(),
+                "answered_at": (started + timedelta(seconds=j + 20)).isoformat(),
+                "ended_at": (started + timedelta(seconds=j + 300)).isoformat(),
+                "category": "housing_repair",
+                "service_area": "housing",
+                "action_taken": "Emergency plumber sent to stop a leak.",
+                "requires_follow_up": False,
+            }
+            for j in range(50)
+        ]
 
 
 PATHS = {
@@ -254,55 +264,96 @@ class Connection:
         return int(head[9:12]), body
 
 
+_clock = time.monotonic  # CLOCK_MONOTONIC: the same clock in the benchmark's process
+
+
 async def load(args: argparse.Namespace) -> dict:
     """Offers the plan open loop; writes sampled subjects; returns what was offered and served."""
-    clock = time.monotonic  # CLOCK_MONOTONIC: the same clock in the benchmark's process
-    urls = {"enquiry": args.enquiry, "complaints": args.complaints}
+    generator = LoadRun(args)
+    plan = schedule(args.rate, args.duration)
+    t0, sending_done, unfinished = await generator.offer(plan, drain=args.drain)
+    generator.samples.close()
+    return generator.figures(
+        plan, t0=t0, sending_done=sending_done, unfinished=unfinished, duration=args.duration
+    )
+
+
+def _pools(urls: dict[str, str]) -> dict[str, asyncio.LifoQueue[Connection]]:
+    """CONNECTIONS keep-alive connections per service, not yet opened."""
     pools: dict[str, asyncio.LifoQueue[Connection]] = {}
     for service, url in urls.items():
         host, port = url.removeprefix("http://").split(":")
         pools[service] = asyncio.LifoQueue()  # the warmest connection first
         for _ in range(CONNECTIONS[service]):
             pools[service].put_nowait(Connection(host, int(port)))
-    auth = f"Authorization: Bearer {args.token}"
-    bodies = Bodies(args.run, datetime.fromisoformat(args.moment))
-    plan = schedule(args.rate, args.duration)
-    # A line per sampled contact, flushed at once: the poller reads it while the load runs (a
-    # local write of ~50 bytes, far cheaper than a thread hop).
-    samples = open(args.samples, "w", buffering=1)  # noqa: SIM115, ASYNC230
-    created: dict[tuple[str, int], asyncio.Future[str | None]] = {}
-    stats = {
-        name: {"sent": 0, "ok": 0, "failed": 0, "events_ok": 0, "latency": [], "late": []}
-        for name in EVENTS
-    }
-    failures: list[str] = []
-    tasks: set[asyncio.Task[None]] = set()
-    behind: list[float] = []  # how late the generator itself started each request
-    answered: list[tuple[float, int]] = []  # (when, contact events) of each 2xx answer
+    return pools
 
-    async def one(due: float, kind: str, number: int) -> None:
-        figures = stats[kind]
+
+class LoadRun:
+    """The load generator's state: its connection pools, the subjects created, the figures."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.pools = _pools({"enquiry": args.enquiry, "complaints": args.complaints})
+        self.auth = f"Authorization: Bearer {args.token}"
+        self.bodies = Bodies(args.run, datetime.fromisoformat(args.moment))
+        # A line per sampled contact, flushed at once: the poller reads it while the load runs (a
+        # local write of ~50 bytes, far cheaper than a thread hop).
+        self.samples = open(args.samples, "w", buffering=1)  # noqa: SIM115
+        self.created: dict[tuple[str, int], asyncio.Future[str | None]] = {}
+        self.stats = {
+            name: {"sent": 0, "ok": 0, "failed": 0, "events_ok": 0, "latency": [], "late": []}
+            for name in EVENTS
+        }
+        self.failures: list[str] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.behind: list[float] = []  # how late the generator itself started each request
+        self.answered: list[tuple[float, int]] = []  # (when, contact events) of each 2xx answer
+
+    async def offer(
+        self, plan: list[tuple[float, str, int]], *, drain: float
+    ) -> tuple[float, float, int]:
+        """Starts each request at its due time, then waits up to `drain` s for the answers.
+
+        Returns the load's start (t0), when the last request was started, and how many were
+        still unanswered.
+        """
+        t0 = _clock() + 0.2
+        print(json.dumps({"t0": t0}), flush=True)  # the benchmark's process reads when load starts
+        for offset, kind, number in plan:
+            due = t0 + offset
+            delay = due - _clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.behind.append(_clock() - due)
+            if kind in FOLLOW_UPS:  # its acknowledgement may be scheduled before its answer
+                self.created.setdefault((kind, number), asyncio.get_running_loop().create_future())
+            task = asyncio.create_task(self.one(due, kind, number))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        sending_done = _clock()
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=drain)
+        return t0, sending_done, len(self.tasks)
+
+    async def one(self, due: float, kind: str, number: int) -> None:
+        """Sends request `number` of `kind` (an acknowledgement once its subject exists)."""
+        figures = self.stats[kind]
         future = None
         subject_id = None
         if kind.endswith("_ack"):
-            parent = created[(kind.removesuffix("_ack"), number)]
-            subject_id = await parent
+            subject_id = await self.created[(kind.removesuffix("_ack"), number)]
             if subject_id is None:
                 figures["failed"] += 1  # its creation failed: nothing to acknowledge
                 return
         elif kind in FOLLOW_UPS:
-            future = created.setdefault((kind, number), asyncio.get_running_loop().create_future())
-        path = PATHS[kind].format(id=subject_id)
-        body = bodies.body(kind, number)
-        request = (
-            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{auth}\r\n\r\n"
-        ).encode() + body
-        pool = pools[SERVICE[kind]]
+            future = self.created.setdefault(
+                (kind, number), asyncio.get_running_loop().create_future()
+            )
+        request = self._request(kind, number, subject_id)
+        pool = self.pools[SERVICE[kind]]
         connection = await pool.get()
-        sent = clock()
         figures["sent"] += 1
-        figures["late"].append(sent - due)
+        figures["late"].append(_clock() - due)
         answer_id = None
         try:
             try:
@@ -312,80 +363,88 @@ async def load(args: argparse.Namespace) -> dict:
                 status, answer = 0, repr(exc).encode()
             finally:
                 pool.put_nowait(connection)
-            returned = clock()
-            figures["latency"].append(returned - due)
-            if 200 <= status < 300:
-                figures["ok"] += 1
-                figures["events_ok"] += EVENTS[kind]
-                answered.append((returned, EVENTS[kind]))
-                if kind in ("calls", "visits", "enquiry", "complaint"):
-                    data = orjson.loads(answer)
-                    answer_id = data["results"][0]["id"] if "results" in data else data["id"]
-                    samples.write(f"{answer_id} {kind} {due:.6f} {returned:.6f}\n")
-            else:
-                figures["failed"] += 1
-                if len(failures) < 5:
-                    failures.append(f"{kind} {status}: {answer[:300].decode(errors='replace')}")
+            answer_id = self._answered(kind, due, status, answer)
         finally:
             if future is not None and not future.done():
                 future.set_result(answer_id)  # None: its acknowledgement is not sent
 
-    t0 = clock() + 0.2
-    print(json.dumps({"t0": t0}), flush=True)  # the benchmark's process reads when load starts
-    for offset, kind, number in plan:
-        due = t0 + offset
-        delay = due - clock()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        behind.append(clock() - due)
-        if kind in FOLLOW_UPS:  # its acknowledgement may be scheduled before its answer
-            created.setdefault((kind, number), asyncio.get_running_loop().create_future())
-        task = asyncio.create_task(one(due, kind, number))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    sending_done = clock()
-    if tasks:
-        await asyncio.wait(set(tasks), timeout=args.drain)
-    unfinished = len(tasks)
-    samples.close()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    late = [x for f in stats.values() for x in f["late"]]
-    latency = [x for f in stats.values() for x in f["latency"]]
-    return {
-        "t0": t0,
-        "duration": args.duration,
-        "scheduled_requests": len(plan),
-        "scheduled_events": sum(EVENTS[kind] for _, kind, _ in plan),
-        "sent": sum(f["sent"] for f in stats.values()),
-        "ok": sum(f["ok"] for f in stats.values()),
-        "failed": sum(f["failed"] for f in stats.values()),
-        "unfinished": unfinished,
-        "events_ok": sum(f["events_ok"] for f in stats.values()),
-        "behind_p50_ms": percentile(behind, 50) * 1000,
-        "behind_p99_ms": percentile(behind, 99) * 1000,
-        "behind_max_ms": max(behind, default=0) * 1000,
-        "events_answered_in_window": sum(n for at, n in answered if at <= t0 + args.duration),
-        "last_answer_s": max((at for at, _ in answered), default=t0) - t0,
-        "send_late_p50_ms": percentile(late, 50) * 1000,
-        "send_late_p99_ms": percentile(late, 99) * 1000,
-        "send_late_max_ms": max(late, default=0) * 1000,
-        "sending_took": sending_done - t0,
-        "request_p50_ms": percentile(latency, 50) * 1000,
-        "request_p99_ms": percentile(latency, 99) * 1000,
-        "by_kind": {
-            name: {
-                "sent": f["sent"],
-                "ok": f["ok"],
-                "failed": f["failed"],
-                "events_ok": f["events_ok"],
-                "p50_ms": percentile(f["latency"], 50) * 1000,
-                "p99_ms": percentile(f["latency"], 99) * 1000,
-            }
-            for name, f in stats.items()
-        },
-        "failures": failures,
-        "client_cpu": (usage.ru_utime + usage.ru_stime) / max(args.duration, 1e-9),
-    }
+    def _request(self, kind: str, number: int, subject_id: str | None) -> bytes:
+        path = PATHS[kind].format(id=subject_id)
+        body = self.bodies.body(kind, number)
+        return (
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{self.auth}\r\n\r\n"
+        ).encode() + body
+
+    def _answered(self, kind: str, due: float, status: int, answer: bytes) -> str | None:
+        """Counts an answer; returns the id it created when its clock is to be timed."""
+        returned = _clock()
+        figures = self.stats[kind]
+        figures["latency"].append(returned - due)
+        if not 200 <= status < 300:
+            figures["failed"] += 1
+            if len(self.failures) < 5:
+                self.failures.append(f"{kind} {status}: {answer[:300].decode(errors='replace')}")
+            return None
+        figures["ok"] += 1
+        figures["events_ok"] += EVENTS[kind]
+        self.answered.append((returned, EVENTS[kind]))
+        if kind not in ("calls", "visits", "enquiry", "complaint"):
+            return None
+        data = orjson.loads(answer)
+        answer_id = data["results"][0]["id"] if "results" in data else data["id"]
+        self.samples.write(f"{answer_id} {kind} {due:.6f} {returned:.6f}\n")
+        return answer_id
+
+    def figures(
+        self,
+        plan: list[tuple[float, str, int]],
+        *,
+        t0: float,
+        sending_done: float,
+        unfinished: int,
+        duration: float,
+    ) -> dict:
+        """What was offered and served, how late, and the generator's own CPU."""
+        stats = self.stats
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        late = [x for f in stats.values() for x in f["late"]]
+        latency = [x for f in stats.values() for x in f["latency"]]
+        return {
+            "t0": t0,
+            "duration": duration,
+            "scheduled_requests": len(plan),
+            "scheduled_events": sum(EVENTS[kind] for _, kind, _ in plan),
+            "sent": sum(f["sent"] for f in stats.values()),
+            "ok": sum(f["ok"] for f in stats.values()),
+            "failed": sum(f["failed"] for f in stats.values()),
+            "unfinished": unfinished,
+            "events_ok": sum(f["events_ok"] for f in stats.values()),
+            "behind_p50_ms": percentile(self.behind, 50) * 1000,
+            "behind_p99_ms": percentile(self.behind, 99) * 1000,
+            "behind_max_ms": max(self.behind, default=0) * 1000,
+            "events_answered_in_window": sum(n for at, n in self.answered if at <= t0 + duration),
+            "last_answer_s": max((at for at, _ in self.answered), default=t0) - t0,
+            "send_late_p50_ms": percentile(late, 50) * 1000,
+            "send_late_p99_ms": percentile(late, 99) * 1000,
+            "send_late_max_ms": max(late, default=0) * 1000,
+            "sending_took": sending_done - t0,
+            "request_p50_ms": percentile(latency, 50) * 1000,
+            "request_p99_ms": percentile(latency, 99) * 1000,
+            "by_kind": {
+                name: {
+                    "sent": f["sent"],
+                    "ok": f["ok"],
+                    "failed": f["failed"],
+                    "events_ok": f["events_ok"],
+                    "p50_ms": percentile(f["latency"], 50) * 1000,
+                    "p99_ms": percentile(f["latency"], 99) * 1000,
+                }
+                for name, f in stats.items()
+            },
+            "failures": self.failures,
+            "client_cpu": (usage.ru_utime + usage.ru_stime) / max(duration, 1e-9),
+        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -634,23 +693,9 @@ async def _wait(condition, timeout: float, what: str) -> None:  # noqa: ANN001
 async def measure_once(*, rate: float, seconds: float) -> dict:
     """Runs the whole system under the load once; returns every figure."""
     import httpx
-    from common import (
-        BENCH_DIR,
-        ROOT,
-        WORK_DIR,
-        Server,
-        WaitSampler,
-        api_key,
-        broker,
-        cpu_seconds,
-        log,
-        plain_dsn,
-        run_json_async,
-        scratch_database,
-    )
+    from common import BENCH_DIR, WORK_DIR, api_key, broker, log, scratch_database
 
     from contact_common.bus.kafka import ensure_topics
-    from contact_common.migrations import upgrade
 
     scopes = ["contacts:write", "enquiries:write", "standby:write", "complaints:write", "sla:read"]
     keys, token = api_key(scopes)
@@ -661,95 +706,150 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
         bootstrap = dev.bootstrap_servers
         await ensure_topics(bootstrap)
         async with scratch_database("e2e") as url:
-            for name, _, _ in SERVICES:
-                await upgrade(ROOT / "services" / name, url)
             with contextlib.ExitStack() as stack:
-                servers = {}
-                for name, app, prefix in SERVICES:
-                    env = {
-                        f"{prefix}DATABASE_URL": url,
-                        "DATABASE_URL": url,
-                        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                        "API_KEYS_FILE": str(keys),
-                        f"{prefix}LOG_LEVEL": "WARNING",
-                    }
-                    servers[name] = stack.enter_context(Server(app, env=env))
+                servers = await _start_services(stack, url=url, bootstrap=bootstrap, keys=keys)
                 log(f"e2e: four services up; contacts timed at {moment.isoformat()}")
-                enquiry = servers["enquiry-api"].url
                 headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
                 async with (
                     httpx.AsyncClient(headers=headers, timeout=30) as client,
                     LagSampler(bootstrap) as lag,
                 ):
-                    # Ready: sla-monitor has its partitions (a call's clock shows in its API)
-                    # and metrics-api has read everything so far (its group's lag is 0).
-                    answer = await client.post(
-                        f"{enquiry}/v1/calls",
-                        content=Bodies(f"{run_id}-w", moment).body("calls", 0),
-                    )
-                    if answer.status_code != 201:
-                        raise RuntimeError(
-                            f"e2e: POST /v1/calls {answer.status_code}: {answer.text}"
-                        )
-                    subject = answer.json()["results"][0]["id"]
                     clocks_url = f"{servers['sla-monitor'].url}/v1/clocks"
-
-                    async def clock_shown(subject: str = subject) -> bool:
-                        found = await client.get(clocks_url, params={"subject": subject})
-                        return found.status_code == 200 and bool(found.json())
-
-                    async def caught_up() -> bool:
-                        lags, _ = await lag.measure()
-                        return all(v == 0 for v in lags.values())
-
-                    await _wait(clock_shown, 120, "sla-monitor's first clock")
-                    await _wait(caught_up, 120, "the consumer groups catching up")
+                    await _ready(client, servers, lag, Bodies(f"{run_id}-w", moment))
                     log(f"e2e: ready; {rate:,.0f} contact events/s in bursts for {seconds:.0f} s")
-
                     pids = {name: s.process.pid for name, s in servers.items()}
                     pids["broker (tansu)"] = dev.process.pid
                     command = [sys.executable, str(BENCH_DIR / "e2e.py"), "load"]
-                    command += ["--enquiry", enquiry, "--complaints", servers["complaints-api"].url]
+                    command += ["--enquiry", servers["enquiry-api"].url]
+                    command += ["--complaints", servers["complaints-api"].url]
                     command += ["--token", token, "--rate", str(rate), "--duration", str(seconds)]
                     command += ["--run", run_id, "--moment", moment.isoformat()]
                     command += ["--samples", str(samples)]
-                    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                    cpu_from = time.monotonic()
-                    busy_before = machine_busy()
-                    load_average = [os.getloadavg()[0]]
-                    lag.start()
-                    async with (
-                        ClockPoller(plain_dsn(url), samples) as poller,
-                        WaitSampler(url) as waits,
-                        BlockSampler(plain_dsn(url)) as blocks,
-                    ):
-                        generated = await run_json_async(command, timeout=seconds + 300)
-                        load_end = generated["t0"] + generated["duration"]
-                        cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-                        cpu_wall = time.monotonic() - cpu_from
-                        busy_after = machine_busy()
-                        backlog = await _outbox_backlog(plain_dsn(url))
-                        load_average.append(os.getloadavg()[0])
-                        log(f"e2e: load done; {generated['ok']:,} requests answered 2xx")
-                        await poller.settle(timeout=90)
-                    drained_at = None
-                    deadline = time.monotonic() + 180
-                    while time.monotonic() < deadline:
-                        if lag.samples and all(v == 0 for v in lag.samples[-1][1].values()):
-                            drained_at = lag.samples[-1][0]
-                            break
-                        await asyncio.sleep(0.5)
+                    measured = await _under_load(command, pids, url, samples, lag, seconds)
+                    measured["drained_at"] = await _drained_at(lag)
                     await lag.stop_sampling()
-                    # The API shows what the table shows (a few of the sampled contacts).
-                    checked = list(poller.seen)[:: max(1, len(poller.seen) // 20)][:20]
-                    api_shown = 0
-                    for subject_id in checked:
-                        found = await client.get(clocks_url, params={"subject": str(subject_id)})
-                        api_shown += found.status_code == 200 and bool(found.json())
+                    measured["api_checked"] = await _clocks_in_api(
+                        client, clocks_url, measured["poller"]
+                    )
     samples.unlink(missing_ok=True)
+    return _figures(measured, lag.samples, rate=rate, seconds=seconds, moment=moment)
 
-    t0 = generated["t0"]
-    during = [(at - t0, lags, end) for at, lags, end in lag.samples if t0 <= at <= load_end]
+
+async def _start_services(
+    stack: contextlib.ExitStack, *, url: str, bootstrap: str, keys: Path
+) -> dict:
+    """Migrates the scratch database and serves the four services; stopped with `stack`."""
+    from common import ROOT, Server
+
+    from contact_common.migrations import upgrade
+
+    for name, _, _ in SERVICES:
+        await upgrade(ROOT / "services" / name, url)
+    servers = {}
+    for name, app, prefix in SERVICES:
+        env = {
+            f"{prefix}DATABASE_URL": url,
+            "DATABASE_URL": url,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "API_KEYS_FILE": str(keys),
+            f"{prefix}LOG_LEVEL": "WARNING",
+        }
+        servers[name] = stack.enter_context(Server(app, env=env))
+    return servers
+
+
+async def _ready(client: httpx.AsyncClient, servers: dict, lag: LagSampler, bodies: Bodies) -> None:
+    """Waits until sla-monitor has its partitions (a call's clock shows in its API) and
+    metrics-api has read everything so far (its group's lag is 0)."""
+    answer = await client.post(
+        f"{servers['enquiry-api'].url}/v1/calls", content=bodies.body("calls", 0)
+    )
+    if answer.status_code != 201:
+        raise RuntimeError(f"e2e: POST /v1/calls {answer.status_code}: {answer.text}")
+    subject = answer.json()["results"][0]["id"]
+    clocks_url = f"{servers['sla-monitor'].url}/v1/clocks"
+
+    async def clock_shown() -> bool:
+        found = await client.get(clocks_url, params={"subject": subject})
+        return found.status_code == 200 and bool(found.json())
+
+    async def caught_up() -> bool:
+        lags, _ = await lag.measure()
+        return all(v == 0 for v in lags.values())
+
+    await _wait(clock_shown, 120, "sla-monitor's first clock")
+    await _wait(caught_up, 120, "the consumer groups catching up")
+
+
+async def _under_load(
+    command: list[str],
+    pids: dict[str, int],
+    url: str,
+    samples: Path,
+    lag: LagSampler,
+    seconds: float,
+) -> dict:
+    """Runs the load generator while polling the clocks, PostgreSQL's waits and locks and the
+    lag; returns what it offered and the processes' CPU, until every sampled clock shows."""
+    from common import WaitSampler, cpu_seconds, log, plain_dsn, run_json_async
+
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_from = time.monotonic()
+    busy_before = machine_busy()
+    load_average = [os.getloadavg()[0]]
+    lag.start()
+    async with (
+        ClockPoller(plain_dsn(url), samples) as poller,
+        WaitSampler(url) as waits,
+        BlockSampler(plain_dsn(url)) as blocks,
+    ):
+        generated = await run_json_async(command, timeout=seconds + 300)
+        cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_wall = time.monotonic() - cpu_from
+        busy_after = machine_busy()
+        backlog = await _outbox_backlog(plain_dsn(url))
+        load_average.append(os.getloadavg()[0])
+        log(f"e2e: load done; {generated['ok']:,} requests answered 2xx")
+        await poller.settle(timeout=90)
+    busy = (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
+    return {
+        "generated": generated,
+        "poller": poller,
+        "cpu": {name: (cpu_after[name] - cpu_before[name]) / cpu_wall for name in pids},
+        "cpu_wall_s": cpu_wall,
+        "machine_busy": busy * (os.cpu_count() or 1),
+        "load_average": load_average,
+        "outbox_backlog": backlog,
+        "postgres_waits": waits.summary(),
+        "postgres_blocks": blocks.summary(),
+    }
+
+
+async def _drained_at(lag: LagSampler, timeout: float = 180) -> float | None:
+    """When the lag sampler first saw every group at lag 0, within `timeout` s; or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lag.samples and all(v == 0 for v in lag.samples[-1][1].values()):
+            return lag.samples[-1][0]
+        await asyncio.sleep(0.5)
+    return None
+
+
+async def _clocks_in_api(client: httpx.AsyncClient, clocks_url: str, poller: ClockPoller) -> str:
+    """The API shows what the table shows: of up to 20 sampled contacts, how many it shows."""
+    checked = list(poller.seen)[:: max(1, len(poller.seen) // 20)][:20]
+    api_shown = 0
+    for subject_id in checked:
+        found = await client.get(clocks_url, params={"subject": str(subject_id)})
+        api_shown += found.status_code == 200 and bool(found.json())
+    return f"{api_shown}/{len(checked)}"
+
+
+def _lag_figures(
+    samples: list[tuple[float, dict[str, int], int]], t0: float, load_end: float
+) -> tuple[dict, float]:
+    """Each group's lag during the load (start, end, max, slope) and contact.events' growth/s."""
+    during = [(at - t0, lags, end) for at, lags, end in samples if t0 <= at <= load_end]
     lag_figures = {}
     for group in GROUPS:
         series = [(t, lags[group]) for t, lags, _ in during]
@@ -763,6 +863,22 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
     published = (
         (during[-1][2] - during[0][2]) / (during[-1][0] - during[0][0]) if len(during) > 1 else 0.0
     )
+    return lag_figures, published
+
+
+def _figures(
+    measured: dict,
+    lag_samples: list[tuple[float, dict[str, int], int]],
+    *,
+    rate: float,
+    seconds: float,
+    moment: datetime,
+) -> dict:
+    """Every figure of one run, from what was measured."""
+    generated = measured["generated"]
+    poller: ClockPoller = measured["poller"]
+    load_end = generated["t0"] + generated["duration"]
+    lag_figures, published = _lag_figures(lag_samples, generated["t0"], load_end)
     delays = [(s[3] - s[2]) * 1000 for s in poller.seen.values()]
     from_due = [(s[3] - s[1]) * 1000 for s in poller.seen.values()]
     missing = len(poller.pending)
@@ -774,7 +890,7 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
             "p50_ms": percentile(values, 50),
             "p99_ms": percentile(values, 99),
         }
-    busy = (busy_after[0] - busy_before[0]) / max(busy_after[1] - busy_before[1], 1)
+    drained_at = measured["drained_at"]
     return {
         "rate": rate,
         "seconds": seconds,
@@ -795,14 +911,14 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
         "poll_query_p99_ms": percentile(poller.query_seconds, 99) * 1000,
         "lag": lag_figures,
         "drained_after_load_s": (drained_at - load_end) if drained_at is not None else None,
-        "cpu": {name: (cpu_after[name] - cpu_before[name]) / cpu_wall for name in pids},
-        "cpu_wall_s": cpu_wall,
-        "machine_busy": busy * (os.cpu_count() or 1),
-        "load_average": load_average,
-        "outbox_backlog": backlog,
-        "postgres_waits": waits.summary(),
-        "postgres_blocks": blocks.summary(),
-        "api_checked": f"{api_shown}/{len(checked)}",
+        "cpu": measured["cpu"],
+        "cpu_wall_s": measured["cpu_wall_s"],
+        "machine_busy": measured["machine_busy"],
+        "load_average": measured["load_average"],
+        "outbox_backlog": measured["outbox_backlog"],
+        "postgres_waits": measured["postgres_waits"],
+        "postgres_blocks": measured["postgres_blocks"],
+        "api_checked": measured["api_checked"],
     }
 
 
@@ -830,12 +946,23 @@ async def run(*, repeat: int, quick: bool, rate: float = GOAL_RATE) -> dict:
 def report(runs: list[dict], *, rate: float, seconds: float) -> dict:
     """The rows, goals and diagnostics of the runs (the last is reported)."""
     f = runs[-1]
+    return {
+        "name": "e2e",
+        "rows": _report_rows(f, rate=rate, seconds=seconds),
+        "runs": runs,
+        "command": f"python bench/run.py --only e2e{' --quick' if seconds < 300 else ''}",
+        "extra": _load_extra(f["load"], seconds) + _system_extra(f),
+    }
+
+
+def _report_rows(f: dict, *, rate: float, seconds: float) -> list[dict]:
+    """Accepted rate, API answer → clock, consumer lag: each against its goal."""
     load = f["load"]
     accepted = f["events_accepted_per_s"]
     lag_ok = all(
         g["slope_per_s"] <= 0.01 * rate and g["end"] is not None for g in f["lag"].values()
     )
-    rows = [
+    return [
         {
             "benchmark": "5. End to end",
             "measure": f"contact events/s offered in bursts for {seconds:.0f} s: answered 2xx "
@@ -867,8 +994,12 @@ def report(runs: list[dict], *, rate: float, seconds: float) -> dict:
             "met": lag_ok and rate >= GOAL_RATE,
         },
     ]
+
+
+def _load_extra(load: dict, seconds: float) -> list[str]:
+    """What the generator offered and how late, and the requests' latency by kind."""
     kinds = load["by_kind"]
-    extra = [
+    return [
         f"offered: {load['scheduled_requests']:,} requests carrying {load['scheduled_events']:,} "
         f"contact events in {seconds:.0f} s; answered 2xx {load['ok']:,}, failed "
         f"{load['failed']:,}, unanswered at the end {load['unfinished']}"
@@ -889,6 +1020,12 @@ def report(runs: list[dict], *, rate: float, seconds: float) -> dict:
             for name, k in kinds.items()
             if k["sent"]
         ),
+    ]
+
+
+def _system_extra(f: dict) -> list[str]:
+    """Clock delays by kind, the lag's drain, CPU, outboxes, PostgreSQL and the contacts' times."""
+    return [
         "API answer → clock visible by kind, p50 / p99 (ms): "
         + ", ".join(
             f"{name} {k['p50_ms']:.0f} / {k['p99_ms']:.0f} (n {k['n']:,})"
@@ -919,13 +1056,6 @@ def report(runs: list[dict], *, rate: float, seconds: float) -> dict:
         f"holder's transaction; sampled every second): {f.get('postgres_blocks', '—')}",
         f"contacts' times: {f['contacts_at']} (office hours, so calls and visits start clocks)",
     ]
-    return {
-        "name": "e2e",
-        "rows": rows,
-        "runs": runs,
-        "command": f"python bench/run.py --only e2e{' --quick' if seconds < 300 else ''}",
-        "extra": extra,
-    }
 
 
 def main() -> None:

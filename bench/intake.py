@@ -95,49 +95,55 @@ async def run(*, repeat: int, quick: bool) -> dict:
                 Server("minimal_app:create_app", app_dir=BENCH_DIR, env=env) as minimal,
                 Server("enquiry_api.main:create_app", env=env) as enquiry,
             ):
-                minimal_url = f"{minimal.url}/v1/enquiries"
-                enquiry_url = f"{enquiry.url}/v1/enquiries"
                 for rep in range(repeat):
                     log(f"intake {rep + 1}/{repeat}: maxima (closed loop, {CONNECTIONS} conn.)")
-                    cpu_before = cpu_seconds(minimal.process.pid)
-                    minimal_max = await _load(minimal_url, body, None, rate=0, duration=saturate)
-                    minimal_max["server_cpu"] = (
-                        cpu_seconds(minimal.process.pid) - cpu_before
-                    ) / saturate
-                    cpu_before = cpu_seconds(enquiry.process.pid)
+                    minimal_max = await _maximum(minimal, body, None, saturate=saturate)
                     async with WaitSampler(url) as waits:
-                        enquiry_max = await _load(
-                            enquiry_url, body, token, rate=0, duration=saturate
-                        )
-                    enquiry_max["server_cpu"] = (
-                        cpu_seconds(enquiry.process.pid) - cpu_before
-                    ) / saturate
+                        enquiry_max = await _maximum(enquiry, body, token, saturate=saturate)
                     enquiry_max["postgres_waits"] = waits.summary()
                     rate = round(enquiry_max["achieved_rps"] / 2)
                     log(f"intake {rep + 1}/{repeat}: both at {rate}/s (open loop)")
-                    enquiry_half = await _load(enquiry_url, body, token, rate=rate, duration=steady)
-                    minimal_half = await _load(minimal_url, body, None, rate=rate, duration=steady)
-                    figures = {
-                        "minimal_max": minimal_max,
-                        "enquiry_max": enquiry_max,
-                        "offered_rps": rate,
-                        "enquiry_half": enquiry_half,
-                        "minimal_half": minimal_half,
-                    }
+                    enquiry_half = await _load(
+                        f"{enquiry.url}/v1/enquiries", body, token, rate=rate, duration=steady
+                    )
+                    minimal_half = await _load(
+                        f"{minimal.url}/v1/enquiries", body, None, rate=rate, duration=steady
+                    )
                     log(
                         f"intake {rep + 1}: max {enquiry_max['achieved_rps']:.0f}/s vs minimal "
                         f"{minimal_max['achieved_rps']:.0f}/s; at {rate}/s p50 "
                         f"{enquiry_half['p50_ms']:.1f} ms p99 {enquiry_half['p99_ms']:.1f} ms"
                     )
-                    runs.append(figures)
+                    runs.append(
+                        {
+                            "minimal_max": minimal_max,
+                            "enquiry_max": enquiry_max,
+                            "offered_rps": rate,
+                            "enquiry_half": enquiry_half,
+                            "minimal_half": minimal_half,
+                        }
+                    )
+    return _result(runs)
 
-    def med(path: tuple[str, str]) -> float:
-        return median([r[path[0]][path[1]] for r in runs])
 
-    enquiry_max = med(("enquiry_max", "achieved_rps"))
-    minimal_max = med(("minimal_max", "achieved_rps"))
+async def _maximum(server: Server, body: Path, token: str | None, *, saturate: float) -> dict:
+    """One server's maximum (closed loop), with its process's CPU (1.0 = one core busy)."""
+    cpu_before = cpu_seconds(server.process.pid)
+    figures = await _load(f"{server.url}/v1/enquiries", body, token, rate=0, duration=saturate)
+    figures["server_cpu"] = (cpu_seconds(server.process.pid) - cpu_before) / saturate
+    return figures
+
+
+def _med(runs: list[dict], measurement: str, figure: str) -> float:
+    return median([r[measurement][figure] for r in runs])
+
+
+def _result(runs: list[dict]) -> dict:
+    """The rows against the goals and the diagnostics, from every repetition's figures."""
+    enquiry_max = _med(runs, "enquiry_max", "achieved_rps")
+    minimal_max = _med(runs, "minimal_max", "achieved_rps")
     ratio = enquiry_max / minimal_max
-    p99_half = med(("enquiry_half", "p99_ms"))
+    p99_half = _med(runs, "enquiry_half", "p99_ms")
     errors = sum(
         r[k]["non_2xx"] + r[k]["errors"] for r in runs for k in ("enquiry_max", "enquiry_half")
     )
@@ -155,10 +161,10 @@ async def run(*, repeat: int, quick: bool) -> dict:
             "benchmark": "1. Intake",
             "measure": f"latency at half our max ({median([r['offered_rps'] for r in runs]):,.0f} "
             "req/s offered, open loop): p50 / p99",
-            "value": f"{med(('enquiry_half', 'p50_ms')):.1f} / {p99_half:.1f} ms "
-            f"({med(('enquiry_half', 'achieved_rps')):,.0f} req/s served)",
-            "baseline": f"{med(('minimal_half', 'p50_ms')):.1f} / "
-            f"{med(('minimal_half', 'p99_ms')):.1f} ms (minimal, same load)",
+            "value": f"{_med(runs, 'enquiry_half', 'p50_ms'):.1f} / {p99_half:.1f} ms "
+            f"({_med(runs, 'enquiry_half', 'achieved_rps'):,.0f} req/s served)",
+            "baseline": f"{_med(runs, 'minimal_half', 'p50_ms'):.1f} / "
+            f"{_med(runs, 'minimal_half', 'p99_ms'):.1f} ms (minimal, same load)",
             "ratio": "",
             "goal": "p99 < 50 ms",
             "met": p99_half < 50,
@@ -169,24 +175,28 @@ async def run(*, repeat: int, quick: bool) -> dict:
         "rows": rows,
         "runs": runs,
         "errors": errors,
-        "extra": [
-            f"latency at saturation (closed loop, {CONNECTIONS} connections), p50 / p99: "
-            f"enquiry-api {med(('enquiry_max', 'p50_ms')):.1f} / "
-            f"{med(('enquiry_max', 'p99_ms')):.1f} ms, minimal "
-            f"{med(('minimal_max', 'p50_ms')):.1f} / {med(('minimal_max', 'p99_ms')):.1f} ms",
-            "CPU during the maxima, per repetition (1.0 = one core busy): enquiry-api process "
-            + ", ".join(f"{r['enquiry_max']['server_cpu']:.2f}" for r in runs)
-            + "; its load generator "
-            + ", ".join(f"{r['enquiry_max']['client_cpu']:.2f}" for r in runs)
-            + "; minimal app process "
-            + ", ".join(f"{r['minimal_max']['server_cpu']:.2f}" for r in runs)
-            + "; its load generator "
-            + ", ".join(f"{r['minimal_max']['client_cpu']:.2f}" for r in runs),
-            "p99 at half our max, per repetition (ms): "
-            + ", ".join(f"{r['enquiry_half']['p99_ms']:.1f}" for r in runs),
-            "PostgreSQL backends of the run's database by wait (mean count per 50 ms sample) "
-            "during enquiry-api's maximum: "
-            + runs[len(runs) // 2]["enquiry_max"]["postgres_waits"],
-            f"failed or non-2xx requests to enquiry-api over all repetitions: {errors}",
-        ],
+        "extra": _extra(runs, errors),
     }
+
+
+def _extra(runs: list[dict], errors: int) -> list[str]:
+    """Latency at saturation, CPU, p99 per repetition, PostgreSQL's waits, failures."""
+    return [
+        f"latency at saturation (closed loop, {CONNECTIONS} connections), p50 / p99: "
+        f"enquiry-api {_med(runs, 'enquiry_max', 'p50_ms'):.1f} / "
+        f"{_med(runs, 'enquiry_max', 'p99_ms'):.1f} ms, minimal "
+        f"{_med(runs, 'minimal_max', 'p50_ms'):.1f} / {_med(runs, 'minimal_max', 'p99_ms'):.1f} ms",
+        "CPU during the maxima, per repetition (1.0 = one core busy): enquiry-api process "
+        + ", ".join(f"{r['enquiry_max']['server_cpu']:.2f}" for r in runs)
+        + "; its load generator "
+        + ", ".join(f"{r['enquiry_max']['client_cpu']:.2f}" for r in runs)
+        + "; minimal app process "
+        + ", ".join(f"{r['minimal_max']['server_cpu']:.2f}" for r in runs)
+        + "; its load generator "
+        + ", ".join(f"{r['minimal_max']['client_cpu']:.2f}" for r in runs),
+        "p99 at half our max, per repetition (ms): "
+        + ", ".join(f"{r['enquiry_half']['p99_ms']:.1f}" for r in runs),
+        "PostgreSQL backends of the run's database by wait (mean count per 50 ms sample) "
+        "during enquiry-api's maximum: " + runs[len(runs) // 2]["enquiry_max"]["postgres_waits"],
+        f"failed or non-2xx requests to enquiry-api over all repetitions: {errors}",
+    ]

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from aiokafka import AIOKafkaConsumer
@@ -41,6 +42,14 @@ from contact_common.bus.relay import OutboxRelay
 from contact_common.bus.topics import CONTACT_EVENTS, SLA_EVENTS
 from contact_common.db import create_engine, create_session_factory
 from contact_common.events import Channel, EnquiryOpened, EnquiryOpenedData, encode_event
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from contact_common.outbox import Outbox
+
+    Sessions = async_sessionmaker[AsyncSession]
 
 # The consumer's longest wait for a fetch to fill: the platform's consumers' own setting
 # (EventConsumer's DEFAULT_FETCH_MAX_WAIT_MS, 50 ms). With aiokafka's default of 500 ms the bundled
@@ -184,78 +193,19 @@ async def run(*, repeat: int, quick: bool) -> dict:
             try:
                 async with _relay_of(outbox, engine, bootstrap):
                     for rep in range(repeat):
-                        log(f"relay {rep + 1}/{repeat}: {rate:.0f} events/s for {seconds}s, relay")
-                        committed: dict[str, float] = {}
-
-                        async def via_outbox(
-                            i: int, committed: dict[str, float] = committed
-                        ) -> None:
-                            event = _event(i)
-                            async with session_factory() as session, session.begin():
-                                await outbox.add(session, event)
-                                # Stamped as COMMIT is sent, as the baseline stamps before
-                                # send(): stamped after COMMIT returns, a busy writer (200 tasks)
-                                # saw events arrive "before" their commit (p50 below zero).
-                                committed[str(event.id)] = time.time()
-
-                        await _paced(rate, int(rate * seconds), via_outbox)
-                        relay_latency = _latencies(committed, await tap.arrivals(set(committed)))
-
-                        log(f"relay {rep + 1}/{repeat}: the same, aiokafka direct")
-                        sent: dict[str, float] = {}
-
-                        async def direct(i: int, sent: dict[str, float] = sent) -> None:
-                            event = _event(i)
-                            sent[str(event.id)] = time.time()
-                            await producer.send(
-                                CONTACT_EVENTS,
-                                value=encode_event(event),
-                                key=event.subject.encode(),
-                                headers=list(STRUCTURED_HEADERS),
+                        runs.append(
+                            await _repetition(
+                                rep + 1,
+                                repeat,
+                                outbox,
+                                session_factory,
+                                producer,
+                                tap,
+                                rate=rate,
+                                seconds=seconds,
+                                backlog=backlog,
                             )
-
-                        await _paced(rate, int(rate * seconds), direct)
-                        direct_latency = _latencies(sent, await tap.arrivals(set(sent)))
-
-                        log(f"relay {rep + 1}/{repeat}: a backlog of {backlog:,} committed at once")
-                        events = [_event(i) for i in range(backlog)]
-                        async with session_factory() as session, session.begin():
-                            await outbox.add_many(session, events)
-                        commit = time.time()
-                        arrived = await tap.arrivals({str(e.id) for e in events})
-                        relay_eps = len(arrived) / (max(arrived.values()) - commit)
-
-                        events = [_event(i) for i in range(backlog)]
-                        payloads = [(encode_event(e), e.subject.encode()) for e in events]
-                        start = time.time()
-                        futures = [
-                            await producer.send(
-                                CONTACT_EVENTS,
-                                value=value,
-                                key=key,
-                                headers=list(STRUCTURED_HEADERS),
-                            )
-                            for value, key in payloads
-                        ]
-                        await asyncio.gather(*futures)
-                        arrived_direct = await tap.arrivals({str(e.id) for e in events})
-                        direct_eps = len(arrived_direct) / (max(arrived_direct.values()) - start)
-                        figures = {
-                            "relay_latency": relay_latency,
-                            "direct_latency": direct_latency,
-                            "relay_eps": relay_eps,
-                            "direct_eps": direct_eps,
-                            "backlog": backlog,
-                            "backlog_arrived": len(arrived),
-                        }
-                        log(
-                            f"relay {rep + 1}: p50/p99 {relay_latency['p50_ms']:.0f}/"
-                            f"{relay_latency['p99_ms']:.0f} ms "
-                            f"(direct {direct_latency['p50_ms']:.0f}/"
-                            f"{direct_latency['p99_ms']:.0f}); {relay_eps:,.0f} events/s "
-                            f"(direct {direct_eps:,.0f})"
                         )
-                        runs.append(figures)
             finally:
                 tap.stop()
                 await producer.stop()
@@ -266,6 +216,119 @@ async def run(*, repeat: int, quick: bool) -> dict:
             wait: await idle_fetch_cost(bootstrap, dev.process.pid, wait)
             for wait in (FETCH_MAX_WAIT_MS, 500)
         }
+    return _result(runs, rate=rate, idle_cost=idle_cost)
+
+
+async def _repetition(
+    number: int,
+    repeat: int,
+    outbox: Outbox,
+    session_factory: Sessions,
+    producer: AIOKafkaProducer,
+    tap: Tap,
+    *,
+    rate: float,
+    seconds: float,
+    backlog: int,
+) -> dict:
+    """Latency at `rate` and events/s draining `backlog`, via the outbox and aiokafka direct."""
+    which = f"{number}/{repeat}"
+    log(f"relay {which}: {rate:.0f} events/s for {seconds}s, relay")
+    relay_latency = await _outbox_latency(outbox, session_factory, tap, rate, seconds)
+    log(f"relay {which}: the same, aiokafka direct")
+    direct_latency = await _direct_latency(producer, tap, rate, seconds)
+    log(f"relay {which}: a backlog of {backlog:,} committed at once")
+    relay_eps, backlog_arrived = await _outbox_drain(outbox, session_factory, tap, backlog)
+    direct_eps = await _direct_drain(producer, tap, backlog)
+    log(
+        f"relay {number}: p50/p99 {relay_latency['p50_ms']:.0f}/"
+        f"{relay_latency['p99_ms']:.0f} ms "
+        f"(direct {direct_latency['p50_ms']:.0f}/"
+        f"{direct_latency['p99_ms']:.0f}); {relay_eps:,.0f} events/s "
+        f"(direct {direct_eps:,.0f})"
+    )
+    return {
+        "relay_latency": relay_latency,
+        "direct_latency": direct_latency,
+        "relay_eps": relay_eps,
+        "direct_eps": direct_eps,
+        "backlog": backlog,
+        "backlog_arrived": backlog_arrived,
+    }
+
+
+async def _outbox_latency(
+    outbox: Outbox, session_factory: Sessions, tap: Tap, rate: float, seconds: float
+) -> dict:
+    """One event per transaction at `rate`, open loop: COMMIT → consumer arrival."""
+    committed: dict[str, float] = {}
+
+    async def via_outbox(i: int) -> None:
+        event = _event(i)
+        async with session_factory() as session, session.begin():
+            await outbox.add(session, event)
+            # Stamped as COMMIT is sent, as the baseline stamps before send(): stamped after
+            # COMMIT returns, a busy writer (200 tasks) saw events arrive "before" their commit
+            # (p50 below zero).
+            committed[str(event.id)] = time.time()
+
+    await _paced(rate, int(rate * seconds), via_outbox)
+    return _latencies(committed, await tap.arrivals(set(committed)))
+
+
+async def _direct_latency(
+    producer: AIOKafkaProducer, tap: Tap, rate: float, seconds: float
+) -> dict:
+    """The same messages sent straight to the broker at `rate`: send() → consumer arrival."""
+    sent: dict[str, float] = {}
+
+    async def direct(i: int) -> None:
+        event = _event(i)
+        sent[str(event.id)] = time.time()
+        await producer.send(
+            CONTACT_EVENTS,
+            value=encode_event(event),
+            key=event.subject.encode(),
+            headers=list(STRUCTURED_HEADERS),
+        )
+
+    await _paced(rate, int(rate * seconds), direct)
+    return _latencies(sent, await tap.arrivals(set(sent)))
+
+
+async def _outbox_drain(
+    outbox: Outbox, session_factory: Sessions, tap: Tap, backlog: int
+) -> tuple[float, int]:
+    """`backlog` events committed in one transaction: events/s to the last arrival, arrived."""
+    events = [_event(i) for i in range(backlog)]
+    async with session_factory() as session, session.begin():
+        await outbox.add_many(session, events)
+    commit = time.time()
+    arrived = await tap.arrivals({str(e.id) for e in events})
+    return len(arrived) / (max(arrived.values()) - commit), len(arrived)
+
+
+async def _direct_drain(producer: AIOKafkaProducer, tap: Tap, backlog: int) -> float:
+    """The same backlog sent straight to the broker: events/s to the last arrival."""
+    events = [_event(i) for i in range(backlog)]
+    payloads = [(encode_event(e), e.subject.encode()) for e in events]
+    start = time.time()
+    futures = [
+        await producer.send(
+            CONTACT_EVENTS,
+            value=value,
+            key=key,
+            headers=list(STRUCTURED_HEADERS),
+        )
+        for value, key in payloads
+    ]
+    await asyncio.gather(*futures)
+    arrived = await tap.arrivals({str(e.id) for e in events})
+    return len(arrived) / (max(arrived.values()) - start)
+
+
+def _result(runs: list[dict], *, rate: float, idle_cost: dict[int, float]) -> dict:
+    """The rows against the goals and the diagnostics, from every repetition's figures."""
 
     def med(key: str, field: str | None = None) -> float:
         return median([r[key][field] if field else r[key] for r in runs])

@@ -111,7 +111,53 @@ def _met(value: bool | None) -> str:
     return "—" if value is None else "**yes**" if value else "**no**"
 
 
+# How the load is generated and how to profile: the same in every report.
+_LOAD_AND_PROFILES = (
+    "### Load generation",
+    "",
+    "`bench/loadgen.py`, a process of its own: HTTP/1.1 keep-alive on plain asyncio streams "
+    "(uvloop). Maximum throughput is closed loop (32 connections, each sends when answered). "
+    "Latency at a fixed offered load is open loop: request i is due at t0 + i/rate and its "
+    "latency counts from that due time, not from when a connection was free, so a slow "
+    "server's queueing shows (no coordinated omission). The first 2 s are a warm-up. Servers "
+    "run as in production: `python -m uvicorn ... --factory --loop uvloop --http httptools "
+    "--no-access-log`, one process each, log level WARNING. The end-to-end benchmark has "
+    "a generator of its own (`bench/e2e.py load`, the same open-loop approach with varied "
+    "bodies, bursts and keep-alive pools per service; see its method above).",
+    "",
+    "### Profiles",
+    "",
+    "`bench/profile.py` serves one service as production does under pyinstrument (a "
+    "sampling profiler, every 1 ms), drives one hot path and writes the call tree as "
+    "text and HTML under `var/bench/profiles/` (plus the `.pyisession`, which "
+    "`pyinstrument --load` renders again):",
+    "",
+    "```sh",
+    ".tools/bin/uv run python bench/profile.py intake   # POST /v1/enquiries, closed loop",
+    ".tools/bin/uv run python bench/profile.py standby  # 5 × 1,000-record standby batches",
+    ".tools/bin/uv run python bench/profile.py relay    # the outbox relay, 20,000 rows",
+    ".tools/bin/uv run python bench/profile.py sla      # sla-monitor's consumer, 20,000 events",
+    "```",
+    "",
+    "uvloop, httptools and asyncpg's protocol are C: their time shows in the event loop's "
+    "`run` or under the awaiting Python frame.",
+    "",
+    "## What limits the goals not met",
+    "",
+)
+
+
 def write_markdown(path: Path, results: dict, info: dict, argv: list[str]) -> None:
+    """BENCHMARKS.md: the machine, the medians, each benchmark's method, what limits the goals."""
+    lines = _preamble(info, argv)
+    lines += _results_table(results)
+    lines += _methods(results)
+    lines += [*_LOAD_AND_PROFILES, intake.FINDINGS, standby.FINDINGS, FINDINGS, ""]
+    path.write_text("\n".join(lines))
+
+
+def _preamble(info: dict, argv: list[str]) -> list[str]:
+    """How to reproduce the file, and the machine it was measured on."""
     lines = [
         "# Benchmarks",
         "",
@@ -142,6 +188,13 @@ def write_markdown(path: Path, results: dict, info: dict, argv: list[str]) -> No
         "same run, and the medians over the repetitions (each repetition's figures are in "
         "`var/bench/results.json`).",
         "",
+    ]
+    return lines
+
+
+def _results_table(results: dict) -> list[str]:
+    """One row per measure of every benchmark that has figures, in BENCHMARKS order."""
+    lines = [
         "## Results (medians)",
         "",
         "| benchmark | measure | value | baseline (same run) | ratio | goal | met? |",
@@ -159,7 +212,12 @@ def write_markdown(path: Path, results: dict, info: dict, argv: list[str]) -> No
                 )
                 + f" | {_met(row['met'])} |"
             )
-    lines += ["", "## Method and diagnostics", ""]
+    return lines
+
+
+def _methods(results: dict) -> list[str]:
+    """Each benchmark's method, repetitions, command and diagnostics."""
+    lines = ["", "## Method and diagnostics", ""]
     for name in BENCHMARKS:
         if name not in results:
             continue
@@ -176,45 +234,7 @@ def write_markdown(path: Path, results: dict, info: dict, argv: list[str]) -> No
             lines.append("")
             lines += [f"- {extra}" for extra in result["extra"]]
         lines.append("")
-    lines += [
-        "### Load generation",
-        "",
-        "`bench/loadgen.py`, a process of its own: HTTP/1.1 keep-alive on plain asyncio streams "
-        "(uvloop). Maximum throughput is closed loop (32 connections, each sends when answered). "
-        "Latency at a fixed offered load is open loop: request i is due at t0 + i/rate and its "
-        "latency counts from that due time, not from when a connection was free, so a slow "
-        "server's queueing shows (no coordinated omission). The first 2 s are a warm-up. Servers "
-        "run as in production: `python -m uvicorn ... --factory --loop uvloop --http httptools "
-        "--no-access-log`, one process each, log level WARNING. The end-to-end benchmark has "
-        "a generator of its own (`bench/e2e.py load`, the same open-loop approach with varied "
-        "bodies, bursts and keep-alive pools per service; see its method above).",
-        "",
-        "### Profiles",
-        "",
-        "`bench/profile.py` serves one service as production does under pyinstrument (a "
-        "sampling profiler, every 1 ms), drives one hot path and writes the call tree as "
-        "text and HTML under `var/bench/profiles/` (plus the `.pyisession`, which "
-        "`pyinstrument --load` renders again):",
-        "",
-        "```sh",
-        ".tools/bin/uv run python bench/profile.py intake   # POST /v1/enquiries, closed loop",
-        ".tools/bin/uv run python bench/profile.py standby  # 5 × 1,000-record standby batches",
-        ".tools/bin/uv run python bench/profile.py relay    # the outbox relay, 20,000 rows",
-        ".tools/bin/uv run python bench/profile.py sla      # sla-monitor's consumer, 20,000 "
-        "events",
-        "```",
-        "",
-        "uvloop, httptools and asyncpg's protocol are C: their time shows in the event loop's "
-        "`run` or under the awaiting Python frame.",
-        "",
-        "## What limits the goals not met",
-        "",
-        intake.FINDINGS,
-        standby.FINDINGS,
-        FINDINGS,
-        "",
-    ]
-    path.write_text("\n".join(lines))
+    return lines
 
 
 async def main() -> None:

@@ -32,6 +32,19 @@ async def _run(command: list[str], timeout: float) -> str:
     return done.stdout.decode()
 
 
+def _sla_figures(out: str) -> dict:
+    """The figures bench_sla.py printed: events/s, breach delays and memory at 100k and 1M."""
+    return {
+        "events_per_second": _number(rf"= {NUMBER} events/s", out),
+        "p99_100k_ms": _number(rf"100,000 clocks open:.*?p99 {NUMBER} ms", out),
+        "p99_1m_ms": _number(rf"1,000,000 clocks open:.*?p99 {NUMBER} ms", out),
+        "p50_1m_ms": _number(rf"1,000,000 clocks open:.*?p50 {NUMBER} ms", out),
+        "rss_100k": _number(rf"100,000 clocks open:.*?RSS {NUMBER} MiB", out),
+        "rss_1m": _number(rf"1,000,000 clocks open:.*?RSS {NUMBER} MiB", out),
+        "output": out.strip(),
+    }
+
+
 async def run_sla(*, repeat: int, quick: bool, full: bool) -> dict:
     """bench_sla.py `repeat` times: events/s, breach delay with 100k and 1M clocks, memory."""
     events, stream = (100_000, 300) if full else (20_000, 60) if quick else (40_000, 100)
@@ -40,16 +53,7 @@ async def run_sla(*, repeat: int, quick: bool, full: bool) -> dict:
     runs = []
     for rep in range(repeat):
         log(f"sla-monitor {rep + 1}/{repeat}: {' '.join(command[1:])}")
-        out = await _run(command, timeout=3600)
-        figures = {
-            "events_per_second": _number(rf"= {NUMBER} events/s", out),
-            "p99_100k_ms": _number(rf"100,000 clocks open:.*?p99 {NUMBER} ms", out),
-            "p99_1m_ms": _number(rf"1,000,000 clocks open:.*?p99 {NUMBER} ms", out),
-            "p50_1m_ms": _number(rf"1,000,000 clocks open:.*?p50 {NUMBER} ms", out),
-            "rss_100k": _number(rf"100,000 clocks open:.*?RSS {NUMBER} MiB", out),
-            "rss_1m": _number(rf"1,000,000 clocks open:.*?RSS {NUMBER} MiB", out),
-            "output": out.strip(),
-        }
+        figures = _sla_figures(await _run(command, timeout=3600))
         log(f"sla-monitor {rep + 1}: {figures['events_per_second']:,.0f} events/s")
         runs.append(figures)
 

@@ -132,68 +132,80 @@ async def run(*, repeat: int, quick: bool) -> dict:
                     timeout=300,
                 ) as client:
                     # A warm-up batch: the first request pays for imports and connections.
-                    warm = orjson.dumps(_records("warm", 100))
-                    answer = await client.post(
-                        "/v1/standby/call-records",
-                        content=warm,
-                        headers={"Content-Type": "application/json"},
-                    )
-                    answer.raise_for_status()
+                    await _post(client, orjson.dumps(_records("warm", 100)))
                     for rep in range(repeat):
                         prefix = f"R{rep}-{uuid.uuid4().hex[:6]}"
-                        bodies = [
-                            orjson.dumps(_records(f"{prefix}-{b}", batch)) for b in range(batches)
-                        ]
                         log(f"standby {rep + 1}/{repeat}: {batches} batches of {batch} via the API")
-                        cpu_before = cpu_seconds(server.process.pid)
-                        created = 0
-                        async with WaitSampler(url) as waits:
-                            started = time.perf_counter()
-                            for body in bodies:
-                                answer = await client.post(
-                                    "/v1/standby/call-records",
-                                    content=body,
-                                    headers={"Content-Type": "application/json"},
-                                )
-                                answer.raise_for_status()
-                                created += answer.json()["created"]
-                            api_seconds = time.perf_counter() - started
-                        server_cpu = (cpu_seconds(server.process.pid) - cpu_before) / api_seconds
-                        copies = [
-                            _copy_csv(_records(f"{prefix}-{b}", batch), f"copy-{prefix}")
-                            for b in range(batches)
-                        ]
-                        connection = await asyncpg.connect(plain_dsn(url))
-                        try:
-                            started = time.perf_counter()
-                            for data in copies:
-                                await connection.copy_to_table(
-                                    "standby_record",
-                                    schema_name="enquiry",
-                                    source=io.BytesIO(data),
-                                    columns=COLUMNS,
-                                    format="csv",
-                                )
-                            copy_seconds = time.perf_counter() - started
-                        finally:
-                            await connection.close()
-                        total = batch * batches
-                        figures = {
-                            "records": total,
-                            "created": created,
-                            "api_rps": total / api_seconds,
-                            "copy_rps": total / copy_seconds,
-                            "api_seconds": api_seconds,
-                            "copy_seconds": copy_seconds,
-                            "server_cpu": server_cpu,
-                            "postgres_waits": waits.summary(),
-                        }
+                        figures = await _repetition(
+                            client, server, url, prefix, batch=batch, batches=batches
+                        )
                         log(
                             f"standby {rep + 1}: API {figures['api_rps']:,.0f} records/s, "
                             f"COPY {figures['copy_rps']:,.0f} records/s"
                         )
                         runs.append(figures)
+    return _result(runs, batch=batch, batches=batches)
 
+
+async def _post(client: httpx.AsyncClient, body: bytes) -> int:
+    """Uploads one batch; returns how many records it created."""
+    answer = await client.post(
+        "/v1/standby/call-records",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    answer.raise_for_status()
+    return answer.json()["created"]
+
+
+async def _repetition(
+    client: httpx.AsyncClient, server: Server, url: str, prefix: str, *, batch: int, batches: int
+) -> dict:
+    """The same rows uploaded through the API, then copied with COPY; both timed."""
+    bodies = [orjson.dumps(_records(f"{prefix}-{b}", batch)) for b in range(batches)]
+    cpu_before = cpu_seconds(server.process.pid)
+    created = 0
+    async with WaitSampler(url) as waits:
+        started = time.perf_counter()
+        for body in bodies:
+            created += await _post(client, body)
+        api_seconds = time.perf_counter() - started
+    server_cpu = (cpu_seconds(server.process.pid) - cpu_before) / api_seconds
+    copies = [_copy_csv(_records(f"{prefix}-{b}", batch), f"copy-{prefix}") for b in range(batches)]
+    copy_seconds = await _copy(url, copies)
+    total = batch * batches
+    return {
+        "records": total,
+        "created": created,
+        "api_rps": total / api_seconds,
+        "copy_rps": total / copy_seconds,
+        "api_seconds": api_seconds,
+        "copy_seconds": copy_seconds,
+        "server_cpu": server_cpu,
+        "postgres_waits": waits.summary(),
+    }
+
+
+async def _copy(url: str, copies: list[bytes]) -> float:
+    """COPYs each CSV batch into enquiry.standby_record; returns the seconds it took."""
+    connection = await asyncpg.connect(plain_dsn(url))
+    try:
+        started = time.perf_counter()
+        for data in copies:
+            await connection.copy_to_table(
+                "standby_record",
+                schema_name="enquiry",
+                source=io.BytesIO(data),
+                columns=COLUMNS,
+                format="csv",
+            )
+        return time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+def _result(runs: list[dict], *, batch: int, batches: int) -> dict:
+    """The row against the goal and the diagnostics, from every repetition's figures."""
     api = median([r["api_rps"] for r in runs])
     copy = median([r["copy_rps"] for r in runs])
     ratio = api / copy

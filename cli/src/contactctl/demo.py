@@ -719,70 +719,17 @@ class DemoYear:
     ) -> Enquiry:
         local_day = received_at.astimezone(self.zone).date()
         area = area or self._area(rng, local_day.month)
-        steps: list[Step] = []
         first_point = rng.random() < FIRST_POINT.get(channel, 0.85)
         other_areas = [a for a in self.service_areas if a != area] or [area]
         hand_off = {"service_area": rng.choice(other_areas), "assignee_id": rng.choice(_AGENTS)}
-
-        def later(days: int, after: datetime) -> datetime:
-            return self._within(rng, received_at, days, after, on_time=0.9)
-
         if channel in ("phone", "face_to_face"):
             assert ended_at is not None
-            if first_point:
-                steps.append(Step("resolve", ended_at, {"first_point": True}))
-            else:
-                steps.append(Step("assign", ended_at, hand_off))
-                respond = later(5, ended_at)
-                steps.append(Step("respond", respond))
-                steps.append(Step("resolve", respond + timedelta(minutes=rng.uniform(1, 90)), {}))
+            steps = self._in_person_steps(rng, received_at, ended_at, first_point, hand_off)
         else:
-            last = received_at
-            if channel == "email":
-                last = self._within(
-                    rng, received_at, 1, received_at, on_time=ON_TIME["email-acknowledge"]
-                )
-                steps.append(Step("acknowledge", last))
-            elif channel in ("web_form", "portal"):  # acknowledged automatically
-                last = received_at + timedelta(seconds=rng.uniform(1, 30))
-                steps.append(Step("acknowledge", last))
-            elif channel == "letter" and rng.random() < 0.5:
-                last = self._within(rng, received_at, 2, received_at, on_time=0.9)
-                steps.append(Step("acknowledge", last))
-            if not first_point:
-                last = last + timedelta(minutes=rng.uniform(5, 120))
-                steps.append(Step("assign", last, hand_off))
-            respond_days, on_time = {
-                "email": (3, ON_TIME["email-respond"]),
-                "letter": (10, ON_TIME["letter-respond"]),
-                "voicemail": (1, ON_TIME["voicemail-respond"]),
-            }.get(channel, (4, 0.9))
-            respond = self._within(rng, received_at, respond_days, last, on_time=on_time)
-            steps.append(Step("respond", respond))
-            resolve = respond + timedelta(minutes=rng.uniform(0, 240))
-            steps.append(Step("resolve", resolve, {"first_point": first_point}))
+            steps = self._written_steps(rng, channel, received_at, first_point, hand_off)
         if rng.random() < REOPENED:
-            reopen = self._office_time(
-                rng,
-                self.calendar.add_working_days(steps[-1].at.astimezone(self.zone).date(), 3),
-                steps[-1].at,
-            )
-            again = self._within(rng, reopen, 3, reopen, on_time=0.9)
-            steps += [
-                Step("reopen", reopen),
-                Step("respond", again),
-                Step("resolve", again + timedelta(minutes=30), {"first_point": False}),
-            ]
-        feedback = None
-        share = (
-            self.volumes.feedback_share
-            if channel in ("web_form", "portal")
-            else self.volumes.phone_feedback_share
-        )
-        if channel in ("web_form", "portal", "phone") and rng.random() < share:
-            score = rng.choices(range(1, 6), weights=FEEDBACK_WEIGHTS)[0]
-            submitted = steps[-1].at + timedelta(hours=rng.uniform(0.1, 48))
-            feedback = Feedback(f"{self._prefix}-fb-{channel}-{key}", score, submitted)
+            steps += self._reopened_steps(rng, steps[-1].at)
+        feedback = self._enquiry_feedback(rng, channel, steps[-1].at, key)
         customer = None
         if channel in ("email", "portal", "web_form") and rng.random() < 0.5:
             number = rng.randrange(1, 100_000)
@@ -796,6 +743,90 @@ class DemoYear:
             customer,
             feedback,
         )
+
+    def _in_person_steps(
+        self,
+        rng: random.Random,
+        received_at: datetime,
+        ended_at: datetime,
+        first_point: bool,
+        hand_off: dict[str, str],
+    ) -> list[Step]:
+        """A call or visit: resolved there and then, or handed off and answered later."""
+        if first_point:
+            return [Step("resolve", ended_at, {"first_point": True})]
+        respond = self._within(rng, received_at, 5, ended_at, on_time=0.9)
+        return [
+            Step("assign", ended_at, hand_off),
+            Step("respond", respond),
+            Step("resolve", respond + timedelta(minutes=rng.uniform(1, 90)), {}),
+        ]
+
+    def _written_steps(
+        self,
+        rng: random.Random,
+        channel: str,
+        received_at: datetime,
+        first_point: bool,
+        hand_off: dict[str, str],
+    ) -> list[Step]:
+        """Email, forms, letters, voicemail: acknowledged as the channel's commitment says, then
+        answered within its working days (mostly on time)."""
+        steps: list[Step] = []
+        last = received_at
+        if channel == "email":
+            last = self._within(
+                rng, received_at, 1, received_at, on_time=ON_TIME["email-acknowledge"]
+            )
+            steps.append(Step("acknowledge", last))
+        elif channel in ("web_form", "portal"):  # acknowledged automatically
+            last = received_at + timedelta(seconds=rng.uniform(1, 30))
+            steps.append(Step("acknowledge", last))
+        elif channel == "letter" and rng.random() < 0.5:
+            last = self._within(rng, received_at, 2, received_at, on_time=0.9)
+            steps.append(Step("acknowledge", last))
+        if not first_point:
+            last = last + timedelta(minutes=rng.uniform(5, 120))
+            steps.append(Step("assign", last, hand_off))
+        respond_days, on_time = {
+            "email": (3, ON_TIME["email-respond"]),
+            "letter": (10, ON_TIME["letter-respond"]),
+            "voicemail": (1, ON_TIME["voicemail-respond"]),
+        }.get(channel, (4, 0.9))
+        respond = self._within(rng, received_at, respond_days, last, on_time=on_time)
+        steps.append(Step("respond", respond))
+        resolve = respond + timedelta(minutes=rng.uniform(0, 240))
+        steps.append(Step("resolve", resolve, {"first_point": first_point}))
+        return steps
+
+    def _reopened_steps(self, rng: random.Random, resolved_at: datetime) -> list[Step]:
+        """The resident comes back three working days after the answer; answered again."""
+        reopen = self._office_time(
+            rng,
+            self.calendar.add_working_days(resolved_at.astimezone(self.zone).date(), 3),
+            resolved_at,
+        )
+        again = self._within(rng, reopen, 3, reopen, on_time=0.9)
+        return [
+            Step("reopen", reopen),
+            Step("respond", again),
+            Step("resolve", again + timedelta(minutes=30), {"first_point": False}),
+        ]
+
+    def _enquiry_feedback(
+        self, rng: random.Random, channel: str, resolved_at: datetime, key: str
+    ) -> Feedback | None:
+        """A satisfaction score for some online and phone enquiries, after the last step."""
+        share = (
+            self.volumes.feedback_share
+            if channel in ("web_form", "portal")
+            else self.volumes.phone_feedback_share
+        )
+        if channel not in ("web_form", "portal", "phone") or rng.random() >= share:
+            return None
+        score = rng.choices(range(1, 6), weights=FEEDBACK_WEIGHTS)[0]
+        submitted = resolved_at + timedelta(hours=rng.uniform(0.1, 48))
+        return Feedback(f"{self._prefix}-fb-{channel}-{key}", score, submitted)
 
     def _complaint(self, rng: random.Random, day: date, number: int) -> Complaint:
         channel = _pick(
@@ -815,53 +846,14 @@ class DemoYear:
         started = received_at
         officer = rng.choice(_OFFICERS)
         for stage, respond_days in (("stage_1", 10), ("stage_2", 20)):
-            acknowledge = self._within(
-                rng, started, 3, started, on_time=ON_TIME["complaint-acknowledge"]
-            )
-            steps.append(Step("acknowledge", acknowledge, {"officer": officer}))
-            last = acknowledge
-            extension = 0
-            if rng.random() < 0.08:
-                extension = rng.choice((5, 10))
-                last = self._office_time(rng, self.calendar.receipt_day(last), last)
-                steps.append(
-                    Step(
-                        "extend",
-                        last,
-                        {
-                            "working_days": extension,
-                            "reason": "Waiting for information from the service",
-                            "officer": officer,
-                        },
-                    )
-                )
-            key = "complaint-respond" if stage == "stage_1" else "complaint-respond-stage2"
-            respond = self._within(
-                rng, started, respond_days + extension, last, on_time=ON_TIME[key]
-            )
-            outcome = rng.choices(
-                ("upheld", "partly_upheld", "not_upheld"), weights=OUTCOMES[stage]
-            )[0]
-            steps.append(
-                Step(
-                    "respond",
-                    respond,
-                    {"officer": officer, "outcome": outcome, "summary": f"Response at {stage}"},
-                )
-            )
             escalate = stage_2 if stage == "stage_1" else ombudsman
+            stage_steps = self._complaint_stage(
+                rng, stage, respond_days, started, officer, escalate=escalate
+            )
+            steps += stage_steps
             if not escalate:
-                close = self._office_time(
-                    rng,
-                    self.calendar.add_working_days(self.calendar.receipt_day(respond), 3),
-                    respond,
-                )
-                steps.append(Step("close", close, {"officer": officer, "reason": "Answered"}))
                 break
-            wait_days = rng.randint(2, 12) if stage == "stage_1" else rng.randint(10, 40)
-            ask_day = self.calendar.add_working_days(self.calendar.receipt_day(respond), wait_days)
-            started = self._office_time(rng, ask_day, respond)
-            steps.append(Step("escalate", started, {"reason": "The customer is not satisfied"}))
+            started = stage_steps[-1].at
             officer = rng.choice(_MANAGERS)
         if ombudsman:
             decided = started + timedelta(days=rng.uniform(50, 110))
@@ -884,6 +876,62 @@ class DemoYear:
             tuple(steps),
             customer,
         )
+
+    def _complaint_stage(
+        self,
+        rng: random.Random,
+        stage: str,
+        respond_days: int,
+        started: datetime,
+        officer: str,
+        *,
+        escalate: bool,
+    ) -> list[Step]:
+        """One stage: acknowledged, perhaps extended, answered, then closed or escalated (the
+        escalation, the last step, starts the next stage)."""
+        acknowledge = self._within(
+            rng, started, 3, started, on_time=ON_TIME["complaint-acknowledge"]
+        )
+        steps = [Step("acknowledge", acknowledge, {"officer": officer})]
+        last = acknowledge
+        extension = 0
+        if rng.random() < 0.08:
+            extension = rng.choice((5, 10))
+            last = self._office_time(rng, self.calendar.receipt_day(last), last)
+            steps.append(
+                Step(
+                    "extend",
+                    last,
+                    {
+                        "working_days": extension,
+                        "reason": "Waiting for information from the service",
+                        "officer": officer,
+                    },
+                )
+            )
+        key = "complaint-respond" if stage == "stage_1" else "complaint-respond-stage2"
+        respond = self._within(rng, started, respond_days + extension, last, on_time=ON_TIME[key])
+        outcome = rng.choices(("upheld", "partly_upheld", "not_upheld"), weights=OUTCOMES[stage])[0]
+        steps.append(
+            Step(
+                "respond",
+                respond,
+                {"officer": officer, "outcome": outcome, "summary": f"Response at {stage}"},
+            )
+        )
+        if not escalate:
+            close = self._office_time(
+                rng,
+                self.calendar.add_working_days(self.calendar.receipt_day(respond), 3),
+                respond,
+            )
+            steps.append(Step("close", close, {"officer": officer, "reason": "Answered"}))
+            return steps
+        wait_days = rng.randint(2, 12) if stage == "stage_1" else rng.randint(10, 40)
+        ask_day = self.calendar.add_working_days(self.calendar.receipt_day(respond), wait_days)
+        escalated = self._office_time(rng, ask_day, respond)
+        steps.append(Step("escalate", escalated, {"reason": "The customer is not satisfied"}))
+        return steps
 
 
 @dataclass
