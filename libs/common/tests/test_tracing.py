@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from pydantic_settings import SettingsConfigDict
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -255,6 +256,24 @@ def test_tracing_is_off_by_default_and_then_writes_nothing() -> None:
     with consuming(None, group="g", topic=CONTACT_EVENTS, items=[consumed(event, 0)]):
         assert trace_context_for(event.subject) == {}
         assert not trace.get_current_span().get_span_context().is_valid
+
+
+class _TracedService(ServiceSettings):
+    __test__ = False
+    model_config = SettingsConfigDict(env_prefix="TRACEDSVC_", env_file=None, extra="ignore")
+
+
+def test_the_standard_otlp_endpoint_variable_configures_every_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel-collector:4318")
+    monkeypatch.setenv("TRACING_SAMPLE_RATIO", "0.25")
+    shared = _TracedService()
+    assert shared.otel_exporter_otlp_endpoint == "http://otel-collector:4318"
+    assert shared.tracing_sample_ratio == 0.25
+    assert not shared.tracing_enabled  # the endpoint alone turns tracing on
+    monkeypatch.setenv("TRACEDSVC_OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    assert _TracedService().otel_exporter_otlp_endpoint == ""  # a service may opt out
 
 
 def test_database_calls_outside_a_trace_start_none(
