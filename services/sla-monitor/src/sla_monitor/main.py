@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ),
         on_assigned=timers.on_assigned,
         on_revoked=timers.on_revoked,
+        tracer=runtime.tracing.tracer,
     )
 
     async def caught_up(partition: int) -> bool:
