@@ -56,7 +56,7 @@ def upgrade() -> None:
         schema="sla",
     )
     op.create_index(
-        op.f("ix_alert_mail_team_id"), "alert_mail", ["team_id"], unique=False, schema="sla"
+        op.f("ix_sla_alert_mail_team_id"), "alert_mail", ["team_id"], unique=False, schema="sla"
     )
     op.create_index(
         "ix_alert_mail_unsent",
@@ -79,6 +79,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("contact_reference", schema="sla")
     op.drop_index("ix_alert_mail_unsent", table_name="alert_mail", schema="sla")
-    op.drop_index(op.f("ix_alert_mail_team_id"), table_name="alert_mail", schema="sla")
+    op.drop_index(op.f("ix_sla_alert_mail_team_id"), table_name="alert_mail", schema="sla")
     op.drop_table("alert_mail", schema="sla")
     op.drop_table("alert_team", schema="sla")
