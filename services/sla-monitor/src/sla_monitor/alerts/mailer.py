@@ -129,8 +129,11 @@ class AlertMailer:
             now=now,
         )
         try:
+            # Flattened here, by the message's own policy: aiosmtplib's would fold the subject.
             await aiosmtplib.send(
-                envelope,
+                bytes(envelope),
+                sender=self.smtp.sender,
+                recipients=[mail.recipient],
                 hostname=self.smtp.host,
                 port=self.smtp.port,
                 username=self.smtp.username,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime
 from html import escape
 from uuid import UUID
@@ -21,6 +22,10 @@ SECTION_TITLES = {
     Section.due_today: "Due today",
     Section.at_risk: "At risk",
 }
+
+# Headers unfolded up to RFC 5322's 998 characters: a folded subject reads back with a leading
+# space in some clients.
+_POLICY = SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +126,7 @@ def message(
     The Message-ID is the same on a retry, so a mail sent twice (a crash between the server's
     acceptance and our record of it) can be recognised as one by the receiving system.
     """
-    mail = EmailMessage()
+    mail = EmailMessage(policy=_POLICY)
     mail["Subject"] = rendered.subject
     mail["From"] = sender
     mail["To"] = recipient
