@@ -130,11 +130,12 @@ async def record_references(session: AsyncSession, references: dict[UUID, str]) 
     if not references:
         return
     rows = [{"subject": s, "reference": r} for s, r in sorted(references.items())]
-    await session.execute(
-        _insert(session, contact_reference)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[contact_reference.c.subject])
+    # Executed many (one statement compiled once and cached), not a multi-row VALUES whose shape,
+    # and so its compilation, changes with every batch on the consumer's hot path.
+    statement = _insert(session, contact_reference).on_conflict_do_nothing(
+        index_elements=[contact_reference.c.subject]
     )
+    await session.execute(statement, rows)
 
 
 async def references_of(session: AsyncSession, subjects: Sequence[UUID]) -> dict[UUID, str]:

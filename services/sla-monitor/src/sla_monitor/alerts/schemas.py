@@ -12,9 +12,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from contact_common.events import ServiceArea, Slug
 from sla_monitor.alerts.domain import AlertTeam
 
-# A mailbox, checked for shape only (the SMTP server is the judge of whether it exists).
+# A mailbox, checked for shape only (the SMTP server is the judge of whether it exists): printable
+# ASCII without spaces or header syntax, so it can go in a To header as it is.
 Email = Annotated[
-    str, StringConstraints(max_length=254, pattern=r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+    str,
+    StringConstraints(
+        max_length=254,
+        pattern=r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$",
+    ),
 ]
 
 
