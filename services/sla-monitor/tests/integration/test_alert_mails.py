@@ -161,6 +161,25 @@ async def caught_up(server: Any) -> None:
     await wait_until(read_all, timeout=60, what="the consumer to read contact.events")
 
 
+async def wait_for_mail(smtp: SmtpServer, needle: str, *, what: str) -> None:
+    """Waits until the SMTP server has received a mail whose subject contains `needle`."""
+
+    async def arrived() -> bool:
+        return bool(smtp.inbox.about(needle))
+
+    await wait_until(arrived, timeout=30, what=what)
+
+
+async def wait_for_digest_day(admin: httpx.AsyncClient, team: str, day: date) -> None:
+    """Waits until the team's scheduled digest of `day` is queued."""
+
+    async def queued() -> bool:
+        response = await admin.get(f"/v1/alert-teams/{team}")
+        return response.json()["last_digest_on"] == day.isoformat()
+
+    await wait_until(queued, timeout=30, what=f"the digest of {day} to be queued")
+
+
 async def add_team(admin: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     response = await admin.post("/v1/alert-teams", json=body)
     assert response.status_code == 201, response.text
@@ -217,11 +236,7 @@ async def test_a_breach_is_mailed_once_within_five_seconds_and_not_again_after_a
         loop = asyncio.get_running_loop()
         moved = loop.time()
         await clock.set(london(FRIDAY, time(10)))
-
-        async def mailed() -> bool:
-            return bool(smtp.inbox.about(enquiry.reference))
-
-        await wait_until(mailed, timeout=30, what="the breach's mail")
+        await wait_for_mail(smtp, enquiry.reference, what="the breach's mail")
         [mail] = smtp.inbox.about(enquiry.reference)
         took = smtp.inbox.received_at[smtp.inbox.messages.index(mail)] - moved
         assert took < 5, f"the breach was mailed {took:.1f}s after its deadline passed"
@@ -247,21 +262,25 @@ async def test_a_breach_is_mailed_once_within_five_seconds_and_not_again_after_a
 
         # The breach queued again in a transaction of its own (a batch redelivered after a
         # crash, say): the same (notice, team) is the same mail.
-        engine = create_engine(database_url, schema="sla")
-        try:
-            async with transaction(create_session_factory(engine)) as session:
-                [breached] = [
-                    c
-                    for c in await clocks.clocks_of(session, enquiry.id)
-                    if c.id == clock_id("email-acknowledge", enquiry.id, 0)
-                ]
-                assert breached.status == "breached"
-                queued = await alerts.queue_breach_mails(
-                    session, notices=[Notice("sla.breached", breached)], now=clock.now()
-                )
-        finally:
-            await engine.dispose()
-        assert queued == 0
+        assert await queue_breach_again(database_url, enquiry, clock) == 0
+
+
+async def queue_breach_again(database_url: str, enquiry: Enquiry, clock: FakeClock) -> int:
+    """Queues the mails of the enquiry's acknowledgement breach again; how many were new."""
+    engine = create_engine(database_url, schema="sla")
+    try:
+        async with transaction(create_session_factory(engine)) as session:
+            [breached] = [
+                c
+                for c in await clocks.clocks_of(session, enquiry.id)
+                if c.id == clock_id("email-acknowledge", enquiry.id, 0)
+            ]
+            assert breached.status == "breached"
+            return await alerts.queue_breach_mails(
+                session, notices=[Notice("sla.breached", breached)], now=clock.now()
+            )
+    finally:
+        await engine.dispose()
 
 
 def digest_sections(text: str) -> dict[str, set[str]]:
@@ -279,7 +298,7 @@ def digest_sections(text: str) -> dict[str, set[str]]:
 
 
 async def test_a_digest_lists_exactly_the_open_clocks_once_a_local_day_across_a_restart(
-    alerting, smtp: SmtpServer, producer: AIOKafkaProducer, database_url: str
+    alerting, smtp: SmtpServer, producer: AIOKafkaProducer
 ) -> None:
     area, elsewhere = areas()
     group = f"sla-alerts-{uuid.uuid4().hex[:12]}"
@@ -294,9 +313,9 @@ async def test_a_digest_lists_exactly_the_open_clocks_once_a_local_day_across_a_
     due_today = ReferencedEnquiry(london(date(2026, 6, 4), time(10)), area=area)
     answered = ReferencedEnquiry(london(WEDNESDAY, time(10)), area=area)
     unwatched = ReferencedEnquiry(london(WEDNESDAY, time(10)), area=elsewhere)
-    teams = {"name": "waste-team", "email": "waste@council.example", "service_areas": [area]}
     async with alerting(clock, (area, elsewhere), group) as (server, admin):
-        await add_team(admin, **teams, digest_time="10:00")
+        await add_team(admin, name="waste-team", email="waste@council.example",
+                       service_areas=[area], digest_time="10:00")  # fmt: skip
         await publish(
             producer,
             [
@@ -308,20 +327,11 @@ async def test_a_digest_lists_exactly_the_open_clocks_once_a_local_day_across_a_
         await caught_up(server)
         # A minute before the digest: the overdue acknowledgements are flagged first.
         await clock.set(london(FRIDAY, time(9, 59)))
-
-        async def breach_mailed() -> bool:
-            return bool(smtp.inbox.about(breached.reference))
-
-        await wait_until(breach_mailed, timeout=30, what="the breach's mail")
+        await wait_for_mail(smtp, breached.reference, what="the breach's mail")
         # The SMTP server goes away just as the digest falls due: queued, its send fails.
         await asyncio.to_thread(smtp.stop)
         await clock.set(london(FRIDAY, time(10)))
-
-        async def tried() -> bool:
-            response = await admin.get("/v1/alert-teams/waste-team")
-            return response.json()["last_digest_on"] == FRIDAY.isoformat()
-
-        await wait_until(tried, timeout=30, what="the digest to be queued")
+        await wait_for_digest_day(admin, "waste-team", FRIDAY)
         await asyncio.sleep(1)  # a failed try or more
         assert not smtp.inbox.about("SLA digest")
 
@@ -329,38 +339,46 @@ async def test_a_digest_lists_exactly_the_open_clocks_once_a_local_day_across_a_
     await asyncio.to_thread(smtp.start)
     async with alerting(clock, (area, elsewhere), group):
         await clock.advance(timedelta(minutes=10))  # past the retry's back-off
-
-        async def digested() -> bool:
-            return bool(smtp.inbox.about("SLA digest"))
-
-        await wait_until(digested, timeout=30, what="the digest's mail")
+        await wait_for_mail(smtp, "SLA digest", what="the digest's mail")
         await clock.advance(timedelta(hours=5))
         await asyncio.sleep(2)
         [digest] = smtp.inbox.about("SLA digest")
-        assert digest["Subject"] == (
-            "[waste-team] SLA digest Fri 05 Jun 2026: 1 due today, 1 at risk, 1 breached"
-        )
-        text, html = bodies(digest)
-        assert digest_sections(text) == {
-            "Due today": {due_today.reference},
-            "At risk": {at_risk.reference},
-            "Breached": {breached.reference},
-        }
-        for other in (answered, unwatched):
-            assert other.reference not in text and other.reference not in html
-        assert "Fri 05 Jun 2026 17:00 BST" in text
-        assert_no_personal_data(digest)
+        assert_friday_digest(
+            digest, due_today=due_today, at_risk=at_risk, breached=breached,
+            absent=(answered, unwatched),
+        )  # fmt: skip
 
         # The next local day's digest comes at its time, once.
         await clock.set(london(date(2026, 6, 6), time(10)))
 
-        async def saturday() -> bool:
-            return bool(smtp.inbox.about("SLA digest Sat 06 Jun 2026"))
-
-        await wait_until(saturday, timeout=30, what="Saturday's digest")
+        await wait_for_mail(smtp, "SLA digest Sat 06 Jun 2026", what="Saturday's digest")
         await asyncio.sleep(1)
         assert len(smtp.inbox.about("SLA digest")) == 2
     assert len(smtp.inbox.about(breached.reference)) == 1
+
+
+def assert_friday_digest(
+    digest: EmailMessage,
+    *,
+    due_today: ReferencedEnquiry,
+    at_risk: ReferencedEnquiry,
+    breached: ReferencedEnquiry,
+    absent: tuple[ReferencedEnquiry, ...],
+) -> None:
+    """Friday's digest lists each expected clock in its section and nothing else."""
+    assert digest["Subject"] == (
+        "[waste-team] SLA digest Fri 05 Jun 2026: 1 due today, 1 at risk, 1 breached"
+    )
+    text, html = bodies(digest)
+    assert digest_sections(text) == {
+        "Due today": {due_today.reference},
+        "At risk": {at_risk.reference},
+        "Breached": {breached.reference},
+    }
+    for other in absent:
+        assert other.reference not in text and other.reference not in html
+    assert "Fri 05 Jun 2026 17:00 BST" in text
+    assert_no_personal_data(digest)
 
 
 runner = CliRunner()
@@ -411,10 +429,7 @@ async def test_teams_are_managed_by_admins_and_contactctl_and_a_digest_sent_by_h
         )
         assert sent.exit_code == 0, sent.output
 
-        async def mailed() -> bool:
-            return bool(smtp.inbox.about("[parking-team] SLA digest"))
-
-        await wait_until(mailed, timeout=30, what="the manual digest")
+        await wait_for_mail(smtp, "[parking-team] SLA digest", what="the manual digest")
         [digest] = smtp.inbox.about("[parking-team] SLA digest")
         assert digest["To"] == "parking2@council.example"
         assert "0 due today, 0 at risk, 0 breached" in digest["Subject"]
@@ -457,3 +472,23 @@ async def assert_refusals(admin: httpx.AsyncClient, url: str, reader: str, area:
         base_url=url, headers={"Authorization": f"Bearer {reader}"}
     ) as client:
         assert (await client.get("/v1/alert-teams")).status_code == 403
+
+
+async def test_with_no_smtp_host_there_is_no_mailer_and_a_manual_digest_is_refused(
+    sla_monitor, issue_api_key: Callable[..., str]
+) -> None:
+    area, _ = areas()
+    admin_key = issue_api_key("admin", name="alerts-admin")
+    async with (
+        sla_monitor(FakeClock(london(WEDNESDAY, time(9))), service_areas=[area]) as (server, _),
+        httpx.AsyncClient(
+            base_url=server.url, headers={"Authorization": f"Bearer {admin_key}"}
+        ) as admin,
+    ):
+        app = server.server.config.app
+        assert not any(type(w).__name__ == "AlertMailer" for w in app.state.runtime.workers)
+        await add_team(admin, name="quiet", email="quiet@council.example", service_areas=[area])
+        refused = await admin.post("/v1/alert-teams/quiet/digest")
+        assert refused.status_code == 409
+        assert "SLA_SMTP_HOST" in refused.json()["detail"]
+        assert (await admin.post("/v1/alert-teams/nobody/digest")).status_code == 404

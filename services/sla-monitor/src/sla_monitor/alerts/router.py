@@ -57,7 +57,7 @@ async def _problems() -> AsyncIterator[None]:
             422, str(exc), problem="unknown-service-area", field="body.service_areas"
         ) from exc
     except MailOff as exc:
-        raise ProblemError(503, str(exc), problem="alert-mail-off") from exc
+        raise ProblemError(409, str(exc), problem="alert-mail-off") from exc
     except AlertError as exc:  # pragma: no cover - every refusal has its own status above
         raise ProblemError(422, str(exc), problem="alert-refused") from exc
 
@@ -132,17 +132,19 @@ async def remove_team(name: TeamName, session: SessionDep) -> Response:
     response_model=DigestQueued,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a team's digest now",
-    responses={**_ERRORS, 503: {"description": "Alert mail is off (no SMTP host)."}},
+    responses={**_ERRORS, 409: PROBLEM_RESPONSES[409]},
 )
 async def send_digest(
     name: TeamName, session: SessionDep, settings: SettingsDep, clock: ClockDep
 ) -> DigestQueued:
     """Queues the team's digest of its open clocks now, sent within seconds; the daily
-    schedule is unchanged. 503 when alert mail is off (no SLA_SMTP_HOST)."""
+    schedule is unchanged. 409 while alert mail is off (no SLA_SMTP_HOST)."""
     async with _problems():
-        if not settings.alerts_enabled:
-            raise MailOff()
         mail_id = await service.queue_digest_now(
-            session, name=name, now=clock.now(), max_rows=settings.alert_digest_max_rows
+            session,
+            name=name,
+            now=clock.now(),
+            max_rows=settings.alert_digest_max_rows,
+            mail_on=settings.alerts_enabled,
         )
     return DigestQueued(team=name, mail_id=mail_id)

@@ -28,7 +28,7 @@ from sla_monitor.alerts.domain import (
     digest_mail_id,
     local_day,
 )
-from sla_monitor.alerts.exceptions import TeamExists, TeamNotFound, UnknownServiceArea
+from sla_monitor.alerts.exceptions import MailOff, TeamExists, TeamNotFound, UnknownServiceArea
 from sla_monitor.alerts.render import Rendered, breach_mail, digest_mail
 from sla_monitor.clocks.domain import Notice, notice_id
 
@@ -229,13 +229,16 @@ async def queue_due_digests(
 
 
 async def queue_digest_now(
-    session: AsyncSession, *, name: str, now: datetime, max_rows: int
+    session: AsyncSession, *, name: str, now: datetime, max_rows: int, mail_on: bool
 ) -> UUID:
     """Queues a digest of the team's open clocks now (an operator's manual send); its mail id.
 
-    Each manual send is a mail of its own, and leaves the daily schedule as it was.
+    Each manual send is a mail of its own, and leaves the daily schedule as it was. MailOff if
+    no SMTP server is configured (it would wait in the queue for one).
     """
     team = await get_team(session, name=name)
+    if not mail_on:
+        raise MailOff()
     rendered = await _render_digest(session, team, now=now, max_rows=max_rows)
     mail_id = uuid4()
     await repository.queue_mails(
