@@ -25,6 +25,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiosmtpd.controller import Controller
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -180,6 +181,17 @@ async def wait_for_digest_day(admin: httpx.AsyncClient, team: str, day: date) ->
     await wait_until(queued, timeout=30, what=f"the digest of {day} to be queued")
 
 
+async def mail_counter(client: httpx.AsyncClient, name: str, kind: str) -> float:
+    """A mail counter's value as /metrics exposes it to Prometheus."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels.get("kind") == kind:
+                return sample.value
+    return 0.0
+
+
 async def add_team(admin: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     response = await admin.post("/v1/alert-teams", json=body)
     assert response.status_code == 201, response.text
@@ -233,13 +245,15 @@ async def test_a_breach_is_mailed_once_within_five_seconds_and_not_again_after_a
         await publish(producer, [enquiry.opened(), unwatched.opened()])
         await caught_up(server)
         # Friday 10:00: the acknowledgements (due Thursday 17:00) are overdue; replies are not.
-        loop = asyncio.get_running_loop()
-        moved = loop.time()
+        sent_before = await mail_counter(admin, "sla_alert_mails_sent_total", "breach")
+        moved = asyncio.get_running_loop().time()
         await clock.set(london(FRIDAY, time(10)))
         await wait_for_mail(smtp, enquiry.reference, what="the breach's mail")
         [mail] = smtp.inbox.about(enquiry.reference)
         took = smtp.inbox.received_at[smtp.inbox.messages.index(mail)] - moved
         assert took < 5, f"the breach was mailed {took:.1f}s after its deadline passed"
+        sent = await mail_counter(admin, "sla_alert_mails_sent_total", "breach")
+        assert sent >= sent_before + 1  # the process's counter: other tests' services add too
 
     assert mail["To"] == "waste@council.example"
     assert mail["From"] == "sla-monitor@council.example"
@@ -328,11 +342,13 @@ async def test_a_digest_lists_exactly_the_open_clocks_once_a_local_day_across_a_
         # A minute before the digest: the overdue acknowledgements are flagged first.
         await clock.set(london(FRIDAY, time(9, 59)))
         await wait_for_mail(smtp, breached.reference, what="the breach's mail")
+        failed_before = await mail_counter(admin, "sla_alert_mails_failed_total", "digest")
         # The SMTP server goes away just as the digest falls due: queued, its send fails.
         await asyncio.to_thread(smtp.stop)
         await clock.set(london(FRIDAY, time(10)))
         await wait_for_digest_day(admin, "waste-team", FRIDAY)
         await asyncio.sleep(1)  # a failed try or more
+        assert await mail_counter(admin, "sla_alert_mails_failed_total", "digest") > failed_before
         assert not smtp.inbox.about("SLA digest")
 
     # Restarted with the server back: the queued digest goes once, and no second is queued.
