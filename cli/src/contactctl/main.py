@@ -28,6 +28,7 @@ from rich.table import Column, Table
 from contact_common.auth import SCOPES, issue_key, key_file_summary, revoke_key
 from contact_common.commitments import Policy, PolicyError, load_policy
 from contact_common.migrations import upgrade
+from contactctl.alerts import alerts
 from contactctl.demo import DemoYear, financial_year, summarise
 from contactctl.loader import LoadAborted, LoadReport, load
 
@@ -44,6 +45,7 @@ app.add_typer(demo, name="demo")
 app.add_typer(policy, name="policy")
 app.add_typer(breaches, name="breaches")
 app.add_typer(sla, name="sla")
+app.add_typer(alerts, name="alerts")
 console = Console()
 
 KeysFile = Annotated[

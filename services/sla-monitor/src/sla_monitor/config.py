@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from contact_common.settings import ServiceSettings
@@ -40,6 +40,37 @@ class Settings(ServiceSettings):
         default=0.0,
         description="Shifts the service's clock (tests and demonstrations only; 0 in production).",
     )
+
+    # Alert mails (docs/decisions.md, "Alert mails"): off while no SMTP host is configured.
+    smtp_host: str = Field(
+        default="", description="The SMTP server of the alert mails; empty turns them off."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str = Field(default="", description="Empty: no SMTP login.")
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the connection (STARTTLS).")
+    smtp_from: str = Field(
+        default="sla-monitor@localhost", description="The From address of the alert mails."
+    )
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    alert_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=4,
+        description="How often the mailer looks for mails and digests due (a breach is mailed "
+        "within this plus the SMTP exchange, well inside 5 s).",
+    )
+    alert_max_attempts: int = Field(
+        default=10, ge=1, description="Tries of a mail before it is given up on."
+    )
+    alert_digest_max_rows: int = Field(
+        default=100, ge=1, description="Clocks listed per digest section; the count is of all."
+    )
+
+    @property
+    def alerts_enabled(self) -> bool:
+        """True if alert mails can be sent (an SMTP host is configured)."""
+        return bool(self.smtp_host)
 
 
 @lru_cache

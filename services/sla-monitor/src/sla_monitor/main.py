@@ -12,6 +12,8 @@ from contact_common.bus.relay import OutboxRelay
 from contact_common.bus.topics import CONTACT_EVENTS
 from contact_common.service import ServiceRuntime
 from contact_common.service import create_app as create_service_app
+from sla_monitor.alerts.mailer import AlertMailer, SmtpServer
+from sla_monitor.alerts.router import router as alerts_router
 from sla_monitor.calendar.router import router as calendar_router
 from sla_monitor.clocks.router import router as clocks_router
 from sla_monitor.clocks.timers import ClockTimers
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             bootstrap_servers=settings.kafka_bootstrap_servers,
         )
     )
+    if settings.alerts_enabled:
+        runtime.add_worker(_alert_mailer(settings, runtime, clock))
     app = create_service_app(
         runtime=runtime,
         title="Council contact platform: SLA monitor",
@@ -77,11 +81,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`. "
             f"Policy in force: `{policy.name}`."
         ),
-        routers=[commitments_router, clocks_router, calendar_router],
+        routers=[commitments_router, clocks_router, calendar_router, alerts_router],
         openapi_tags=[
             {"name": "commitments", "description": "The published commitments in force."},
             {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
             {"name": "calendar", "description": "Working days, bank holidays and closures."},
+            {
+                "name": "alerts",
+                "description": "Teams mailed about breaches at once and a daily digest (admin).",
+            },
         ],
     )
     app.state.policy = policy
@@ -90,3 +98,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.consumer = consumer
     app.state.clock = clock
     return app
+
+
+def _alert_mailer(settings: Settings, runtime: ServiceRuntime, clock: Clock) -> AlertMailer:
+    """The mailer of the alert mails, on the configured SMTP server."""
+    return AlertMailer(
+        session_factory=runtime.session_factory,
+        clock=clock,
+        smtp=SmtpServer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username or None,
+            password=settings.smtp_password.get_secret_value() or None,
+            starttls=settings.smtp_starttls,
+            timeout_seconds=settings.smtp_timeout_seconds,
+        ),
+        poll_seconds=settings.alert_poll_seconds,
+        max_attempts=settings.alert_max_attempts,
+        digest_max_rows=settings.alert_digest_max_rows,
+    )

@@ -34,6 +34,7 @@ from contact_common.events import (
     SlaWithdrawnData,
 )
 from contact_common.inbox import claim_many
+from sla_monitor.alerts import service as alerts
 from sla_monitor.clocks import repository
 from sla_monitor.clocks.domain import (
     AFTER_WITHDRAWAL,
@@ -130,6 +131,9 @@ async def handle_contact_events(
         consumer=CONSUMER,
         events=[(item.event.id, item.event.type) for item in batch],
     )
+    await alerts.record_references(
+        session, events=[item.event for item in batch if item.event.id in fresh]
+    )
     steps = []
     for item in batch:
         if item.event.id not in fresh or item.event.type not in policy.listening:
@@ -157,6 +161,8 @@ async def handle_contact_events(
     await repository.insert_held(session, evaluation.held)
     if publish and evaluation.notices:
         await outbox.add_many(session, [notice_event(n) for n in evaluation.notices])
+        # The breach's alert mails in the same transaction: recorded together or not at all.
+        await alerts.queue_breach_mails(session, notices=evaluation.notices, now=now)
     return evaluation
 
 
@@ -166,10 +172,10 @@ async def flag_breaches(
     """Flags the clocks among `ids` whose deadline has passed with no stop; publishes each once."""
     flagged = await repository.flag_breaches(session, ids=ids, now=now)
     if flagged:
-        await outbox.add_many(
-            session,
-            [notice_event(Notice("sla.breached", item)) for item in flagged],
-        )
+        notices = [Notice("sla.breached", item) for item in flagged]
+        await outbox.add_many(session, [notice_event(n) for n in notices])
+        # The breach's alert mails in the same transaction: recorded together or not at all.
+        await alerts.queue_breach_mails(session, notices=notices, now=now)
     return flagged
 
 
