@@ -414,7 +414,8 @@ async def test_teams_are_managed_by_admins_and_contactctl_and_a_digest_sent_by_h
     alerting, smtp: SmtpServer, issue_api_key: Callable[..., str]
 ) -> None:
     area, elsewhere = areas()
-    clock = FakeClock(london(WEDNESDAY, time(9)))
+    # Before the team's digest time (07:30, then 08:00): the only digest is the one sent by hand.
+    clock = FakeClock(london(WEDNESDAY, time(7)))
     reader = issue_api_key("sla:read", name="reader")
     async with alerting(clock, (area, elsewhere), f"sla-alerts-{uuid.uuid4().hex[:12]}") as (
         server,
