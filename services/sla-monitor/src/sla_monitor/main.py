@@ -20,6 +20,9 @@ from sla_monitor.config import Settings, get_settings
 from sla_monitor.consumers.contact_events import contact_events_handler
 from sla_monitor.models import outbox
 from sla_monitor.timekeeping import Clock, SystemClock
+from sla_monitor.webhooks.domain import Backoff
+from sla_monitor.webhooks.router import router as webhooks_router
+from sla_monitor.webhooks.worker import WebhookWorker
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -68,19 +71,38 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             bootstrap_servers=settings.kafka_bootstrap_servers,
         )
     )
+    webhooks = WebhookWorker(
+        session_factory=runtime.session_factory,
+        timeout=settings.webhook_timeout_seconds,
+        max_age=timedelta(seconds=settings.webhook_max_age_seconds),
+        backoff=Backoff(
+            base=timedelta(seconds=settings.webhook_backoff_base_seconds),
+            cap=timedelta(seconds=settings.webhook_backoff_cap_seconds),
+        ),
+        poll_interval=settings.webhook_poll_seconds,
+        batch_size=settings.webhook_batch_size,
+        concurrency=settings.webhook_concurrency,
+        allow_private=settings.webhook_allow_private_addresses,
+    )
+    runtime.add_worker(webhooks)
     app = create_service_app(
         runtime=runtime,
         title="Council contact platform: SLA monitor",
         description=(
             "Runs a clock per contact and published commitment from `contact.events`, and "
-            "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`. "
+            "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`, and to "
+            "the webhook subscriptions that want them (signed per Standard Webhooks). "
             f"Policy in force: `{policy.name}`."
         ),
-        routers=[commitments_router, clocks_router, calendar_router],
+        routers=[commitments_router, clocks_router, calendar_router, webhooks_router],
         openapi_tags=[
             {"name": "commitments", "description": "The published commitments in force."},
             {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
             {"name": "calendar", "description": "Working days, bank holidays and closures."},
+            {
+                "name": "webhooks",
+                "description": "Signed HTTP callbacks of sla.* events (admin scope).",
+            },
         ],
     )
     app.state.policy = policy
@@ -88,4 +110,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.timers = timers
     app.state.consumer = consumer
     app.state.clock = clock
+    app.state.webhooks = webhooks
+    app.state.webhook_allow_private = settings.webhook_allow_private_addresses
     return app
