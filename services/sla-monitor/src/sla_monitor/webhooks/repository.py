@@ -116,11 +116,12 @@ async def record_attempt(
 
 
 async def pending_count(session: AsyncSession) -> int:
-    """Deliveries not yet delivered nor given up on."""
+    """Deliveries still to send (of subscriptions that exist)."""
+    d, s = webhook_delivery, webhook_subscription
     query = (
         select(func.count())
-        .select_from(webhook_delivery)
-        .where(webhook_delivery.c.status == "pending")
+        .select_from(d.join(s, s.c.id == d.c.subscription_id))
+        .where(d.c.status == "pending")
     )
     return int((await session.execute(query)).scalar_one())
 

@@ -48,7 +48,8 @@ def _wake_workers() -> None:
 
 
 async def enqueue(session: AsyncSession, *, events: Sequence[CloudEvent], now: datetime) -> int:
-    """Adds a delivery of each event for each subscription that wants it; how many were added."""
+    """Adds a delivery of each event for each subscription that wants it (a repeat is ignored);
+    how many were asked for."""
     if not events:
         return 0
     subscriptions = await repository.matchable_subscriptions(session)
