@@ -22,6 +22,9 @@ from sla_monitor.config import Settings, get_settings
 from sla_monitor.consumers.contact_events import contact_events_handler
 from sla_monitor.models import outbox
 from sla_monitor.timekeeping import Clock, SystemClock
+from sla_monitor.webhooks.domain import Backoff
+from sla_monitor.webhooks.router import router as webhooks_router
+from sla_monitor.webhooks.worker import WebhookWorker
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -71,6 +74,20 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             bootstrap_servers=settings.kafka_bootstrap_servers,
         )
     )
+    webhooks = WebhookWorker(
+        session_factory=runtime.session_factory,
+        timeout=settings.webhook_timeout_seconds,
+        max_age=timedelta(seconds=settings.webhook_max_age_seconds),
+        backoff=Backoff(
+            base=timedelta(seconds=settings.webhook_backoff_base_seconds),
+            cap=timedelta(seconds=settings.webhook_backoff_cap_seconds),
+        ),
+        poll_interval=settings.webhook_poll_seconds,
+        batch_size=settings.webhook_batch_size,
+        concurrency=settings.webhook_concurrency,
+        allow_private=settings.webhook_allow_private_addresses,
+    )
+    runtime.add_worker(webhooks)
     if settings.alerts_enabled:
         runtime.add_worker(_alert_mailer(settings, runtime, clock))
     app = create_service_app(
@@ -78,10 +95,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         title="Council contact platform: SLA monitor",
         description=(
             "Runs a clock per contact and published commitment from `contact.events`, and "
-            "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`. "
+            "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`, and to "
+            "the webhook subscriptions that want them (signed per Standard Webhooks). "
             f"Policy in force: `{policy.name}`."
         ),
-        routers=[commitments_router, clocks_router, calendar_router, alerts_router],
+        routers=[
+            commitments_router,
+            clocks_router,
+            calendar_router,
+            alerts_router,
+            webhooks_router,
+        ],
         openapi_tags=[
             {"name": "commitments", "description": "The published commitments in force."},
             {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
@@ -90,6 +114,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 "name": "alerts",
                 "description": "Teams mailed about breaches at once and a daily digest (admin).",
             },
+            {
+                "name": "webhooks",
+                "description": "Signed HTTP callbacks of sla.* events (admin scope).",
+            },
         ],
     )
     app.state.policy = policy
@@ -97,6 +125,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.timers = timers
     app.state.consumer = consumer
     app.state.clock = clock
+    app.state.webhooks = webhooks
+    app.state.webhook_allow_private = settings.webhook_allow_private_addresses
     return app
 
 
