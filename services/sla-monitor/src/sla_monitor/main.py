@@ -19,7 +19,9 @@ from sla_monitor.commitments.router import router as commitments_router
 from sla_monitor.config import Settings, get_settings
 from sla_monitor.consumers.contact_events import contact_events_handler
 from sla_monitor.models import outbox
+from sla_monitor.staff.router import router as staff_router
 from sla_monitor.timekeeping import Clock, SystemClock
+from sla_monitor.worklist.router import router as worklist_router
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -76,10 +78,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`. "
             f"Policy in force: `{policy.name}`."
         ),
-        routers=[commitments_router, clocks_router, calendar_router],
+        routers=[commitments_router, clocks_router, worklist_router, staff_router, calendar_router],
         openapi_tags=[
             {"name": "commitments", "description": "The published commitments in force."},
             {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
+            {"name": "worklist", "description": "Open clocks to act on, with their owners."},
+            {"name": "staff", "description": "The staff directory (admin)."},
             {"name": "calendar", "description": "Working days, bank holidays and closures."},
         ],
     )

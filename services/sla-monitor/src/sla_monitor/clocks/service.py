@@ -45,6 +45,7 @@ from sla_monitor.clocks.domain import (
     step_of,
 )
 from sla_monitor.models import inbox_message, outbox
+from sla_monitor.worklist.service import record_contact_facts
 
 CONSUMER = "sla-monitor"
 SOURCE = "/sla-monitor"
@@ -129,6 +130,10 @@ async def handle_contact_events(
         inbox_message,
         consumer=CONSUMER,
         events=[(item.event.id, item.event.type) for item in batch],
+    )
+    # The references and owners the worklist shows, whether or not a clock listens to the event.
+    await record_contact_facts(
+        session, events=[item.event for item in batch if item.event.id in fresh]
     )
     steps = []
     for item in batch:
