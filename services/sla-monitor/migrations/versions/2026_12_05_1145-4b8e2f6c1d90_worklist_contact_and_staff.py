@@ -38,7 +38,7 @@ def upgrade() -> None:
         schema=schema,
     )
     op.create_index(
-        op.f("ix_contact_assignee_id"), "contact", ["assignee_id"], unique=False, schema=schema
+        "ix_contact_assignee_id", "contact", ["assignee_id"], unique=False, schema=schema
     )
     op.create_table(
         "staff",
@@ -66,5 +66,5 @@ def downgrade() -> None:
     schema = _schema()
     op.drop_index("ix_clock_open_due", table_name="clock", schema=schema)
     op.drop_table("staff", schema=schema)
-    op.drop_index(op.f("ix_contact_assignee_id"), table_name="contact", schema=schema)
+    op.drop_index("ix_contact_assignee_id", table_name="contact", schema=schema)
     op.drop_table("contact", schema=schema)
