@@ -117,9 +117,14 @@ def _optional(pattern: str, description: str) -> Any:
     "server-side from sla-monitor's `GET /v1/worklist` (METRICS_SLA_MONITOR_URL and an sla:read "
     "key in METRICS_SLA_MONITOR_API_KEY); the filters are the URL's, the form a plain GET, and "
     "the page refreshes itself every `dashboard_refresh_seconds`. Open when `dashboard_public` "
-    "is true, else needs a metrics:read key. 503 when sla-monitor cannot be read.",
+    "is true, else needs a metrics:read key. When the worklist cannot be read the page says "
+    "why: 503 (sla-monitor did not answer), 502 (it refused), 200 (not configured).",
     dependencies=[Depends(dashboard_access)],
-    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 422)},
+    responses={
+        **{k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 422)},
+        502: {"description": "sla-monitor refused the request; the page says how."},
+        503: {"description": "sla-monitor did not answer; the page says so."},
+    },
 )
 async def get_worklist_page(
     request: Request,

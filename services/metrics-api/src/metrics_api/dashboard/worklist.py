@@ -61,8 +61,9 @@ class WorklistResult:
 async def fetch_worklist(settings: Settings, filters: WorklistFilters) -> WorklistResult:
     """One page of sla-monitor's worklist, or the problem to show instead."""
     if not settings.sla_monitor_url or settings.sla_monitor_api_key is None:
+        # The page itself is served (200), like the dashboard's: it says what is missing.
         return WorklistResult(
-            503,
+            200,
             problem="The worklist is not configured: set METRICS_SLA_MONITOR_URL and "
             "METRICS_SLA_MONITOR_API_KEY (an sla:read key).",
         )

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from contact_common.events import StaffId
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Team = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+def _printable(value: str) -> str:
+    # PostgreSQL text holds no NUL and UTF-8 no lone surrogate: refuse them (and other control
+    # characters, which no name or address has) as bad input rather than fail on insert.
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Printable = AfterValidator(_printable)
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+]
+Team = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Printable
+]
 # A mailbox address as RFC 5321 allows in practice: local@domain with a dot in the domain.
 TeamEmail = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
     ),
+    Printable,
 ]
 
 
