@@ -23,6 +23,14 @@ from sla_monitor.staff.router import router as staff_router
 from sla_monitor.timekeeping import Clock, SystemClock
 from sla_monitor.worklist.router import router as worklist_router
 
+OPENAPI_TAGS = [
+    {"name": "commitments", "description": "The published commitments in force."},
+    {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
+    {"name": "worklist", "description": "Open clocks to act on, with their owners."},
+    {"name": "staff", "description": "The staff directory (admin)."},
+    {"name": "calendar", "description": "Working days, bank holidays and closures."},
+]
+
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The sla-monitor application; `clock` lets a test decide what time it is."""
@@ -79,13 +87,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             f"Policy in force: `{policy.name}`."
         ),
         routers=[commitments_router, clocks_router, worklist_router, staff_router, calendar_router],
-        openapi_tags=[
-            {"name": "commitments", "description": "The published commitments in force."},
-            {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
-            {"name": "worklist", "description": "Open clocks to act on, with their owners."},
-            {"name": "staff", "description": "The staff directory (admin)."},
-            {"name": "calendar", "description": "Working days, bank holidays and closures."},
-        ],
+        openapi_tags=OPENAPI_TAGS,
     )
     app.state.policy = policy
     app.state.calendar = settings.calendar
