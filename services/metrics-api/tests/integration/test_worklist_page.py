@@ -11,9 +11,10 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -164,79 +165,96 @@ async def _browse(url, area, api, producer, fresh, axe_script) -> None:  # type:
             page.on("pageerror", lambda error: errors.append(str(error)))
             await page.goto(f"{url}/dashboard/worklist?service_area={area}")
 
-            # Row for row what the API answers, in its order.
-            expected = (await api())["items"]
-            rows = await _table(page)
-            assert [r["clock_id"] for r in rows] == [i["clock_id"] for i in expected]
-            assert [r["status"] for r in rows] == [i["status"] for i in expected]
-            first = rows[0]
-            assert first["contact"].startswith("ENQ-2026-000501")
-            assert first["status_word"].endswith("Breached")
-            assert first["owner"].startswith("Jo Smith") and "jsmith" in first["owner"]
-            assert first["due"] == "Tue 2 Jun 2026, 17:00"  # the deadline, in London time
-            words = {r["status"]: r["status_word"] for r in rows}
-            assert words["open"].endswith("On track")
-            owners = {r["contact"].split()[0]: r["owner"] for r in rows}
-            assert owners["ENQ-2026-000502"] == "Unassigned"
-            assert "not in the staff directory" in owners["ENQ-2026-000503"]
-            link = page.locator("#worklist tbody a").first
-            assert (await link.get_attribute("href")).startswith(
-                "http://enquiry-api.council.internal/v1/enquiries/"
-            )
-            summary = await page.locator("#summary").inner_text()
-            assert summary.startswith("7 open commitments") and "Wed 3 Jun 2026, 10:00" in summary
-
-            # axe-core: no serious or critical problem.
-            await page.add_script_tag(path=str(axe_script))
-            results = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-            serious = [
-                (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
-                for v in results["violations"]
-                if v["impact"] in ("serious", "critical")
-            ]
-            assert serious == [], serious
-
-            # The keyboard: skip link, then the form's fields in order; Enter on a choice sends
-            # the form as a GET, so the filters are in the URL.
-            await page.keyboard.press("Tab")
-            assert await page.evaluate("document.activeElement.className") == "skip"
-            await page.keyboard.press("Tab")
-            assert await page.evaluate("document.activeElement.textContent") == "Dashboard"
-            for field in ("service_area", "assignee", "commitment", "status"):
-                await page.keyboard.press("Tab")
-                assert await page.evaluate("document.activeElement.id") == field
-            outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-            assert outline == "solid"
-            await page.select_option("#status", "breached")  # as the arrow keys would
-            await page.focus("#apply")
-            async with page.expect_navigation():
-                await page.keyboard.press("Enter")
-            query = parse_qs(urlparse(page.url).query)
-            assert query["service_area"] == [area] and query["status"] == ["breached"]
-            breached = (await api(status="breached"))["items"]
-            assert [r["clock_id"] for r in await _table(page)] == [i["clock_id"] for i in breached]
-            assert await page.locator("#status").input_value() == "breached"
-
-            # It refreshes itself: an acknowledgement arrives, the page drops its clock.
-            await page.goto(f"{url}/dashboard/worklist?service_area={area}&due=week")
-            before = await _table(page)
-            await publish(producer, [fresh.acknowledged(london(WED, time(9, 45)))])
-            await page.wait_for_function(
-                f"document.querySelectorAll('#worklist tbody tr[data-clock-id]').length"
-                f" === {len(before) - 1}",
-                timeout=60_000,
-            )
-            after = await _table(page)
-            assert [r["clock_id"] for r in after] == [
-                i["clock_id"] for i in (await api(due="week"))["items"]
-            ]
-            assert "Updated at" in await page.locator("#status-line").inner_text()
-
+            await _rows_match_the_api(page, api)
+            await _accessible(page, axe_script)
+            await _keyboard_and_filters(page, area, api)
+            await _refreshes_itself(page, url, area, api, producer, fresh)
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
             assert not errors, errors
             assert all(u.startswith(url) for u in fetched), fetched
         finally:
             await browser.close()
+
+
+async def _rows_match_the_api(page: Page, api) -> None:  # type: ignore[no-untyped-def]
+    # Row for row what the API answers, in its order.
+    expected = (await api())["items"]
+    rows = await _table(page)
+    assert [r["clock_id"] for r in rows] == [i["clock_id"] for i in expected]
+    assert [r["status"] for r in rows] == [i["status"] for i in expected]
+    for row, item in zip(rows, expected, strict=True):
+        assert row["contact"].startswith(item["reference"])
+        due = datetime.fromisoformat(item["due_at"]).astimezone(ZoneInfo("Europe/London"))
+        assert row["due"] == due.strftime("%a %-d %b %Y, %H:%M")
+        assert row["owner"].startswith(item["assignee_name"] or item["assignee_id"] or "Unassigned")
+    first = rows[0]
+    assert first["contact"].startswith("ENQ-2026-000501")
+    assert first["status_word"].endswith("Breached")
+    assert first["owner"].startswith("Jo Smith") and "jsmith" in first["owner"]
+    assert first["due"] == "Tue 2 Jun 2026, 17:00"  # the deadline, in London time
+    words = {r["status"]: r["status_word"] for r in rows}
+    assert words["open"].endswith("On track")
+    owners = {r["contact"].split()[0]: r["owner"] for r in rows}
+    assert owners["ENQ-2026-000502"] == "Unassigned"
+    assert "not in the staff directory" in owners["ENQ-2026-000503"]
+    link = page.locator("#worklist tbody a").first
+    assert (await link.get_attribute("href")).startswith(
+        "http://enquiry-api.council.internal/v1/enquiries/"
+    )
+    summary = await page.locator("#summary").inner_text()
+    assert summary.startswith("7 open commitments") and "Wed 3 Jun 2026, 10:00" in summary
+
+
+async def _accessible(page: Page, axe_script: Path) -> None:
+    # axe-core: no serious or critical problem.
+    await page.add_script_tag(path=str(axe_script))
+    results = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == [], serious
+
+
+async def _keyboard_and_filters(page: Page, area: str, api) -> None:  # type: ignore[no-untyped-def]
+    # The keyboard: skip link, then the form's fields in order; Enter on a choice sends
+    # the form as a GET, so the filters are in the URL.
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.className") == "skip"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Dashboard"
+    for field in ("service_area", "assignee", "commitment", "status"):
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.id") == field
+    outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+    await page.select_option("#status", "breached")  # as the arrow keys would
+    await page.focus("#apply")
+    async with page.expect_navigation():
+        await page.keyboard.press("Enter")
+    query = parse_qs(urlparse(page.url).query)
+    assert query["service_area"] == [area] and query["status"] == ["breached"]
+    breached = (await api(status="breached"))["items"]
+    assert [r["clock_id"] for r in await _table(page)] == [i["clock_id"] for i in breached]
+    assert await page.locator("#status").input_value() == "breached"
+
+
+async def _refreshes_itself(page: Page, url, area, api, producer, fresh) -> None:  # type: ignore[no-untyped-def]
+    # It refreshes itself: an acknowledgement arrives, the page drops its clock.
+    await page.goto(f"{url}/dashboard/worklist?service_area={area}&due=week")
+    before = await _table(page)
+    await publish(producer, [fresh.acknowledged(london(WED, time(9, 45)))])
+    await page.wait_for_function(
+        f"document.querySelectorAll('#worklist tbody tr[data-clock-id]').length"
+        f" === {len(before) - 1}",
+        timeout=60_000,
+    )
+    after = await _table(page)
+    assert [r["clock_id"] for r in after] == [
+        i["clock_id"] for i in (await api(due="week"))["items"]
+    ]
+    assert "Updated at" in await page.locator("#status-line").inner_text()
 
 
 async def test_the_worklist_page_says_what_is_wrong(metrics_service) -> None:
