@@ -150,7 +150,7 @@ def _next_due(
     return NextDueOut(commitment=due.commitment, due_at=due.due_at, status=due.status)
 
 
-def _summary_fields(complaint: Complaint, context: Context) -> dict[str, Any]:
+def _summary_fields(complaint: Complaint, context: Context | None = None) -> dict[str, Any]:
     current = next((r for r in complaint.stages if r.stage is complaint.stage), None)
     return {
         "id": complaint.id,
@@ -165,7 +165,7 @@ def _summary_fields(complaint: Complaint, context: Context) -> dict[str, Any]:
         "due_at": current.due_at if current is not None and not current.responded_at else None,
         "closed_at": complaint.closed_at,
         "ombudsman_decision": complaint.ombudsman_decision,
-        "next_due": _next_due(complaint, current, context),
+        "next_due": _next_due(complaint, current, context) if context is not None else None,
     }
 
 

@@ -256,7 +256,7 @@ def next_due_of(enquiry: Enquiry, settings: Settings) -> NextDueOut | None:
     return NextDueOut(commitment=due.commitment, due_at=due.due_at, status=due.status)
 
 
-def _fields(enquiry: Enquiry, settings: Settings) -> dict[str, Any]:
+def _fields(enquiry: Enquiry, settings: Settings | None) -> dict[str, Any]:
     return {
         "id": enquiry.id,
         "reference": enquiry.reference,
@@ -281,12 +281,13 @@ def _fields(enquiry: Enquiry, settings: Settings) -> dict[str, Any]:
         "allowed_actions": allowed_actions(state_of(enquiry)),
         "created_at": enquiry.created_at,
         "erased_at": enquiry.erased_at,
-        "next_due": next_due_of(enquiry, settings),
+        "next_due": next_due_of(enquiry, settings) if settings is not None else None,
     }
 
 
-def enquiry_out(enquiry: Enquiry, settings: Settings) -> EnquiryOut:
-    """The API's view of an enquiry, with its next due commitment under `settings`' policy."""
+def enquiry_out(enquiry: Enquiry, settings: Settings | None = None) -> EnquiryOut:
+    """The API's view of an enquiry, with its next due commitment under `settings`' policy
+    (every route passes its settings; without them next_due is null)."""
     return EnquiryOut(**_fields(enquiry, settings))
 
 
@@ -310,7 +311,7 @@ def enquiry_detail(
     history: Sequence[EnquiryHistory],
     updates: Mapping[int, ResidentUpdate] | None = None,
     *,
-    settings: Settings,
+    settings: Settings | None = None,
 ) -> EnquiryDetail:
     """The API's view of an enquiry with its audit history (and the updates posted on it)."""
     updates = updates or {}
