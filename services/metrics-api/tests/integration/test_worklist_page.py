@@ -146,6 +146,11 @@ async def test_the_worklist_page_shows_the_api_row_for_row(
                 dashboard_refresh_seconds=5,
             ) as m:
                 await _browse(m.url, area, api, producer, fresh, axe_script)
+            metrics_key = issue_api_key("metrics:read")
+            async with metrics_service(
+                sla_monitor_url=sla.url, sla_monitor_api_key=sla_key, dashboard_public=False
+            ) as closed:
+                await _closed(closed.url, area, api, metrics_key, reader)
     finally:
         await producer.stop()
     assert SCREENSHOT.stat().st_size > 10_000
@@ -255,6 +260,41 @@ async def _refreshes_itself(page: Page, url, area, api, producer, fresh) -> None
         i["clock_id"] for i in (await api(due="week"))["items"]
     ]
     assert "Updated at" in await page.locator("#status-line").inner_text()
+
+
+async def _closed(url, area, api, metrics_key, reader) -> None:  # type: ignore[no-untyped-def]
+    """A closed dashboard: the rows need a metrics:read key, which the page takes from #key=."""
+    path = f"/dashboard/worklist?service_area={area}"
+    async with httpx.AsyncClient(base_url=url) as client:
+        shell = await client.get(path)
+        assert shell.status_code == 200 and "needs a metrics:read key" in shell.text
+        assert "data-clock-id" not in shell.text
+        wrong = await client.get(path, headers={"Authorization": "Bearer cc_000000000000_no"})
+        assert wrong.status_code == 401
+        assert wrong.headers["content-type"] == "application/problem+json"
+        assert (await client.get(path, headers=reader)).status_code == 403
+        keyed = await client.get(path, headers={"Authorization": f"Bearer {metrics_key}"})
+        assert keyed.status_code == 200 and "data-clock-id" in keyed.text
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{url}{path}#key={metrics_key}")
+            await page.wait_for_selector("#worklist tbody tr[data-clock-id]", timeout=30_000)
+            expected = [i["clock_id"] for i in (await api())["items"]]
+            assert [r["clock_id"] for r in await _table(page)] == expected
+            # The form keeps the key's fragment: the filtered rows come with it.
+            await page.select_option("#status", "breached")
+            async with page.expect_navigation():
+                await page.click("#apply")
+            assert page.url.endswith(f"#key={metrics_key}") and "status=breached" in page.url
+            await page.wait_for_selector("#worklist tbody tr[data-clock-id]", timeout=30_000)
+            breached = [i["clock_id"] for i in (await api(status="breached"))["items"]]
+            assert [r["clock_id"] for r in await _table(page)] == breached
+        finally:
+            await browser.close()
 
 
 async def test_the_worklist_page_says_what_is_wrong(metrics_service) -> None:

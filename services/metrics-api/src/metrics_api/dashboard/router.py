@@ -19,7 +19,13 @@ from contact_common.auth import require_scope
 from contact_common.errors import PROBLEM_RESPONSES, ProblemError
 from contact_common.service import SessionDep
 from metrics_api.dashboard.service import dashboard_data
-from metrics_api.dashboard.worklist import WorklistFilters, fetch_worklist, render_worklist
+from metrics_api.dashboard.worklist import (
+    KEY_NEEDED,
+    WorklistFilters,
+    WorklistResult,
+    fetch_worklist,
+    render_worklist,
+)
 from metrics_api.kpis.dependencies import ConfigDep, PeriodDep, ServiceAreaQuery
 
 router = APIRouter(tags=["dashboard"])
@@ -116,10 +122,11 @@ def _optional(pattern: str, description: str) -> Any:
     "staff directory, the due time in the council's time zone and the status in words. Read "
     "server-side from sla-monitor's `GET /v1/worklist` (METRICS_SLA_MONITOR_URL and an sla:read "
     "key in METRICS_SLA_MONITOR_API_KEY); the filters are the URL's, the form a plain GET, and "
-    "the page refreshes itself every `dashboard_refresh_seconds`. Open when `dashboard_public` "
-    "is true, else needs a metrics:read key. When the worklist cannot be read the page says "
-    "why: 503 (sla-monitor did not answer), 502 (it refused), 200 (not configured).",
-    dependencies=[Depends(dashboard_access)],
+    "the page refreshes itself every `dashboard_refresh_seconds`. Its rows are open while "
+    "`dashboard_public` is true; else they need a metrics:read key, which the page's script "
+    "takes from its URL fragment (`#key=cc_...`) and sends as `Authorization` (without one "
+    "the page says so; a key refused is 401/403). When the worklist cannot be read the page "
+    "says why: 503 (sla-monitor did not answer), 502 (it refused), 200 (not configured).",
     responses={
         **{k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 422)},
         502: {"description": "sla-monitor refused the request; the page says how."},
@@ -128,6 +135,7 @@ def _optional(pattern: str, description: str) -> Any:
 )
 async def get_worklist_page(
     request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     service_area: Annotated[str, _optional("[a-z][a-z0-9_]{0,63}", "A service area.")] = "",
     assignee: Annotated[
         str, _optional("[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", "An assignee's staff id.")
@@ -139,7 +147,13 @@ async def get_worklist_page(
 ) -> HTMLResponse:
     settings = request.app.state.runtime.settings
     filters = WorklistFilters(service_area, assignee, commitment, status, due, cursor)
-    result = await fetch_worklist(settings, filters)
+    if settings.dashboard_public:
+        result = await fetch_worklist(settings, filters)
+    elif credentials is None:
+        result = WorklistResult(200, problem=KEY_NEEDED)  # the script asks again with the key
+    else:
+        await _metrics_read(request, credentials)  # 401 or 403 for a key that may not
+        result = await fetch_worklist(settings, filters)
     return HTMLResponse(
         render_worklist(settings, filters, result),
         status_code=result.status_code,

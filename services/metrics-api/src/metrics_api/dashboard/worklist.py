@@ -30,6 +30,10 @@ STATUS_WORDS = {"breached": "Breached", "at_risk": "At risk", "open": "On track"
 DUE_WORDS = {"any": "Any time", "today": "Due today", "week": "Due this week"}
 FILTERS = ("service_area", "assignee", "commitment", "status", "due")
 PAGE_SIZE = 100
+KEY_NEEDED = (
+    "The worklist needs a metrics:read key: open this page as /dashboard/worklist#key=cc_… "
+    "(the part after # never leaves the browser but as the request's Authorization header)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,4 +148,5 @@ def render_worklist(settings: Settings, filters: WorklistFilters, result: Workli
         status_words=STATUS_WORDS,
         due_words=DUE_WORDS,
         refresh_seconds=settings.dashboard_refresh_seconds,
+        key_required=not settings.dashboard_public,
     )
