@@ -30,8 +30,9 @@ demo: install  ## a year of contacts (2025-26, a district) through the APIs of a
 test: install test-tools  ## the whole suite, against PostgreSQL and the bundled broker
 	$(RUN) pytest
 
-# Tools the tests drive that PyPI does not carry: Debian's Chromium (the dashboard test) and
-# docker-compose (validates deploy/docker-compose.yml without an engine). Installed where we may.
+# Tools the tests drive that PyPI does not carry: Debian's Chromium (the dashboard test),
+# docker-compose (validates deploy/docker-compose.yml without an engine) and npm's axe-core (the
+# dashboard's accessibility checks). Installed where we may.
 DEBIAN_TEST_TOOLS := chromium:chromium docker-compose:docker-compose
 test-tools:
 	@missing=""; for pair in $(DEBIAN_TEST_TOOLS); do command -v $${pair%%:*} >/dev/null 2>&1 || \
@@ -40,6 +41,9 @@ test-tools:
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else echo "please install:$$missing (Debian packages) for the whole suite to pass"; fi; fi
+	@# axe-core, which the dashboard's browser tests load into the page (pinned by its lock file).
+	@command -v npm >/dev/null 2>&1 && npm ci --silent --prefix services/metrics-api/tests/browser \
+		|| echo "please install npm (Node.js) for the dashboard's accessibility checks"
 
 test-fast: install  ## all but the cross-process end-to-end tests (tests/e2e)
 	$(RUN) pytest -m "not e2e" libs services cli

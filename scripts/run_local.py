@@ -103,15 +103,28 @@ def _number(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, not {value!r}") from None
 
 
-def dev_admin_key(var: Path) -> str:
-    """The local admin key, kept in var/ so every `make run` prints the same one."""
-    path = var / "dev-admin-key"
+def dev_admin_key(var: Path, name: str = "dev-admin-key") -> str:
+    """The local admin key (or another local key), kept in var/ so every `make run` uses the
+    same one."""
+    path = var / name
     if path.exists():
         return path.read_text().strip()
     token = new_token()
     path.write_text(token + "\n")
     path.chmod(0o600)
     return token
+
+
+def local_urls(settings: Settings, sla_key: str) -> dict[str, str]:
+    """What metrics-api's worklist page needs locally: sla-monitor's URL and an sla:read key,
+    and the contact services' URLs its references link to (a developer's own values win)."""
+    local = "http://127.0.0.1:{}".format
+    return {
+        "METRICS_SLA_MONITOR_URL": local(settings.ports["sla-monitor"]),
+        "METRICS_SLA_MONITOR_API_KEY": sla_key,
+        "METRICS_ENQUIRY_API_URL": local(settings.ports["enquiry-api"]),
+        "METRICS_COMPLAINTS_API_URL": local(settings.ports["complaints-api"]),
+    }
 
 
 def wait_healthy(name: str, url: str, process: Popen[bytes], log: Path, timeout: float) -> None:
@@ -151,6 +164,9 @@ def serve(settings: Settings, stops: contextlib.ExitStack) -> int:
 
     admin_key = settings.admin_key or dev_admin_key(var)
     issue_key(settings.keys_file, name="dev-admin", scopes=["admin"], token=admin_key)
+    # metrics-api reads sla-monitor's worklist with a key of its own, read-only.
+    sla_key = dev_admin_key(var, name="dev-metrics-sla-key")
+    issue_key(settings.keys_file, name="metrics-api-worklist", scopes=["sla:read"], token=sla_key)
     started: list[tuple[str, int, Popen[bytes]]] = []
     stops.callback(
         lambda: stop_groups([process for *_, process in started], timeout=SERVICE_STOP_SECONDS)
@@ -158,6 +174,7 @@ def serve(settings: Settings, stops: contextlib.ExitStack) -> int:
     for name, module, _port, prefix, _schema in SERVICES:
         port = settings.ports[name]
         env = {
+            **(local_urls(settings, sla_key) if name == "metrics-api" else {}),
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "API_KEYS_FILE": str(settings.keys_file),
@@ -173,6 +190,7 @@ def serve(settings: Settings, stops: contextlib.ExitStack) -> int:
         wait_healthy(name, url, process, var / f"{name}.log", timeout=60)
         print(f"{name:<15} http://127.0.0.1:{port}/docs   (log: {var}/{name}.log)")
     print(f"dashboard       http://127.0.0.1:{settings.ports['metrics-api']}/dashboard")
+    print(f"worklist        http://127.0.0.1:{settings.ports['metrics-api']}/dashboard/worklist")
     print(f"admin API key   {admin_key}")
     print("Ctrl-C stops everything.", flush=True)
     while all(process.poll() is None for _name, _port, process in started):

@@ -111,6 +111,12 @@ def test_make_run_brings_up_every_service_and_stops_cleanly(tmp_path: Path) -> N
         admin_key = next(line.split()[-1] for line in output if line.startswith("admin API key"))
         principal = KeyStore(tmp_path / "var" / "api-keys.json").verify(admin_key)
         assert principal is not None and principal.allows("metrics:read")
+        # The worklist page: metrics-api reads sla-monitor's worklist with run_local's key.
+        worklist = httpx.get(
+            f"http://127.0.0.1:{ports['metrics-api']}/dashboard/worklist", timeout=10
+        )
+        assert worklist.status_code == 200, worklist.text
+        assert "0 open commitments" in worklist.text
         assert sorted(p.name for p in (tmp_path / "var").glob("*.db")) == [
             f"{name}.db" for name in sorted(PREFIXES)
         ]

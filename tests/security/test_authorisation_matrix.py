@@ -57,6 +57,9 @@ PUBLIC = {
     "/redoc": "the API's own description",
     "/dashboard": "a public page holding no figures; its data needs a key when closed",
     "/dashboard/static/{name}": "the dashboard page's script and style sheet",
+    # Its rows need a metrics:read key when the dashboard is closed (a key refused is 401/403,
+    # services/metrics-api/tests/integration/test_worklist_page.py); without one the page says so.
+    "/dashboard/worklist": "the worklist page, holding no rows without a key when closed",
 }
 OPEN311 = "/open311/"
 """GeoReport v2 authenticates writes with the form's api_key, not the Authorization header."""

@@ -1,5 +1,5 @@
-"""contactctl: API keys, migrations, the commitments policy, breaches, webhooks, SLA replay, the
-demo year."""
+"""contactctl: API keys, migrations, the commitments policy, breaches, webhooks, alert
+teams, the staff directory, SLA replay, the demo year."""
 
 from __future__ import annotations
 
@@ -45,6 +45,9 @@ sla = typer.Typer(help="sla-monitor operations.", no_args_is_help=True)
 webhooks = typer.Typer(
     help="Signed webhooks of sla.* events, from sla-monitor (an admin key).", no_args_is_help=True
 )
+staff = typer.Typer(
+    help="The staff directory sla-monitor names owners from (admin key).", no_args_is_help=True
+)
 app.add_typer(keys, name="keys")
 app.add_typer(demo, name="demo")
 app.add_typer(policy, name="policy")
@@ -52,6 +55,7 @@ app.add_typer(breaches, name="breaches")
 app.add_typer(sla, name="sla")
 app.add_typer(alerts, name="alerts")
 app.add_typer(webhooks, name="webhooks")
+app.add_typer(staff, name="staff")
 console = Console()
 
 KeysFile = Annotated[
@@ -185,7 +189,7 @@ def _call(
             detail += f"\n  {error.get('field')}: {error.get('message')}"
         console.print(f"[red]{response.status_code} from {url}: {detail}[/red]")
         raise typer.Exit(1)
-    return None if response.status_code == 204 else response.json()
+    return None if response.status_code == 204 or not response.content else response.json()
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -640,3 +644,66 @@ def sla_replay(ctx: typer.Context) -> None:
         raise typer.Exit(2)
     completed = subprocess.run([sys.executable, "-m", "sla_monitor", "replay", *ctx.args])
     raise typer.Exit(completed.returncode)
+
+
+# -- the staff directory ----------------------------------------------------------------------
+
+STAFF_COLUMNS = ("staff_id", "name", "team", "team_email")
+
+
+@staff.command("add")
+def staff_add(
+    staff_id: Annotated[str, typer.Argument(help="The staff id, as in enquiry.assigned.")],
+    name: Annotated[str, typer.Option(help="The officer's name.")],
+    team: Annotated[str, typer.Option(help="Their team, e.g. 'Waste services'.")],
+    team_email: Annotated[str, typer.Option(help="The team's shared mailbox.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Change the details of someone already there.")
+    ] = False,
+    sla_url: SlaUrl = "http://127.0.0.1:8003",
+    api_key: ApiKey = None,
+) -> None:
+    """Adds a member of staff to sla-monitor's directory (--replace changes one already there)."""
+    key, base = _api_key(api_key), f"{sla_url.rstrip('/')}/v1/staff"
+    details = {"name": name, "team": team, "team_email": team_email}
+    if replace:
+        member = _call("PUT", f"{base}/{staff_id}", key, body=details)
+    else:
+        member = _call("POST", base, key, body={"staff_id": staff_id, **details})
+    console.print(
+        f"{member['staff_id']}: {member['name']}, {member['team']} ({member['team_email']})"
+    )
+
+
+@staff.command("list")
+def staff_list(
+    output: Annotated[
+        str, typer.Option("--format", help="table or csv.", case_sensitive=False)
+    ] = "table",
+    sla_url: SlaUrl = "http://127.0.0.1:8003",
+    api_key: ApiKey = None,
+) -> None:
+    """Lists the staff directory, by staff id."""
+    if output.lower() not in ("table", "csv"):
+        raise typer.BadParameter("table or csv", param_hint="--format")
+    members = _get(f"{sla_url.rstrip('/')}/v1/staff", _api_key(api_key))
+    if output.lower() == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=STAFF_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(members)
+        return
+    table = Table(*STAFF_COLUMNS, title=f"{len(members)} members of staff")
+    for member in members:
+        table.add_row(*(str(member[column]) for column in STAFF_COLUMNS))
+    console.print(table)
+
+
+@staff.command("remove")
+def staff_remove(
+    staff_id: Annotated[str, typer.Argument(help="The staff id to remove.")],
+    sla_url: SlaUrl = "http://127.0.0.1:8003",
+    api_key: ApiKey = None,
+) -> None:
+    """Removes a member of staff; their clocks then show the staff id with no name."""
+    _call("DELETE", f"{sla_url.rstrip('/')}/v1/staff/{staff_id}", _api_key(api_key))
+    console.print(f"removed {staff_id}")

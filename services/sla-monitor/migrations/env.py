@@ -2,7 +2,9 @@
 
 import sla_monitor.alerts.models  # noqa: F401  (registers the alert tables on the metadata)
 import sla_monitor.clocks.models  # noqa: F401  (registers the clock tables on the metadata)
+import sla_monitor.staff.models  # noqa: F401
 import sla_monitor.webhooks.models  # noqa: F401  (and the webhook tables)
+import sla_monitor.worklist.models  # noqa: F401
 from contact_common.migrations import run_env
 from sla_monitor.models import metadata
 

@@ -39,6 +39,8 @@ from contact_common.events import (
     ComplaintStage,
     EnquiryAcknowledged,
     EnquiryAcknowledgedData,
+    EnquiryAssigned,
+    EnquiryAssignedData,
     EnquiryOpened,
     EnquiryOpenedData,
     EnquiryReopened,
@@ -137,12 +139,18 @@ class Enquiry:
     """An enquiry's events."""
 
     def __init__(
-        self, received_at: datetime, *, channel: Channel = Channel.email, area: str = "waste"
+        self,
+        received_at: datetime,
+        *,
+        channel: Channel = Channel.email,
+        area: str = "waste",
+        reference: str = "ENQ-2026-000001",
     ) -> None:
         self.id = uuid4()
         self.received_at = received_at
         self.channel = channel
         self.area = area
+        self.reference = reference
 
     def _common(self) -> dict[str, object]:
         return {
@@ -155,7 +163,7 @@ class Enquiry:
     def opened(self) -> CloudEvent:
         """enquiry.opened."""
         return EnquiryOpened.from_data(
-            EnquiryOpenedData(**self._common(), reference="ENQ-2026-000001"),
+            EnquiryOpenedData(**self._common(), reference=self.reference),
             source="/enquiry-api",
         )
 
@@ -163,6 +171,13 @@ class Enquiry:
         """enquiry.acknowledged."""
         return EnquiryAcknowledged.from_data(
             EnquiryAcknowledgedData(**self._common(), acknowledged_at=at), source="/enquiry-api"
+        )
+
+    def assigned(self, at: datetime, assignee_id: str | None) -> CloudEvent:
+        """enquiry.assigned (to a team only when assignee_id is None)."""
+        return EnquiryAssigned.from_data(
+            EnquiryAssignedData(**self._common(), assigned_at=at, assignee_id=assignee_id),
+            source="/enquiry-api",
         )
 
     def responded(self, at: datetime) -> CloudEvent:
@@ -189,10 +204,13 @@ class Enquiry:
 class Complaint:
     """A complaint's events."""
 
-    def __init__(self, received_at: datetime, *, area: str = "housing") -> None:
+    def __init__(
+        self, received_at: datetime, *, area: str = "housing", reference: str = "CMP-2026-000001"
+    ) -> None:
         self.id = uuid4()
         self.received_at = received_at
         self.area = area
+        self.reference = reference
 
     def _common(self) -> dict[str, object]:
         return {
@@ -206,7 +224,7 @@ class Complaint:
         """complaint.received at stage 1."""
         return ComplaintReceived.from_data(
             ComplaintReceivedData(
-                **self._common(), reference="CMP-2026-000001", stage=ComplaintStage.stage_1
+                **self._common(), reference=self.reference, stage=ComplaintStage.stage_1
             ),
             source="/complaints-api",
         )

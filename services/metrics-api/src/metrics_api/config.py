@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from contact_common.settings import ServiceSettings
@@ -86,6 +86,25 @@ class Settings(ServiceSettings):
         "personal data); set false to require a metrics:read key in the page's URL fragment.",
     )
     dashboard_refresh_seconds: int = Field(default=30, ge=5, le=3600)
+    sla_monitor_url: str | None = Field(
+        default=None,
+        description="sla-monitor's base URL (e.g. http://sla-monitor:8003): the worklist page "
+        "reads its GET /v1/worklist server-side. Unset: the page says it is not configured.",
+    )
+    sla_monitor_api_key: SecretStr | None = Field(
+        default=None, description="An sla:read key for reading sla-monitor's worklist."
+    )
+    sla_monitor_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    enquiry_api_url: str | None = Field(
+        default=None,
+        description="enquiry-api's base URL as staff reach it: worklist references link to "
+        "{enquiry_api_url}/v1/enquiries/{id}. Unset: references are not links.",
+    )
+    complaints_api_url: str | None = Field(
+        default=None,
+        description="complaints-api's base URL as staff reach it: references link to "
+        "{complaints_api_url}/v1/complaints/{id}.",
+    )
 
 
 @lru_cache

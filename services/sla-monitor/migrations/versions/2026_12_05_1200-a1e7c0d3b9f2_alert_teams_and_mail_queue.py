@@ -67,17 +67,9 @@ def upgrade() -> None:
         postgresql_where=sa.text(UNSENT),
         sqlite_where=sa.text(UNSENT),
     )
-    op.create_table(
-        "contact_reference",
-        sa.Column("subject", sa.Uuid(), nullable=False),
-        sa.Column("reference", sa.String(length=40), nullable=False),
-        sa.PrimaryKeyConstraint("subject", name=op.f("pk_contact_reference")),
-        schema="sla",
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("contact_reference", schema="sla")
     op.drop_index("ix_alert_mail_unsent", table_name="alert_mail", schema="sla")
     op.drop_index(op.f("ix_sla_alert_mail_team_id"), table_name="alert_mail", schema="sla")
     op.drop_table("alert_mail", schema="sla")

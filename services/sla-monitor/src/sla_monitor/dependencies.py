@@ -1,4 +1,4 @@
-"""What routes are given: the policy in force and the council's calendar."""
+"""What routes are given: the policy in force, the council's calendar and the service's clock."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from contact_common.calendar import WorkingCalendar
 from contact_common.commitments import Policy
+from sla_monitor.timekeeping import Clock
 
 
 def get_policy(request: Request) -> Policy:
@@ -20,5 +21,11 @@ def get_calendar(request: Request) -> WorkingCalendar:
     return request.app.state.calendar
 
 
+def get_clock(request: Request) -> Clock:
+    """The service's clock (a test's FakeClock, or the wall clock with its offset)."""
+    return request.app.state.clock
+
+
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
+ClockDep = Annotated[Clock, Depends(get_clock)]

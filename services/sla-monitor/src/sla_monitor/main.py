@@ -21,10 +21,25 @@ from sla_monitor.commitments.router import router as commitments_router
 from sla_monitor.config import Settings, get_settings
 from sla_monitor.consumers.contact_events import contact_events_handler
 from sla_monitor.models import outbox
+from sla_monitor.staff.router import router as staff_router
 from sla_monitor.timekeeping import Clock, SystemClock
 from sla_monitor.webhooks.domain import Backoff
 from sla_monitor.webhooks.router import router as webhooks_router
 from sla_monitor.webhooks.worker import WebhookWorker
+from sla_monitor.worklist.router import router as worklist_router
+
+OPENAPI_TAGS = [
+    {"name": "commitments", "description": "The published commitments in force."},
+    {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
+    {"name": "worklist", "description": "Open clocks to act on, with their owners."},
+    {"name": "staff", "description": "The staff directory (admin)."},
+    {"name": "calendar", "description": "Working days, bank holidays and closures."},
+    {
+        "name": "alerts",
+        "description": "Teams mailed about breaches at once and a daily digest (admin).",
+    },
+    {"name": "webhooks", "description": "Signed HTTP callbacks of sla.* events (admin scope)."},
+]
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -102,23 +117,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         routers=[
             commitments_router,
             clocks_router,
+            worklist_router,
+            staff_router,
             calendar_router,
             alerts_router,
             webhooks_router,
         ],
-        openapi_tags=[
-            {"name": "commitments", "description": "The published commitments in force."},
-            {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
-            {"name": "calendar", "description": "Working days, bank holidays and closures."},
-            {
-                "name": "alerts",
-                "description": "Teams mailed about breaches at once and a daily digest (admin).",
-            },
-            {
-                "name": "webhooks",
-                "description": "Signed HTTP callbacks of sla.* events (admin scope).",
-            },
-        ],
+        openapi_tags=OPENAPI_TAGS,
     )
     app.state.policy = policy
     app.state.calendar = settings.calendar

@@ -13,6 +13,14 @@ from contact_common.commitments.deadlines import (
     due_at,
     extended_due_at,
 )
+from contact_common.commitments.next_due import (
+    DueStatus,
+    EnquiryState,
+    NextDue,
+    RunningClock,
+    enquiry_clocks,
+    next_due,
+)
 from contact_common.commitments.policy import (
     SHIPPED_POLICIES,
     Anchor,
@@ -30,15 +38,21 @@ __all__ = [
     "Anchor",
     "AppliesTo",
     "Commitment",
+    "DueStatus",
+    "EnquiryState",
     "ExtensionRefused",
     "ExtensionTooLong",
+    "NextDue",
     "Policy",
     "PolicyError",
+    "RunningClock",
     "Target",
     "at_risk_at",
     "check_extension",
     "due_at",
+    "enquiry_clocks",
     "extended_due_at",
     "load_policy",
+    "next_due",
     "parse_policy",
 ]

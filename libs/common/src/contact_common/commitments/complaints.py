@@ -22,7 +22,8 @@ from contact_common.commitments.deadlines import (
     due_at,
     extended_due_at,
 )
-from contact_common.commitments.policy import Commitment, Policy
+from contact_common.commitments.next_due import RunningClock
+from contact_common.commitments.policy import Anchor, Commitment, Policy
 from contact_common.events.common import Channel, ComplaintStage, ContactType
 
 ACKNOWLEDGED = "complaint.acknowledged"
@@ -92,3 +93,35 @@ def deadlines_started(
         elif respond is None and RESPONDED in commitment.stop_events:
             respond = due
     return StageDeadlines(acknowledge=acknowledge, respond=respond)
+
+
+@dataclass(frozen=True, slots=True)
+class StageState:
+    """A complaint stage as complaints-api keeps it: its steps and the deadlines they set."""
+
+    stage: ComplaintStage
+    channel: Channel
+    started_at: datetime
+    acknowledge_due_at: datetime | None
+    acknowledged_at: datetime | None
+    due_at: datetime | None
+    responded_at: datetime | None
+
+
+def stage_clocks(policy: Policy, state: StageState) -> list[RunningClock]:
+    """The stage's running clocks, with the deadlines complaints-api set (extensions included)."""
+    running = []
+    for commitment in covering(policy, state.stage, state.channel):
+        if ACKNOWLEDGED in commitment.stop_events:
+            stopped, due = state.acknowledged_at is not None, state.acknowledge_due_at
+        elif RESPONDED in commitment.stop_events:
+            stopped, due = state.responded_at is not None, state.due_at
+        else:
+            continue
+        started = (
+            state.acknowledged_at if commitment.anchor is Anchor.acknowledged else state.started_at
+        )
+        if stopped or due is None or started is None:
+            continue
+        running.append(RunningClock(commitment, started, due))
+    return running

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from complaints_api.complaints.domain import Action, Status
+from contact_common.commitments import DueStatus
 from contact_common.events import Channel, ComplaintOutcome, ComplaintStage
 from contact_common.instants import Instant
 
@@ -210,6 +211,20 @@ class HistoryEntry(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class NextDueOut(BaseModel):
+    """The commitment due next on a complaint: its deadline and where it stands now."""
+
+    commitment: str = Field(description="The commitment's id, e.g. complaint-acknowledge.")
+    due_at: datetime = Field(
+        description="Its deadline (UTC), as the policy in force set it (an extension "
+        "included): the deadline sla-monitor's clock keeps."
+    )
+    status: DueStatus = Field(
+        description="open (on track), at_risk (the at-risk share of the window has gone) or "
+        "breached (the deadline has passed), as at the time of the request."
+    )
+
+
 class ComplaintSummary(BaseModel):
     """A complaint in a list."""
 
@@ -229,6 +244,12 @@ class ComplaintSummary(BaseModel):
     )
     closed_at: datetime | None = None
     ombudsman_decision: ComplaintOutcome | None = None
+    next_due: NextDueOut | None = Field(
+        default=None,
+        description="The current stage's commitment due next (its acknowledgement, then its "
+        "response), from the policy in force; null when none is running (closed, with the "
+        "Ombudsman, or responded).",
+    )
 
 
 class ComplaintDetail(ComplaintSummary):

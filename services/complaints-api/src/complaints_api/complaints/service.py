@@ -31,14 +31,20 @@ from complaints_api.complaints.schemas import (
     EscalateRequest,
     ExtendRequest,
     HistoryEntry,
+    NextDueOut,
     OmbudsmanDecisionRequest,
     RespondRequest,
     StageOut,
 )
 from complaints_api.config import Settings
 from complaints_api.models import outbox
-from contact_common.commitments import extended_due_at
-from contact_common.commitments.complaints import StartingStep, deadlines_started
+from contact_common.commitments import extended_due_at, next_due
+from contact_common.commitments.complaints import (
+    StageState,
+    StartingStep,
+    deadlines_started,
+    stage_clocks,
+)
 from contact_common.errors import ProblemError
 from contact_common.events import (
     CloudEvent,
@@ -120,7 +126,31 @@ def _current_record(complaint: Complaint) -> ComplaintStageRecord:
     return next(record for record in complaint.stages if record.stage is complaint.stage)
 
 
-def _summary_fields(complaint: Complaint) -> dict[str, Any]:
+def _next_due(
+    complaint: Complaint, current: ComplaintStageRecord | None, context: Context
+) -> NextDueOut | None:
+    """The current stage's commitment due next, as at the request's time."""
+    if current is None or complaint.status is Status.closed:
+        return None
+    state = StageState(
+        stage=current.stage,
+        channel=complaint.channel,
+        started_at=current.started_at,
+        acknowledge_due_at=current.acknowledge_due_at,
+        acknowledged_at=current.acknowledged_at,
+        due_at=current.due_at,
+        responded_at=current.responded_at,
+    )
+    settings = context.settings
+    due = next_due(
+        stage_clocks(settings.commitments, state), calendar=settings.calendar, now=context.now
+    )
+    if due is None:
+        return None
+    return NextDueOut(commitment=due.commitment, due_at=due.due_at, status=due.status)
+
+
+def _summary_fields(complaint: Complaint, context: Context | None = None) -> dict[str, Any]:
     current = next((r for r in complaint.stages if r.stage is complaint.stage), None)
     return {
         "id": complaint.id,
@@ -135,6 +165,7 @@ def _summary_fields(complaint: Complaint) -> dict[str, Any]:
         "due_at": current.due_at if current is not None and not current.responded_at else None,
         "closed_at": complaint.closed_at,
         "ombudsman_decision": complaint.ombudsman_decision,
+        "next_due": _next_due(complaint, current, context) if context is not None else None,
     }
 
 
@@ -150,7 +181,7 @@ def detail_of(complaint: Complaint, context: Context) -> ComplaintDetail:
         uprn=complaint.customer_uprn,
     )
     return ComplaintDetail(
-        **_summary_fields(complaint),
+        **_summary_fields(complaint, context),
         description=complaint.description,
         customer=customer if any(customer.model_dump().values()) else None,
         allowed_next=domain.allowed_next(facts, now=context.now, calendar=calendar, policy=policy),
@@ -636,5 +667,5 @@ async def list_complaints(
     rows = list(await repository.list_page(session, where=where, after=after, limit=limit))
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [ComplaintSummary(**_summary_fields(c)) for c in rows]
+    items = [ComplaintSummary(**_summary_fields(c, context)) for c in rows]
     return ComplaintPage(items=items, next_cursor=_encode_cursor(rows[-1]) if more else None)

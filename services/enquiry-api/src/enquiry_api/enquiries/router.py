@@ -60,7 +60,7 @@ async def create_enquiry(
         session, draft=draft_of(body), actor=principal, settings=settings
     )
     response.headers["Location"] = f"/v1/enquiries/{enquiry.id}"
-    return enquiry_out(enquiry)
+    return enquiry_out(enquiry, settings)
 
 
 @router.get(
@@ -75,6 +75,7 @@ async def create_enquiry(
 async def list_enquiries(
     session: SessionDep,
     principal: Reader,
+    settings: SettingsDep,
     channel: Annotated[Channel | None, Query(description="Only this channel.")] = None,
     service_area: Annotated[str | None, Query(description="Only this service area.")] = None,
     status: Annotated[EnquiryStatus | None, Query(description="Only this status.")] = None,
@@ -99,7 +100,7 @@ async def list_enquiries(
         cursor=cursor,
         limit=limit,
     )
-    return EnquiryPage(items=[enquiry_out(e) for e in items], next_cursor=next_cursor)
+    return EnquiryPage(items=[enquiry_out(e, settings) for e in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -111,9 +112,11 @@ async def list_enquiries(
     "each update posted through Open311 said and who wrote it. Needs `enquiries:read`.",
     responses={k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 422)},
 )
-async def read_enquiry(enquiry_id: UUID, session: SessionDep, principal: Reader) -> EnquiryDetail:
+async def read_enquiry(
+    enquiry_id: UUID, session: SessionDep, principal: Reader, settings: SettingsDep
+) -> EnquiryDetail:
     enquiry, history, updates = await service.get_enquiry(session, enquiry_id=enquiry_id)
-    return enquiry_detail(enquiry, history, updates)
+    return enquiry_detail(enquiry, history, updates, settings=settings)
 
 
 @router.post(
@@ -135,7 +138,7 @@ async def acknowledge_enquiry(
     enquiry = await service.acknowledge(
         session, enquiry_id=enquiry_id, at=body.at, actor=principal, settings=settings
     )
-    return enquiry_out(enquiry)
+    return enquiry_out(enquiry, settings)
 
 
 @router.post(
@@ -163,7 +166,7 @@ async def assign_enquiry(
         actor=principal,
         settings=settings,
     )
-    return enquiry_out(enquiry)
+    return enquiry_out(enquiry, settings)
 
 
 @router.post(
@@ -185,7 +188,7 @@ async def respond_to_enquiry(
     enquiry = await service.respond(
         session, enquiry_id=enquiry_id, at=body.at, actor=principal, settings=settings
     )
-    return enquiry_out(enquiry)
+    return enquiry_out(enquiry, settings)
 
 
 @router.post(
@@ -213,7 +216,7 @@ async def resolve_enquiry(
         actor=principal,
         settings=settings,
     )
-    return enquiry_out(enquiry)
+    return enquiry_out(enquiry, settings)
 
 
 @router.post(
@@ -235,4 +238,4 @@ async def reopen_enquiry(
     enquiry = await service.reopen(
         session, enquiry_id=enquiry_id, at=body.at, actor=principal, settings=settings
     )
-    return enquiry_out(enquiry)
+    return enquiry_out(enquiry, settings)

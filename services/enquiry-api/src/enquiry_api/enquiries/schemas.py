@@ -9,9 +9,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from contact_common.commitments import DueStatus, EnquiryState, enquiry_clocks, next_due
 from contact_common.events import Channel, ServiceArea, StaffId
 from contact_common.instants import Instant
-from enquiry_api.common import Email, Phone, Text, Uprn
+from enquiry_api.common import Email, Phone, Text, Uprn, utc_now
+from enquiry_api.config import Settings
 from enquiry_api.enquiries.domain import Action, EnquiryStatus, allowed_actions
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory
 from enquiry_api.enquiries.service import EnquiryDraft, state_of
@@ -151,6 +153,20 @@ class HistoryEntry(BaseModel):
     )
 
 
+class NextDueOut(BaseModel):
+    """The commitment due next on a contact: its deadline and where it stands now."""
+
+    commitment: str = Field(description="The commitment's id, e.g. email-respond.")
+    due_at: datetime = Field(
+        description="Its deadline (UTC), by the commitments policy in force: the deadline "
+        "sla-monitor's clock keeps."
+    )
+    status: DueStatus = Field(
+        description="open (on track), at_risk (the at-risk share of the window has gone) or "
+        "breached (the deadline has passed), as at the time of the request."
+    )
+
+
 class EnquiryOut(BaseModel):
     """An enquiry as the API returns it."""
 
@@ -177,6 +193,11 @@ class EnquiryOut(BaseModel):
     allowed_actions: list[Action] = Field(description="The lifecycle steps allowed next.")
     created_at: datetime = Field(description="When it was recorded here (UTC).")
     erased_at: datetime | None = Field(description="When the customer's data was erased, if so.")
+    next_due: NextDueOut | None = Field(
+        default=None,
+        description="The commitment due next (e.g. email-acknowledge, then email-respond), "
+        "from the policy in force and this enquiry's steps; null when none is running.",
+    )
 
 
 class EnquiryDetail(EnquiryOut):
@@ -215,7 +236,27 @@ def _location(enquiry: Enquiry) -> Location | None:
     )
 
 
-def _fields(enquiry: Enquiry) -> dict[str, Any]:
+def next_due_of(enquiry: Enquiry, settings: Settings) -> NextDueOut | None:
+    """The enquiry's next due commitment as at now, from the one policy source."""
+    state = EnquiryState(
+        channel=Channel(enquiry.channel),
+        received_at=enquiry.received_at,
+        acknowledged_at=enquiry.acknowledged_at,
+        responded_at=enquiry.responded_at,
+        resolved_at=enquiry.resolved_at,
+        reopened_at=enquiry.reopened_at,
+        reopen_count=enquiry.reopen_count,
+    )
+    calendar = settings.calendar
+    due = next_due(
+        enquiry_clocks(settings.commitments, calendar, state), calendar=calendar, now=utc_now()
+    )
+    if due is None:
+        return None
+    return NextDueOut(commitment=due.commitment, due_at=due.due_at, status=due.status)
+
+
+def _fields(enquiry: Enquiry, settings: Settings | None) -> dict[str, Any]:
     return {
         "id": enquiry.id,
         "reference": enquiry.reference,
@@ -240,12 +281,14 @@ def _fields(enquiry: Enquiry) -> dict[str, Any]:
         "allowed_actions": allowed_actions(state_of(enquiry)),
         "created_at": enquiry.created_at,
         "erased_at": enquiry.erased_at,
+        "next_due": next_due_of(enquiry, settings) if settings is not None else None,
     }
 
 
-def enquiry_out(enquiry: Enquiry) -> EnquiryOut:
-    """The API's view of an enquiry."""
-    return EnquiryOut(**_fields(enquiry))
+def enquiry_out(enquiry: Enquiry, settings: Settings | None = None) -> EnquiryOut:
+    """The API's view of an enquiry, with its next due commitment under `settings`' policy
+    (every route passes its settings; without them next_due is null)."""
+    return EnquiryOut(**_fields(enquiry, settings))
 
 
 def _received_update(update: ResidentUpdate | None) -> ReceivedUpdate | None:
@@ -267,11 +310,13 @@ def enquiry_detail(
     enquiry: Enquiry,
     history: Sequence[EnquiryHistory],
     updates: Mapping[int, ResidentUpdate] | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> EnquiryDetail:
     """The API's view of an enquiry with its audit history (and the updates posted on it)."""
     updates = updates or {}
     return EnquiryDetail(
-        **_fields(enquiry),
+        **_fields(enquiry, settings),
         history=[
             HistoryEntry(
                 action=entry.action,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -19,12 +19,23 @@ from contact_common.auth import require_scope
 from contact_common.errors import PROBLEM_RESPONSES, ProblemError
 from contact_common.service import SessionDep
 from metrics_api.dashboard.service import dashboard_data
+from metrics_api.dashboard.worklist import (
+    KEY_NEEDED,
+    WorklistFilters,
+    WorklistResult,
+    fetch_worklist,
+    render_worklist,
+)
 from metrics_api.kpis.dependencies import ConfigDep, PeriodDep, ServiceAreaQuery
 
 router = APIRouter(tags=["dashboard"])
 
 STATIC = resources.files("metrics_api.dashboard") / "static"
-ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+ASSETS = {
+    "dashboard.js": "text/javascript",
+    "worklist.js": "text/javascript",
+    "dashboard.css": "text/css",
+}
 
 _metrics_read = require_scope("metrics:read")
 _bearer = HTTPBearer(auto_error=False)
@@ -63,7 +74,7 @@ async def get_dashboard(request: Request) -> HTMLResponse:
     response_class=Response,
     responses={
         200: {
-            "description": "The file: `dashboard.js` or `dashboard.css`.",
+            "description": "The file: `dashboard.js`, `worklist.js` or `dashboard.css`.",
             "content": {
                 media_type: {"schema": {"type": "string"}} for media_type in ASSETS.values()
             },
@@ -95,3 +106,56 @@ async def get_dashboard_data(
     service_area: ServiceAreaQuery = None,
 ) -> dict[str, Any]:
     return await dashboard_data(session, period=period, service_area=service_area, config=config)
+
+
+def _optional(pattern: str, description: str) -> Any:
+    # A form sends an empty field for "All": empty is allowed, anything else must match.
+    return Query(pattern=f"^({pattern})?$", max_length=64, description=description)
+
+
+@router.get(
+    "/dashboard/worklist",
+    response_class=HTMLResponse,
+    summary="The worklist page",
+    description="Open commitments to act on, earliest due first: each contact by its "
+    "reference (a link when the contact services' URLs are configured), its owner from the "
+    "staff directory, the due time in the council's time zone and the status in words. Read "
+    "server-side from sla-monitor's `GET /v1/worklist` (METRICS_SLA_MONITOR_URL and an sla:read "
+    "key in METRICS_SLA_MONITOR_API_KEY); the filters are the URL's, the form a plain GET, and "
+    "the page refreshes itself every `dashboard_refresh_seconds`. Its rows are open while "
+    "`dashboard_public` is true; else they need a metrics:read key, which the page's script "
+    "takes from its URL fragment (`#key=cc_...`) and sends as `Authorization` (without one "
+    "the page says so; a key refused is 401/403). When the worklist cannot be read the page "
+    "says why: 503 (sla-monitor did not answer), 502 (it refused), 200 (not configured).",
+    responses={
+        **{k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 422)},
+        502: {"description": "sla-monitor refused the request; the page says how."},
+        503: {"description": "sla-monitor did not answer; the page says so."},
+    },
+)
+async def get_worklist_page(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    service_area: Annotated[str, _optional("[a-z][a-z0-9_]{0,63}", "A service area.")] = "",
+    assignee: Annotated[
+        str, _optional("[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", "An assignee's staff id.")
+    ] = "",
+    commitment: Annotated[str, _optional("[a-z][a-z0-9_-]{0,63}", "A commitment's id.")] = "",
+    status: Annotated[str, _optional("breached|at_risk|open", "One status.")] = "",
+    due: Annotated[str, _optional("today|week|any", "today, week or any.")] = "",
+    cursor: Annotated[str, Query(max_length=200, description="The next page's cursor.")] = "",
+) -> HTMLResponse:
+    settings = request.app.state.runtime.settings
+    filters = WorklistFilters(service_area, assignee, commitment, status, due, cursor)
+    if settings.dashboard_public:
+        result = await fetch_worklist(settings, filters)
+    elif credentials is None:
+        result = WorklistResult(200, problem=KEY_NEEDED)  # the script asks again with the key
+    else:
+        await _metrics_read(request, credentials)  # 401 or 403 for a key that may not
+        result = await fetch_worklist(settings, filters)
+    return HTMLResponse(
+        render_worklist(settings, filters, result),
+        status_code=result.status_code,
+        headers={"Cache-Control": "no-store"},
+    )

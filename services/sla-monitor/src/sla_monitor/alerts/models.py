@@ -66,12 +66,3 @@ Index(
     postgresql_where=text("sent_at IS NULL AND abandoned_at IS NULL"),
     sqlite_where=text("sent_at IS NULL AND abandoned_at IS NULL"),
 )
-
-# The human reference (ENQ-…, CMP-…) of each contact a clock is about, from the event that
-# opened it: a mail names a contact as staff know it, not by an opaque id.
-contact_reference = Table(
-    "contact_reference",
-    metadata,
-    Column("subject", Uuid, primary_key=True),
-    Column("reference", String(40), nullable=False),
-)

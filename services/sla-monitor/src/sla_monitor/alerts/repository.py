@@ -1,4 +1,5 @@
-"""The SQL of the alerts: teams, the mail queue, contact references and the digest's clocks.
+"""The SQL of the alerts: teams, the mail queue, and the digest's clocks (with the references
+the worklist keeps in `contact`).
 
 `open_clocks` reads sla-monitor's clock table directly; it is the one query to swap for the
 worklist's when that lands (the selection rules stay in domain.section_of either way).
@@ -18,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.events import ClockStatus as Status
 from sla_monitor.alerts.domain import AlertTeam, OpenClock
-from sla_monitor.alerts.models import alert_mail, alert_team, contact_reference
+from sla_monitor.alerts.models import alert_mail, alert_team
 from sla_monitor.clocks.models import clock
+from sla_monitor.worklist.models import contact
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -125,26 +127,13 @@ async def record_digest(session: AsyncSession, *, team_id: UUID, day: Any) -> No
 # -- references ------------------------------------------------------------------------------------
 
 
-async def record_references(session: AsyncSession, references: dict[UUID, str]) -> None:
-    """Keeps each contact's reference (the first one recorded stands; replays change nothing)."""
-    if not references:
-        return
-    rows = [{"subject": s, "reference": r} for s, r in sorted(references.items())]
-    # Executed many (one statement compiled once and cached), not a multi-row VALUES whose shape,
-    # and so its compilation, changes with every batch on the consumer's hot path.
-    statement = _insert(session, contact_reference).on_conflict_do_nothing(
-        index_elements=[contact_reference.c.subject]
-    )
-    await session.execute(statement, rows)
-
-
 async def references_of(session: AsyncSession, subjects: Sequence[UUID]) -> dict[UUID, str]:
     """The references of the contacts among `subjects` that have one."""
     if not subjects:
         return {}
     result = await session.execute(
-        select(contact_reference.c.subject, contact_reference.c.reference).where(
-            contact_reference.c.subject.in_(sorted(set(subjects)))
+        select(contact.c.subject, contact.c.reference).where(
+            contact.c.subject.in_(sorted(set(subjects))), contact.c.reference.is_not(None)
         )
     )
     return {row.subject: row.reference for row in result}
@@ -168,8 +157,8 @@ async def open_clocks(
     )
     open_breach = and_(clock.c.status == Status.breached.value, clock.c.stopped_at.is_(None))
     statement = (
-        select(clock, contact_reference.c.reference)
-        .outerjoin(contact_reference, contact_reference.c.subject == clock.c.subject)
+        select(clock, contact.c.reference)
+        .outerjoin(contact, contact.c.subject == clock.c.subject)
         .where(clock.c.service_area.in_(list(service_areas)), or_(running, open_breach))
         .order_by(clock.c.due_at, clock.c.id)
     )

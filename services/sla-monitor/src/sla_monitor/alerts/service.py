@@ -14,7 +14,6 @@ from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.events import CloudEvent, ComplaintReceivedData, EnquiryOpenedData
 from sla_monitor.alerts import repository
 from sla_monitor.alerts.domain import (
     AlertTeam,
@@ -118,16 +117,6 @@ async def remove_team(session: AsyncSession, *, name: str) -> None:
 
 
 # -- references and breaches -----------------------------------------------------------------------
-
-
-async def record_references(session: AsyncSession, *, events: Sequence[CloudEvent]) -> None:
-    """Keeps the references of the contacts opened by `events` (for the mails to name them)."""
-    references = {
-        event.data.subject_id: event.data.reference
-        for event in events
-        if isinstance(event.data, EnquiryOpenedData | ComplaintReceivedData)
-    }
-    await repository.record_references(session, references)
 
 
 def _mail_row(

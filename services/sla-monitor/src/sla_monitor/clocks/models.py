@@ -64,6 +64,15 @@ Index(
     sqlite_where=text("status = 'pending' AND NOT at_risk_published"),
 )
 Index("ix_clock_subject", clock.c.subject)
+# The worklist reads open clocks (running, or breached with no stop yet) by deadline.
+_OPEN = "status = 'pending' OR (status = 'breached' AND stopped_at IS NULL)"
+Index(
+    "ix_clock_open_due",
+    clock.c.due_at,
+    clock.c.id,
+    postgresql_where=text(_OPEN),
+    sqlite_where=text(_OPEN),
+)
 Index(
     "ix_clock_breach",
     clock.c.breached_at,

@@ -47,6 +47,7 @@ from sla_monitor.clocks.domain import (
 )
 from sla_monitor.models import inbox_message, outbox
 from sla_monitor.webhooks import service as webhooks
+from sla_monitor.worklist.service import record_contact_facts
 
 CONSUMER = "sla-monitor"
 SOURCE = "/sla-monitor"
@@ -140,7 +141,8 @@ async def handle_contact_events(
         consumer=CONSUMER,
         events=[(item.event.id, item.event.type) for item in batch],
     )
-    await alerts.record_references(
+    # The references and owners the worklist shows, whether or not a clock listens to the event.
+    await record_contact_facts(
         session, events=[item.event for item in batch if item.event.id in fresh]
     )
     steps = []
