@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from contact_common.auth import Principal, require_scope
 from contact_common.errors import PROBLEM_RESPONSES
 from contact_common.events import Channel
+from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest, idempotent
 from contact_common.instants import Instant
 from contact_common.service import SessionDep
 from enquiry_api.common import SettingsDep
@@ -34,10 +35,19 @@ from enquiry_api.enquiries.schemas import (
 router = APIRouter(prefix="/v1/enquiries", tags=["enquiries"])
 
 Reader = Annotated[Principal, Depends(require_scope("enquiries:read"))]
-Writer = Annotated[Principal, Depends(require_scope("enquiries:write"))]
+_write = require_scope("enquiries:write")
+Writer = Annotated[Principal, Depends(_write)]
+# Before the session in a route's parameters, so it sees the commit (contact_common.idempotency).
+Idempotent = Annotated[IdempotentRequest, idempotent(_write)]
 
-_ERRORS = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 413, 422)}
-_STEP_ERRORS = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 422)}
+_ERRORS = {
+    **{k: PROBLEM_RESPONSES[k] for k in (401, 403, 409, 413, 422)},
+    **IDEMPOTENCY_RESPONSES,
+}
+_STEP_ERRORS = {
+    **{k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 422)},
+    **IDEMPOTENCY_RESPONSES,
+}
 
 
 @router.post(
@@ -46,21 +56,26 @@ _STEP_ERRORS = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 422)}
     response_model=EnquiryOut,
     summary="Record an enquiry",
     description="Records an enquiry on any channel and gives it a human reference "
-    "(ENQ-2026-000123). Publishes enquiry.opened. Needs `enquiries:write`.",
+    "(ENQ-2026-000123). Publishes enquiry.opened. Needs `enquiries:write`. Send an "
+    "`Idempotency-Key` to retry safely: a retry answers the first 201 again.",
     responses=_ERRORS,
 )
 async def create_enquiry(
     body: EnquiryCreate,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
-    response: Response,
-) -> EnquiryOut:
+) -> Response:
     enquiry = await service.open_enquiry(
         session, draft=draft_of(body), actor=principal, settings=settings
     )
-    response.headers["Location"] = f"/v1/enquiries/{enquiry.id}"
-    return enquiry_out(enquiry)
+    return await idempotency.answer(
+        session,
+        content=enquiry_out(enquiry),
+        status_code=201,
+        headers={"Location": f"/v1/enquiries/{enquiry.id}"},
+    )
 
 
 @router.get(
@@ -126,16 +141,22 @@ async def read_enquiry(enquiry_id: UUID, session: SessionDep, principal: Reader)
 )
 async def acknowledge_enquiry(
     enquiry_id: UUID,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
     body: AcknowledgeRequest | None = None,
-) -> EnquiryOut:
+) -> Response:
     body = body or AcknowledgeRequest()
     enquiry = await service.acknowledge(
-        session, enquiry_id=enquiry_id, at=body.at, actor=principal, settings=settings
+        session,
+        enquiry_id=enquiry_id,
+        at=body.at,
+        actor=principal,
+        officer_id=body.officer_id,
+        settings=settings,
     )
-    return enquiry_out(enquiry)
+    return await idempotency.answer(session, content=enquiry_out(enquiry))
 
 
 @router.post(
@@ -150,10 +171,11 @@ async def acknowledge_enquiry(
 async def assign_enquiry(
     enquiry_id: UUID,
     body: AssignRequest,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
-) -> EnquiryOut:
+) -> Response:
     enquiry = await service.assign(
         session,
         enquiry_id=enquiry_id,
@@ -161,9 +183,10 @@ async def assign_enquiry(
         assignee_id=body.assignee_id,
         at=body.at,
         actor=principal,
+        officer_id=body.officer_id,
         settings=settings,
     )
-    return enquiry_out(enquiry)
+    return await idempotency.answer(session, content=enquiry_out(enquiry))
 
 
 @router.post(
@@ -176,16 +199,22 @@ async def assign_enquiry(
 )
 async def respond_to_enquiry(
     enquiry_id: UUID,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
     body: RespondRequest | None = None,
-) -> EnquiryOut:
+) -> Response:
     body = body or RespondRequest()
     enquiry = await service.respond(
-        session, enquiry_id=enquiry_id, at=body.at, actor=principal, settings=settings
+        session,
+        enquiry_id=enquiry_id,
+        at=body.at,
+        actor=principal,
+        officer_id=body.officer_id,
+        settings=settings,
     )
-    return enquiry_out(enquiry)
+    return await idempotency.answer(session, content=enquiry_out(enquiry))
 
 
 @router.post(
@@ -199,11 +228,12 @@ async def respond_to_enquiry(
 )
 async def resolve_enquiry(
     enquiry_id: UUID,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
     body: ResolveRequest | None = None,
-) -> EnquiryOut:
+) -> Response:
     body = body or ResolveRequest()
     enquiry = await service.resolve(
         session,
@@ -211,9 +241,10 @@ async def resolve_enquiry(
         first_point=body.first_point,
         at=body.at,
         actor=principal,
+        officer_id=body.officer_id,
         settings=settings,
     )
-    return enquiry_out(enquiry)
+    return await idempotency.answer(session, content=enquiry_out(enquiry))
 
 
 @router.post(
@@ -226,13 +257,19 @@ async def resolve_enquiry(
 )
 async def reopen_enquiry(
     enquiry_id: UUID,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
     body: ReopenRequest | None = None,
-) -> EnquiryOut:
+) -> Response:
     body = body or ReopenRequest()
     enquiry = await service.reopen(
-        session, enquiry_id=enquiry_id, at=body.at, actor=principal, settings=settings
+        session,
+        enquiry_id=enquiry_id,
+        at=body.at,
+        actor=principal,
+        officer_id=body.officer_id,
+        settings=settings,
     )
-    return enquiry_out(enquiry)
+    return await idempotency.answer(session, content=enquiry_out(enquiry))
