@@ -22,8 +22,6 @@ Rows older than the retention are purged by `IdempotencyPurger`, and a claim fin
 row takes it over, so expiry never waits for the purge.
 """
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import hashlib
