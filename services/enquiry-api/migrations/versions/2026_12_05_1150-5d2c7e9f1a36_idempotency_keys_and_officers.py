@@ -24,6 +24,12 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _schema() -> str | None:
+    # SQLite has no schemas: an ALTER is not rewritten by the engine's schema_translate_map as
+    # CREATE TABLE is (as in sla-monitor's 62bfe4fefb30).
+    return None if op.get_bind().dialect.name == "sqlite" else "enquiry"
+
+
 def upgrade() -> None:
     op.create_table(
         "idempotency_key",
@@ -60,7 +66,7 @@ def upgrade() -> None:
     op.add_column(
         "enquiry_history",
         sa.Column("officer_id", sa.String(length=64), nullable=True),
-        schema="enquiry",
+        schema=_schema(),
     )
     op.create_index(
         "ix_enquiry_assignee_id", "enquiry", ["assignee_id"], unique=False, schema="enquiry"
@@ -73,6 +79,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_enquiry_customer_uprn", table_name="enquiry", schema="enquiry")
     op.drop_index("ix_enquiry_assignee_id", table_name="enquiry", schema="enquiry")
-    op.drop_column("enquiry_history", "officer_id", schema="enquiry")
+    with op.batch_alter_table("enquiry_history", schema=_schema()) as batch:
+        batch.drop_column("officer_id")
     op.drop_index("ix_idempotency_key_created_at", table_name="idempotency_key", schema="enquiry")
     op.drop_table("idempotency_key", schema="enquiry")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from complaints_api.complaints import service
-from complaints_api.complaints.domain import Status
+from complaints_api.complaints.domain import Status, phone_digits
 from complaints_api.complaints.repository import ComplaintFilter
 from complaints_api.complaints.schemas import (
     AcknowledgeRequest,
@@ -23,9 +23,9 @@ from complaints_api.complaints.schemas import (
     RespondRequest,
 )
 from complaints_api.complaints.service import Context
-from contact_common.auth import Principal, require_scope
+from contact_common.auth import Principal, require_scope, require_scope_for
 from contact_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES
-from contact_common.events import ComplaintOutcome, ComplaintStage
+from contact_common.events import Channel, ComplaintOutcome, ComplaintStage
 from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest, idempotent
 from contact_common.instants import Instant
 from contact_common.service import SessionDep
@@ -46,8 +46,9 @@ def _context(require: Callable[..., Any]) -> Callable[..., Any]:
     return dependency
 
 
+_read = require_scope("complaints:read")
 _write = require_scope("complaints:write")
-Reader = Annotated[Context, Depends(_context(require_scope("complaints:read")))]
+Reader = Annotated[Context, Depends(_context(_read))]
 Writer = Annotated[Context, Depends(_context(_write))]
 Eraser = Annotated[Context, Depends(_context(require_scope("customers:erase")))]
 # Before the session in a route's parameters, so it sees the commit (contact_common.idempotency).
@@ -94,31 +95,78 @@ async def create_complaint(
     )
 
 
+async def customer_query(
+    customer_email: Annotated[
+        str | None,
+        Query(
+            max_length=320,
+            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            description="Only this customer's, any case (needs `customers:read`).",
+        ),
+    ] = None,
+    customer_phone: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\+?[0-9][0-9 ()\-.]{5,30}$",
+            description="Only this customer's, by the last ten digits (needs `customers:read`).",
+        ),
+    ] = None,
+    customer_uprn: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{1,12}$", description="Only this property's (needs `customers:read`)."
+        ),
+    ] = None,
+) -> dict[str, str | None]:
+    """The customer lookups of a list's query: personal data, so they need `customers:read`."""
+    return {
+        "customer_email": customer_email,
+        "customer_phone_digits": phone_digits(customer_phone),
+        "customer_uprn": customer_uprn,
+    }
+
+
 @router.get(
     "",
-    summary="List complaints",
-    description="Complaints newest received first, filtered by stage, status, outcome (the "
-    "latest decision), service area and received time; cursor pagination.",
+    summary="List and find complaints",
+    description="Complaints newest received first, filtered by reference, stage, status, "
+    "outcome (the latest decision), channel, service area, officer (who took any step) and "
+    "received time; and, with the `customers:read` scope too, by the customer's email, phone "
+    "(the last ten digits) or UPRN. Cursor pagination (keep the filters); `total=true` adds how "
+    "many match on every page.",
     responses=_errors(401, 403, 422),
 )
 async def list_complaints(
     session: SessionDep,
     context: Reader,
+    principal: Annotated[Principal, Depends(_read)],
+    customer: Annotated[dict[str, str | None], Depends(customer_query)],
+    reference: Annotated[
+        str | None, Query(max_length=32, description="Only the complaint with this reference.")
+    ] = None,
     stage: Annotated[ComplaintStage | None, Query(description="Only this stage.")] = None,
     status: Annotated[Status | None, Query(description="Only this status.")] = None,
     outcome: Annotated[
         ComplaintOutcome | None, Query(description="Only this latest decision.")
     ] = None,
+    channel: Annotated[Channel | None, Query(description="Only this channel.")] = None,
     service_area: Annotated[str | None, Query(description="Only this service area.")] = None,
+    officer: Annotated[
+        str | None,
+        Query(max_length=100, description="Only those where this officer took a step."),
+    ] = None,
     received_from: Annotated[
         Instant | None, Query(description="Received at or after (ISO 8601 with offset).")
     ] = None,
     received_to: Annotated[
         Instant | None, Query(description="Received before (ISO 8601 with offset).")
     ] = None,
+    total: Annotated[bool, Query(description="Count every complaint that matches.")] = False,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, at most 200.")] = 50,
 ) -> ComplaintPage:
+    if any(customer.values()):
+        require_scope_for(principal, "customers:read", what="Finding complaints by customer")
     where = ComplaintFilter(
         stage=stage,
         status=status,
@@ -126,9 +174,13 @@ async def list_complaints(
         service_area=service_area,
         received_from=received_from,
         received_to=received_to,
+        reference=reference,
+        channel=channel,
+        officer=officer,
+        **customer,
     )
     return await service.list_complaints(
-        session=session, context=context, where=where, cursor=cursor, limit=limit
+        session=session, context=context, where=where, cursor=cursor, limit=limit, with_total=total
     )
 
 

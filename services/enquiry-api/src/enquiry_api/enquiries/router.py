@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from contact_common.auth import Principal, require_scope
+from contact_common.auth import Principal, require_scope, require_scope_for
 from contact_common.errors import PROBLEM_RESPONSES
-from contact_common.events import Channel
+from contact_common.events import Channel, StaffId
 from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest, idempotent
 from contact_common.instants import Instant
 from contact_common.service import SessionDep
-from enquiry_api.common import SettingsDep
+from enquiry_api.common import Email, Phone, SettingsDep, Uprn
 from enquiry_api.enquiries import service
-from enquiry_api.enquiries.domain import EnquiryStatus
+from enquiry_api.enquiries.domain import EnquiryStatus, phone_digits
 from enquiry_api.enquiries.repository import EnquiryFilter
 from enquiry_api.enquiries.schemas import (
     AcknowledgeRequest,
@@ -33,6 +34,37 @@ from enquiry_api.enquiries.schemas import (
 )
 
 router = APIRouter(prefix="/v1/enquiries", tags=["enquiries"])
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerQuery:
+    """The customer lookups of a list: personal data, so they need `customers:read`."""
+
+    email: str | None = None
+    phone_digits: str | None = None
+    uprn: str | None = None
+
+    @property
+    def given(self) -> bool:
+        """True if any lookup by customer is asked for."""
+        return any((self.email, self.phone_digits, self.uprn))
+
+
+async def customer_query(
+    customer_email: Annotated[
+        Email | None, Query(description="Only this customer's (needs `customers:read`).")
+    ] = None,
+    customer_phone: Annotated[
+        Phone | None,
+        Query(description="Only this customer's, by the last ten digits (needs `customers:read`)."),
+    ] = None,
+    customer_uprn: Annotated[
+        Uprn | None, Query(description="Only this property's (needs `customers:read`).")
+    ] = None,
+) -> CustomerQuery:
+    """The customer lookups of a list's query."""
+    return CustomerQuery(customer_email, phone_digits(customer_phone), customer_uprn)
+
 
 Reader = Annotated[Principal, Depends(require_scope("enquiries:read"))]
 _write = require_scope("enquiries:write")
@@ -81,40 +113,60 @@ async def create_enquiry(
 @router.get(
     "",
     response_model=EnquiryPage,
-    summary="List enquiries",
-    description="Enquiries, newest received first, narrowed by channel, service area, status "
-    "and received dates; pass `next_cursor` back as `cursor` for the next page. Needs "
-    "`enquiries:read`.",
+    summary="List and find enquiries",
+    description="Enquiries, newest received first, narrowed by reference, channel, service "
+    "area, status, assignee and received dates; and, with the `customers:read` scope too, by "
+    "the customer's email (any case), phone (the last ten digits) or UPRN. Pass `next_cursor` "
+    "back as `cursor` for the next page (with the same filters); `total=true` adds how many "
+    "match on every page. Needs `enquiries:read`.",
     responses={k: PROBLEM_RESPONSES[k] for k in (401, 403, 422)},
 )
 async def list_enquiries(
     session: SessionDep,
     principal: Reader,
+    customer: Annotated[CustomerQuery, Depends(customer_query)],
+    reference: Annotated[
+        str | None, Query(max_length=32, description="Only the enquiry with this reference.")
+    ] = None,
     channel: Annotated[Channel | None, Query(description="Only this channel.")] = None,
     service_area: Annotated[str | None, Query(description="Only this service area.")] = None,
     status: Annotated[EnquiryStatus | None, Query(description="Only this status.")] = None,
+    assignee: Annotated[
+        StaffId | None, Query(description="Only those assigned to this officer (staff id).")
+    ] = None,
     received_from: Annotated[
         Instant | None, Query(description="Received at or after (ISO 8601 with offset).")
     ] = None,
     received_to: Annotated[
         Instant | None, Query(description="Received before (ISO 8601 with offset).")
     ] = None,
+    total: Annotated[
+        bool, Query(description="Count every enquiry that matches (one more query).")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, at most 200.")] = 50,
     cursor: Annotated[str | None, Query(description="From a previous page's next_cursor.")] = None,
 ) -> EnquiryPage:
-    items, next_cursor = await service.list_enquiries(
+    if customer.given:
+        require_scope_for(principal, "customers:read", what="Finding enquiries by customer")
+    items, next_cursor, count = await service.list_enquiries(
         session,
         where=EnquiryFilter(
+            references=[reference] if reference else None,
             channel=channel.value if channel else None,
             service_area=service_area,
             status=status.value if status else None,
+            assignee_id=assignee,
             received_from=received_from,
             received_to=received_to,
+            customer_email=customer.email,
+            customer_phone_digits=customer.phone_digits,
+            customer_uprn=customer.uprn,
         ),
         cursor=cursor,
         limit=limit,
+        with_total=total,
     )
-    return EnquiryPage(items=[enquiry_out(e) for e in items], next_cursor=next_cursor)
+    return EnquiryPage(items=[enquiry_out(e) for e in items], next_cursor=next_cursor, total=count)
 
 
 @router.get(

@@ -205,6 +205,11 @@ class EnquiryPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page."
     )
+    total: int | None = Field(
+        default=None,
+        description="How many enquiries match the filters on every page, when asked for with "
+        "`total=true`; null otherwise.",
+    )
 
 
 def _customer(enquiry: Enquiry) -> Customer | None:

@@ -283,8 +283,10 @@ async def list_enquiries(
     where: repository.EnquiryFilter,
     cursor: str | None,
     limit: int,
-) -> tuple[Sequence[Enquiry], str | None]:
-    """A page of enquiries, newest received first, and the cursor of the next page."""
+    with_total: bool = False,
+) -> tuple[Sequence[Enquiry], str | None, int | None]:
+    """A page of enquiries, newest received first, the cursor of the next page, and how many
+    match in all if asked (`with_total`)."""
     after = None
     if cursor:
         decoded = decode_cursor(cursor)
@@ -302,7 +304,8 @@ async def list_enquiries(
     if len(rows) > limit:
         last = page[-1]
         next_cursor = encode_cursor(last.received_at, str(last.id))
-    return page, next_cursor
+    total = await repository.count(session, where=where) if with_total else None
+    return page, next_cursor, total
 
 
 async def _begin_step(
