@@ -19,6 +19,7 @@ from contact_common.idempotency import IdempotencyStore, KeyScope, fingerprint
 from contact_devtools.testing import LiveServer, running_service
 from enquiry_api.config import Settings
 from enquiry_api.enquiries.models import Enquiry
+from enquiry_api.feedback.models import Feedback
 from enquiry_api.main import create_app
 from enquiry_api.models import idempotency_key
 
@@ -340,3 +341,20 @@ async def test_open311_resends_under_the_senders_report_id_open_one_enquiry(
         bad = await fms.post("/requests.json", data=form, headers={"Idempotency-Key": '""'})
         assert bad.status_code == 400
     assert await enquiries_stored(sessions) == 3
+
+
+async def test_a_retried_score_without_a_response_id_is_recorded_once(
+    admin: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    score = {"score": 4, "channel": "web_form", "service_area": "waste"}
+    key = {"Idempotency-Key": "survey-page-submit-1"}
+    first = await admin.post("/v1/feedback", json=score, headers=key)
+    assert first.status_code == 201, first.text
+    same_answer(first, await admin.post("/v1/feedback", json=score, headers=key))
+    other = await admin.post("/v1/feedback", json={**score, "score": 5}, headers=key)
+    assert other.status_code == 422
+    # Without the key, the same score is another score, as before.
+    assert (await admin.post("/v1/feedback", json=score)).status_code == 201
+    async with sessions() as session:
+        stored = await session.execute(select(func.count()).select_from(Feedback))
+        assert stored.scalar_one() == 2
