@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_common.db import create_engine, create_session_factory, service_metadata, transaction
@@ -15,6 +17,7 @@ from contact_common.idempotency import (
     IdempotencyKeyInFlight,
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
+    IdempotencyPurger,
     IdempotencyStore,
     KeyScope,
     StoredAnswer,
@@ -114,3 +117,29 @@ async def test_claim_answer_replay_reuse_lease_and_purge(
 def test_keys_are_kept_at_least_a_day() -> None:
     with pytest.raises(ValueError, match="24 hours"):
         IdempotencyStore(idempotency_table(service_metadata("idem")), retention=timedelta(hours=1))
+
+
+async def test_the_purger_deletes_expired_keys_in_the_background(
+    store_and_sessions: tuple[IdempotencyStore, async_sessionmaker[AsyncSession]],
+) -> None:
+    store, sessions = store_and_sessions
+    now = datetime.now(UTC)
+    expired = KeyScope("key-1", "POST", "/v1/things", "old")
+    kept = KeyScope("key-1", "POST", "/v1/things", "new")
+    await store.claim(sessions, scope=expired, fingerprint="f", now=now - store.retention)
+    await store.claim(sessions, scope=kept, fingerprint="f", now=now)
+    purger = IdempotencyPurger(store, sessions, interval=timedelta(seconds=30))
+    task = asyncio.create_task(purger.run())
+    try:
+        for _ in range(100):
+            async with sessions() as session:
+                left = (await session.execute(select(store.table.c.idempotency_key))).scalars()
+                keys = set(left)
+            if keys == {"new"}:
+                break
+            await asyncio.sleep(0.05)
+        assert keys == {"new"}
+    finally:
+        purger.stop()
+        await asyncio.wait_for(task, timeout=5)
+    assert task.done() and task.exception() is None
