@@ -329,12 +329,13 @@ class IdempotencyStore:
         token: UUID,
         now: datetime,
     ) -> None:
+        """Claims a key whose row expired or went away since the first insert was tried."""
         await session.execute(delete(self.table).where(self._where(scope)))
-        await session.execute(
-            self.table.insert().values(
-                **self._fresh(scope, fingerprint=fingerprint, token=token, now=now)
-            )
-        )
+        if not await self._insert(
+            session, scope=scope, fingerprint=fingerprint, token=token, now=now
+        ):
+            # Another request claimed the key in between: it is in flight.
+            raise IdempotencyKeyInFlight(scope.key)
 
     @staticmethod
     def _fresh(scope: KeyScope, *, fingerprint: str, token: UUID, now: datetime) -> dict[str, Any]:
