@@ -37,6 +37,7 @@ SCOPES: dict[str, str] = {
     "contacts:write": "post telephony call records, reception visits and feedback",
     "standby:write": "the out-of-hours contractor: post its call records, nothing else",
     "customers:erase": "erase a customer's personal data",
+    "customers:read": "find a customer's enquiries and complaints by email, phone or UPRN",
     "complaints:read": "read complaints and their history",
     "complaints:write": "record complaints and their steps",
     "sla:read": "read commitments, clocks and breaches",
@@ -251,6 +252,16 @@ def require_scope(scope: str) -> Callable[..., Any]:
 
     dependency.__name__ = f"require_{scope.replace(':', '_')}"
     return dependency
+
+
+def require_scope_for(principal: Principal, scope: str, *, what: str) -> None:
+    """Raises the 403 problem unless `principal` holds `scope` (for a part of a request)."""
+    if not principal.allows(scope):
+        raise ProblemError(
+            403,
+            f"{what} needs the '{scope}' scope, which this key does not have.",
+            problem="forbidden",
+        )
 
 
 def scope_dependency(scope: str) -> Any:

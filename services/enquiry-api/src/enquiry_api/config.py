@@ -53,6 +53,17 @@ class Settings(ServiceSettings):
         default="Customer services, the council",
         description="Who to contact about the Open311 endpoint (shown in discovery).",
     )
+    idempotency_retention_hours: int = Field(
+        default=48,
+        ge=24,
+        description="How long an Idempotency-Key and its answer are kept (at least 24 hours).",
+    )
+    idempotency_lease_seconds: int = Field(
+        default=60,
+        ge=5,
+        description="After this long, a request holding an Idempotency-Key that never answered "
+        "(its process died) gives the key up to a retry.",
+    )
 
 
 @lru_cache

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from contact_common.bus.relay import OutboxRelay
+from contact_common.idempotency import serve_idempotency
 from contact_common.service import ServiceRuntime
 from contact_common.service import create_app as create_service_app
 from enquiry_api.calls.router import router as calls_router
@@ -12,7 +15,7 @@ from enquiry_api.config import Settings, get_settings
 from enquiry_api.customers.router import router as customers_router
 from enquiry_api.enquiries.router import router as enquiries_router
 from enquiry_api.feedback.router import router as feedback_router
-from enquiry_api.models import load_all_tables, outbox
+from enquiry_api.models import idempotency_key, load_all_tables, outbox
 from enquiry_api.open311.router import router as open311_router
 from enquiry_api.standby.router import router as standby_router
 from enquiry_api.visits.router import router as visits_router
@@ -47,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bootstrap_servers=settings.kafka_bootstrap_servers,
         )
     )
-    return create_service_app(
+    app = create_service_app(
         runtime=runtime,
         title="Council contact platform: enquiry API",
         description=(
@@ -66,3 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         openapi_tags=OPENAPI_TAGS,
     )
+    serve_idempotency(
+        app,
+        table=idempotency_key,
+        factory=runtime.session_factory,
+        add_worker=runtime.add_worker,
+        retention=timedelta(hours=settings.idempotency_retention_hours),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
+    return app

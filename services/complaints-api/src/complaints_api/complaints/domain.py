@@ -394,3 +394,10 @@ def _check_extension(
 def same_officer(first: str, second: str) -> bool:
     """True if two officer ids name the same person (ignoring case and surrounding spaces)."""
     return first.strip().casefold() == second.strip().casefold()
+
+
+def phone_digits(phone: str | None) -> str | None:
+    """The last ten digits of a phone number, to match +44 7700 900123 with 07700 900123."""
+    if not phone:
+        return None
+    return "".join(c for c in phone if c.isdigit())[-10:] or None

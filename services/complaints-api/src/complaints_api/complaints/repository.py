@@ -9,7 +9,20 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Column, Insert, Select, Table, and_, bindparam, insert, or_, select, text
+from sqlalchemy import (
+    Column,
+    Insert,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -22,7 +35,7 @@ from complaints_api.complaints.models import (
     ReferenceCounter,
 )
 from complaints_api.models import outbox
-from contact_common.events import CloudEvent, ComplaintOutcome, ComplaintStage
+from contact_common.events import Channel, CloudEvent, ComplaintOutcome, ComplaintStage
 
 # The function of migration 86a04f7b117c: the year's next number from its sequence, which it
 # creates on the year's first complaint.
@@ -79,6 +92,55 @@ class ComplaintFilter:
     service_area: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
+    reference: str | None = None
+    channel: Channel | None = None
+    officer: str | None = None
+    customer_email: str | None = None
+    # The last ten digits of a phone number: +44 7700 900123 finds 07700 900123.
+    customer_phone_digits: str | None = None
+    customer_uprn: str | None = None
+
+
+# The digits of a stored phone number: what separates them removed, in SQL both databases speak.
+_PHONE_DIGITS: Any = Complaint.customer_phone
+for _separator in (" ", "-", "(", ")", ".", "+"):
+    _PHONE_DIGITS = func.replace(_PHONE_DIGITS, _separator, "")
+
+
+def _conditions(where: ComplaintFilter) -> list[Any]:
+    """The WHERE conditions of a filter."""
+    equal = (
+        (Complaint.stage, where.stage),
+        (Complaint.status, where.status),
+        (Complaint.outcome, where.outcome),
+        (Complaint.service_area, where.service_area),
+        (Complaint.reference, where.reference),
+        (Complaint.channel, where.channel),
+        (Complaint.customer_uprn, where.customer_uprn),
+    )
+    conditions: list[Any] = [column == value for column, value in equal if value is not None]
+    if where.received_from is not None:
+        conditions.append(Complaint.received_at >= where.received_from)
+    if where.received_to is not None:
+        conditions.append(Complaint.received_at < where.received_to)
+    if where.customer_email is not None:
+        conditions.append(func.lower(Complaint.customer_email) == where.customer_email.lower())
+    if where.customer_phone_digits is not None:
+        conditions.append(_PHONE_DIGITS.like(f"%{where.customer_phone_digits}"))
+    if where.officer is not None:
+        conditions.append(
+            exists().where(
+                ComplaintHistory.complaint_id == Complaint.id,
+                ComplaintHistory.officer == where.officer,
+            )
+        )
+    return conditions
+
+
+async def count(session: AsyncSession, *, where: ComplaintFilter) -> int:
+    """How many complaints match the filter, on every page."""
+    statement = select(func.count()).select_from(Complaint).where(*_conditions(where))
+    return int((await session.execute(statement)).scalar_one())
 
 
 async def list_page(
@@ -89,19 +151,7 @@ async def list_page(
     limit: int,
 ) -> Sequence[Complaint]:
     """Up to `limit` + 1 complaints, newest received first, after the cursor position."""
-    statement = select(Complaint).options(selectinload(Complaint.stages))
-    if where.stage is not None:
-        statement = statement.where(Complaint.stage == where.stage)
-    if where.status is not None:
-        statement = statement.where(Complaint.status == where.status)
-    if where.outcome is not None:
-        statement = statement.where(Complaint.outcome == where.outcome)
-    if where.service_area is not None:
-        statement = statement.where(Complaint.service_area == where.service_area)
-    if where.received_from is not None:
-        statement = statement.where(Complaint.received_at >= where.received_from)
-    if where.received_to is not None:
-        statement = statement.where(Complaint.received_at < where.received_to)
+    statement = select(Complaint).options(selectinload(Complaint.stages)).where(*_conditions(where))
     if after is not None:
         received_at, complaint_id = after
         statement = statement.where(

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from complaints_api.complaints import service
-from complaints_api.complaints.domain import Status
+from complaints_api.complaints.domain import Status, phone_digits
 from complaints_api.complaints.repository import ComplaintFilter
 from complaints_api.complaints.schemas import (
     AcknowledgeRequest,
@@ -23,18 +23,19 @@ from complaints_api.complaints.schemas import (
     RespondRequest,
 )
 from complaints_api.complaints.service import Context
-from contact_common.auth import Principal, require_scope
+from contact_common.auth import Principal, require_scope, require_scope_for
 from contact_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES
-from contact_common.events import ComplaintOutcome, ComplaintStage
+from contact_common.events import Channel, ComplaintOutcome, ComplaintStage
+from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest, idempotent
 from contact_common.instants import Instant
 from contact_common.service import SessionDep
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 
 
-def _context(scope: str) -> Callable[..., Any]:
+def _context(require: Callable[..., Any]) -> Callable[..., Any]:
     async def dependency(
-        request: Request, principal: Annotated[Principal, Depends(require_scope(scope))]
+        request: Request, principal: Annotated[Principal, Depends(require)]
     ) -> Context:
         return Context(
             settings=request.app.state.runtime.settings,
@@ -45,9 +46,13 @@ def _context(scope: str) -> Callable[..., Any]:
     return dependency
 
 
-Reader = Annotated[Context, Depends(_context("complaints:read"))]
-Writer = Annotated[Context, Depends(_context("complaints:write"))]
-Eraser = Annotated[Context, Depends(_context("customers:erase"))]
+_read = require_scope("complaints:read")
+_write = require_scope("complaints:write")
+Reader = Annotated[Context, Depends(_context(_read))]
+Writer = Annotated[Context, Depends(_context(_write))]
+Eraser = Annotated[Context, Depends(_context(require_scope("customers:erase")))]
+# Before the session in a route's parameters, so it sees the commit (contact_common.idempotency).
+Idempotent = Annotated[IdempotentRequest, idempotent(_write)]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -55,13 +60,15 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 _STEP_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_errors(401, 403, 404, 422),
+    **_errors(401, 403, 404),
+    **IDEMPOTENCY_RESPONSES,
     409: {
         "model": PolicyProblem,
         "content": {PROBLEM_JSON: {}},
         "description": "The escalation policy does not allow this step now (or another officer "
         "changed the complaint first): the detail says where it is and `allowed_next` what may "
-        "happen next.",
+        "happen next. Or a request with this Idempotency-Key is still being served "
+        "(idempotency-key-in-flight).",
     },
 }
 
@@ -71,42 +78,95 @@ _STEP_ERRORS: dict[int | str, dict[str, Any]] = {
     status_code=status.HTTP_201_CREATED,
     summary="Record a complaint",
     description="Records a complaint at stage 1, gives it a reference (CMP-year-number) and "
-    "publishes `complaint.received`. The customer's details stay in this service.",
-    responses=_errors(401, 403, 413, 422),
+    "publishes `complaint.received`. The customer's details stay in this service. Send an "
+    "`Idempotency-Key` to retry safely: a retry answers the first 201 again.",
+    response_model=ComplaintDetail,
+    responses={**_errors(401, 403, 413), **IDEMPOTENCY_RESPONSES},
 )
 async def create_complaint(
-    body: ComplaintCreate, session: SessionDep, context: Writer, response: Response
-) -> ComplaintDetail:
+    body: ComplaintCreate, idempotency: Idempotent, session: SessionDep, context: Writer
+) -> Response:
     created = await service.receive(session=session, context=context, request=body)
-    response.headers["Location"] = f"/v1/complaints/{created.id}"
-    return created
+    return await idempotency.answer(
+        session,
+        content=created,
+        status_code=status.HTTP_201_CREATED,
+        headers={"Location": f"/v1/complaints/{created.id}"},
+    )
+
+
+async def customer_query(
+    customer_email: Annotated[
+        str | None,
+        Query(
+            max_length=320,
+            pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            description="Only this customer's, any case (needs `customers:read`).",
+        ),
+    ] = None,
+    customer_phone: Annotated[
+        str | None,
+        Query(
+            pattern=r"^\+?[0-9][0-9 ()\-.]{5,30}$",
+            description="Only this customer's, by the last ten digits (needs `customers:read`).",
+        ),
+    ] = None,
+    customer_uprn: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{1,12}$", description="Only this property's (needs `customers:read`)."
+        ),
+    ] = None,
+) -> dict[str, str | None]:
+    """The customer lookups of a list's query: personal data, so they need `customers:read`."""
+    return {
+        "customer_email": customer_email,
+        "customer_phone_digits": phone_digits(customer_phone),
+        "customer_uprn": customer_uprn,
+    }
 
 
 @router.get(
     "",
-    summary="List complaints",
-    description="Complaints newest received first, filtered by stage, status, outcome (the "
-    "latest decision), service area and received time; cursor pagination.",
+    summary="List and find complaints",
+    description="Complaints newest received first, filtered by reference, stage, status, "
+    "outcome (the latest decision), channel, service area, officer (who took any step) and "
+    "received time; and, with the `customers:read` scope too, by the customer's email, phone "
+    "(the last ten digits) or UPRN. Cursor pagination (keep the filters); `total=true` adds how "
+    "many match on every page.",
     responses=_errors(401, 403, 422),
 )
 async def list_complaints(
     session: SessionDep,
     context: Reader,
+    principal: Annotated[Principal, Depends(_read)],
+    customer: Annotated[dict[str, str | None], Depends(customer_query)],
+    reference: Annotated[
+        str | None, Query(max_length=32, description="Only the complaint with this reference.")
+    ] = None,
     stage: Annotated[ComplaintStage | None, Query(description="Only this stage.")] = None,
     status: Annotated[Status | None, Query(description="Only this status.")] = None,
     outcome: Annotated[
         ComplaintOutcome | None, Query(description="Only this latest decision.")
     ] = None,
+    channel: Annotated[Channel | None, Query(description="Only this channel.")] = None,
     service_area: Annotated[str | None, Query(description="Only this service area.")] = None,
+    officer: Annotated[
+        str | None,
+        Query(max_length=100, description="Only those where this officer took a step."),
+    ] = None,
     received_from: Annotated[
         Instant | None, Query(description="Received at or after (ISO 8601 with offset).")
     ] = None,
     received_to: Annotated[
         Instant | None, Query(description="Received before (ISO 8601 with offset).")
     ] = None,
+    total: Annotated[bool, Query(description="Count every complaint that matches.")] = False,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, at most 200.")] = 50,
 ) -> ComplaintPage:
+    if any(customer.values()):
+        require_scope_for(principal, "customers:read", what="Finding complaints by customer")
     where = ComplaintFilter(
         stage=stage,
         status=status,
@@ -114,9 +174,13 @@ async def list_complaints(
         service_area=service_area,
         received_from=received_from,
         received_to=received_to,
+        reference=reference,
+        channel=channel,
+        officer=officer,
+        **customer,
     )
     return await service.list_complaints(
-        session=session, context=context, where=where, cursor=cursor, limit=limit
+        session=session, context=context, where=where, cursor=cursor, limit=limit, with_total=total
     )
 
 
@@ -138,14 +202,20 @@ async def get_complaint(
     summary="Acknowledge at the current stage",
     description="Records the acknowledgement sent to the customer (stage 1 or 2) and publishes "
     "`complaint.acknowledged`.",
+    response_model=ComplaintDetail,
     responses=_STEP_ERRORS,
 )
 async def acknowledge(
-    complaint_id: uuid.UUID, body: AcknowledgeRequest, session: SessionDep, context: Writer
-) -> ComplaintDetail:
-    return await service.acknowledge(
+    complaint_id: uuid.UUID,
+    body: AcknowledgeRequest,
+    idempotency: Idempotent,
+    session: SessionDep,
+    context: Writer,
+) -> Response:
+    updated = await service.acknowledge(
         session=session, context=context, complaint_id=complaint_id, request=body
     )
+    return await idempotency.answer(session, content=updated)
 
 
 @router.post(
@@ -155,14 +225,20 @@ async def acknowledge(
     "by at most the working days the commitments policy allows at the stage (422 beyond it; 409 "
     "after the deadline or where the policy has no extension). The new deadline counts from the "
     "one it replaces and is the stage's `due_at`; `complaint.extended` carries it.",
+    response_model=ComplaintDetail,
     responses=_STEP_ERRORS,
 )
 async def extend(
-    complaint_id: uuid.UUID, body: ExtendRequest, session: SessionDep, context: Writer
-) -> ComplaintDetail:
-    return await service.extend(
+    complaint_id: uuid.UUID,
+    body: ExtendRequest,
+    idempotency: Idempotent,
+    session: SessionDep,
+    context: Writer,
+) -> Response:
+    updated = await service.extend(
         session=session, context=context, complaint_id=complaint_id, request=body
     )
+    return await idempotency.answer(session, content=updated)
 
 
 @router.post(
@@ -171,14 +247,20 @@ async def extend(
     description="The council's response at the current stage with its outcome (upheld, "
     "partly_upheld, not_upheld), after the acknowledgement. A stage 2 response must come from "
     "a different officer than stage 1. Publishes `complaint.responded`.",
+    response_model=ComplaintDetail,
     responses=_STEP_ERRORS,
 )
 async def respond(
-    complaint_id: uuid.UUID, body: RespondRequest, session: SessionDep, context: Writer
-) -> ComplaintDetail:
-    return await service.respond(
+    complaint_id: uuid.UUID,
+    body: RespondRequest,
+    idempotency: Idempotent,
+    session: SessionDep,
+    context: Writer,
+) -> Response:
+    updated = await service.respond(
         session=session, context=context, complaint_id=complaint_id, request=body
     )
+    return await idempotency.answer(session, content=updated)
 
 
 @router.post(
@@ -187,14 +269,20 @@ async def respond(
     description="After a stage 1 response (within the escalation window, even if closed): to "
     "stage 2. After a stage 2 response: to the Ombudsman (LGSCO). Publishes "
     "`complaint.escalated`; the new stage's clocks start at `at`.",
+    response_model=ComplaintDetail,
     responses=_STEP_ERRORS,
 )
 async def escalate(
-    complaint_id: uuid.UUID, body: EscalateRequest, session: SessionDep, context: Writer
-) -> ComplaintDetail:
-    return await service.escalate(
+    complaint_id: uuid.UUID,
+    body: EscalateRequest,
+    idempotency: Idempotent,
+    session: SessionDep,
+    context: Writer,
+) -> Response:
+    updated = await service.escalate(
         session=session, context=context, complaint_id=complaint_id, request=body
     )
+    return await idempotency.answer(session, content=updated)
 
 
 @router.post(
@@ -202,14 +290,20 @@ async def escalate(
     summary="Close after the response",
     description="Closes a complaint the council has responded to (the customer is satisfied, "
     "or the window to escalate passed), recording who closed it. Publishes `complaint.closed`.",
+    response_model=ComplaintDetail,
     responses=_STEP_ERRORS,
 )
 async def close(
-    complaint_id: uuid.UUID, body: CloseRequest, session: SessionDep, context: Writer
-) -> ComplaintDetail:
-    return await service.close(
+    complaint_id: uuid.UUID,
+    body: CloseRequest,
+    idempotency: Idempotent,
+    session: SessionDep,
+    context: Writer,
+) -> Response:
+    updated = await service.close(
         session=session, context=context, complaint_id=complaint_id, request=body
     )
+    return await idempotency.answer(session, content=updated)
 
 
 @router.post(
@@ -217,14 +311,20 @@ async def close(
     summary="Record the Ombudsman's decision",
     description="For a complaint referred to the Ombudsman: records its decision, which closes "
     "the complaint. Publishes `complaint.closed` with `ombudsman_decision`.",
+    response_model=ComplaintDetail,
     responses=_STEP_ERRORS,
 )
 async def ombudsman_decision(
-    complaint_id: uuid.UUID, body: OmbudsmanDecisionRequest, session: SessionDep, context: Writer
-) -> ComplaintDetail:
-    return await service.record_ombudsman_decision(
+    complaint_id: uuid.UUID,
+    body: OmbudsmanDecisionRequest,
+    idempotency: Idempotent,
+    session: SessionDep,
+    context: Writer,
+) -> Response:
+    updated = await service.record_ombudsman_decision(
         session=session, context=context, complaint_id=complaint_id, request=body
     )
+    return await idempotency.answer(session, content=updated)
 
 
 @router.post(

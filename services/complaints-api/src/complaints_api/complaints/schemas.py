@@ -279,6 +279,11 @@ class ComplaintPage(BaseModel):
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` for the next page; absent on the last."
     )
+    total: int | None = Field(
+        default=None,
+        description="How many complaints match the filters on every page, when asked for with "
+        "`total=true`; null otherwise.",
+    )
 
 
 class PolicyProblem(BaseModel):

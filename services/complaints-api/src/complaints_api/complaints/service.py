@@ -653,8 +653,10 @@ async def list_complaints(
     where: ComplaintFilter,
     cursor: str | None,
     limit: int,
+    with_total: bool = False,
 ) -> ComplaintPage:
-    """A page of complaints matching `where`, newest received first."""
+    """A page of complaints matching `where`, newest received first; and how many match in
+    all if asked (`with_total`)."""
     areas = context.settings.service_areas
     if where.service_area is not None and where.service_area not in areas:
         raise _invalid(
@@ -668,4 +670,7 @@ async def list_complaints(
     more = len(rows) > limit
     rows = rows[:limit]
     items = [ComplaintSummary(**_summary_fields(c, context)) for c in rows]
-    return ComplaintPage(items=items, next_cursor=_encode_cursor(rows[-1]) if more else None)
+    total = await repository.count(session, where=where) if with_total else None
+    return ComplaintPage(
+        items=items, next_cursor=_encode_cursor(rows[-1]) if more else None, total=total
+    )

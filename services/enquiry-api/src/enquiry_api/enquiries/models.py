@@ -80,6 +80,8 @@ class Enquiry(Base):
         Index("ix_enquiry_status_received_at", "status", "received_at"),
         Index("ix_enquiry_customer_email", "customer_email"),
         Index("ix_enquiry_customer_phone_digits", "customer_phone_digits"),
+        Index("ix_enquiry_customer_uprn", "customer_uprn"),
+        Index("ix_enquiry_assignee_id", "assignee_id"),
     )
 
 
@@ -101,6 +103,8 @@ class EnquiryHistory(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     actor_key_id: Mapped[str] = mapped_column(String(64))
     actor_name: Mapped[str] = mapped_column(String(200))
+    # The officer who took the step, when the client names one (the key may be shared).
+    officer_id: Mapped[str | None] = mapped_column(String(64))
     # Facts of the step (service area, assignee id, first_point): never personal data.
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 

@@ -185,6 +185,39 @@ class EnquiryFilter:
     service_codes: Sequence[str] | None = None
     references: Sequence[str] | None = None
     resolved: bool | None = None
+    assignee_id: str | None = None
+    customer_email: str | None = None
+    customer_phone_digits: str | None = None
+    customer_uprn: str | None = None
+
+
+def _conditions(where: EnquiryFilter) -> list[Any]:
+    """The WHERE conditions of a filter."""
+    equal = (
+        (Enquiry.channel, where.channel),
+        (Enquiry.service_area, where.service_area),
+        (Enquiry.status, where.status),
+        (Enquiry.source, where.source),
+        (Enquiry.assignee_id, where.assignee_id),
+        (Enquiry.customer_phone_digits, where.customer_phone_digits),
+        (Enquiry.customer_uprn, where.customer_uprn),
+    )
+    conditions: list[Any] = [column == value for column, value in equal if value]
+    if where.customer_email:
+        conditions.append(func.lower(Enquiry.customer_email) == where.customer_email.lower())
+    if where.received_from:
+        conditions.append(Enquiry.received_at >= where.received_from)
+    if where.received_to:
+        conditions.append(Enquiry.received_at < where.received_to)
+    if where.service_codes:
+        conditions.append(Enquiry.service_code.in_(where.service_codes))
+    if where.references:
+        conditions.append(Enquiry.reference.in_(where.references))
+    if where.resolved is True:
+        conditions.append(Enquiry.status == "resolved")
+    elif where.resolved is False:
+        conditions.append(Enquiry.status != "resolved")
+    return conditions
 
 
 async def list_page(
@@ -195,27 +228,7 @@ async def list_page(
     limit: int,
 ) -> Sequence[Enquiry]:
     """Up to `limit` enquiries, newest received first, after the (received_at, id) position."""
-    statement = select(Enquiry)
-    if where.channel:
-        statement = statement.where(Enquiry.channel == where.channel)
-    if where.service_area:
-        statement = statement.where(Enquiry.service_area == where.service_area)
-    if where.status:
-        statement = statement.where(Enquiry.status == where.status)
-    if where.received_from:
-        statement = statement.where(Enquiry.received_at >= where.received_from)
-    if where.received_to:
-        statement = statement.where(Enquiry.received_at < where.received_to)
-    if where.source:
-        statement = statement.where(Enquiry.source == where.source)
-    if where.service_codes:
-        statement = statement.where(Enquiry.service_code.in_(where.service_codes))
-    if where.references:
-        statement = statement.where(Enquiry.reference.in_(where.references))
-    if where.resolved is True:
-        statement = statement.where(Enquiry.status == "resolved")
-    elif where.resolved is False:
-        statement = statement.where(Enquiry.status != "resolved")
+    statement = select(Enquiry).where(*_conditions(where))
     if after is not None:
         received_at, enquiry_id = after
         statement = statement.where(
@@ -226,6 +239,12 @@ async def list_page(
         )
     statement = statement.order_by(Enquiry.received_at.desc(), Enquiry.id.desc()).limit(limit)
     return (await session.execute(statement)).scalars().all()
+
+
+async def count(session: AsyncSession, *, where: EnquiryFilter) -> int:
+    """How many enquiries match the filter, on every page."""
+    statement = select(func.count()).select_from(Enquiry).where(*_conditions(where))
+    return int((await session.execute(statement)).scalar_one())
 
 
 async def find_for_erasure(

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from contact_common.auth import Principal, require_scope
+from contact_common.auth import Principal, require_scope, require_scope_for
 from contact_common.errors import PROBLEM_RESPONSES
-from contact_common.events import Channel
+from contact_common.events import Channel, StaffId
+from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest, idempotent
 from contact_common.instants import Instant
 from contact_common.service import SessionDep
-from enquiry_api.common import SettingsDep
+from enquiry_api.common import Email, Phone, SettingsDep, Uprn
 from enquiry_api.enquiries import service
-from enquiry_api.enquiries.domain import EnquiryStatus
+from enquiry_api.enquiries.domain import EnquiryStatus, phone_digits
 from enquiry_api.enquiries.repository import EnquiryFilter
 from enquiry_api.enquiries.schemas import (
     AcknowledgeRequest,
@@ -33,11 +35,51 @@ from enquiry_api.enquiries.schemas import (
 
 router = APIRouter(prefix="/v1/enquiries", tags=["enquiries"])
 
-Reader = Annotated[Principal, Depends(require_scope("enquiries:read"))]
-Writer = Annotated[Principal, Depends(require_scope("enquiries:write"))]
 
-_ERRORS = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 413, 422)}
-_STEP_ERRORS = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 422)}
+@dataclass(frozen=True, slots=True)
+class CustomerQuery:
+    """The customer lookups of a list: personal data, so they need `customers:read`."""
+
+    email: str | None = None
+    phone_digits: str | None = None
+    uprn: str | None = None
+
+    @property
+    def given(self) -> bool:
+        """True if any lookup by customer is asked for."""
+        return any((self.email, self.phone_digits, self.uprn))
+
+
+async def customer_query(
+    customer_email: Annotated[
+        Email | None, Query(description="Only this customer's (needs `customers:read`).")
+    ] = None,
+    customer_phone: Annotated[
+        Phone | None,
+        Query(description="Only this customer's, by the last ten digits (needs `customers:read`)."),
+    ] = None,
+    customer_uprn: Annotated[
+        Uprn | None, Query(description="Only this property's (needs `customers:read`).")
+    ] = None,
+) -> CustomerQuery:
+    """The customer lookups of a list's query."""
+    return CustomerQuery(customer_email, phone_digits(customer_phone), customer_uprn)
+
+
+Reader = Annotated[Principal, Depends(require_scope("enquiries:read"))]
+_write = require_scope("enquiries:write")
+Writer = Annotated[Principal, Depends(_write)]
+# Before the session in a route's parameters, so it sees the commit (contact_common.idempotency).
+Idempotent = Annotated[IdempotentRequest, idempotent(_write)]
+
+_ERRORS = {
+    **{k: PROBLEM_RESPONSES[k] for k in (401, 403, 409, 413, 422)},
+    **IDEMPOTENCY_RESPONSES,
+}
+_STEP_ERRORS = {
+    **{k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 422)},
+    **IDEMPOTENCY_RESPONSES,
+}
 
 
 @router.post(
@@ -46,61 +88,88 @@ _STEP_ERRORS = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 422)}
     response_model=EnquiryOut,
     summary="Record an enquiry",
     description="Records an enquiry on any channel and gives it a human reference "
-    "(ENQ-2026-000123). Publishes enquiry.opened. Needs `enquiries:write`.",
+    "(ENQ-2026-000123). Publishes enquiry.opened. Needs `enquiries:write`. Send an "
+    "`Idempotency-Key` to retry safely: a retry answers the first 201 again.",
     responses=_ERRORS,
 )
 async def create_enquiry(
     body: EnquiryCreate,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
-    response: Response,
-) -> EnquiryOut:
+) -> Response:
     enquiry = await service.open_enquiry(
         session, draft=draft_of(body), actor=principal, settings=settings
     )
-    response.headers["Location"] = f"/v1/enquiries/{enquiry.id}"
-    return enquiry_out(enquiry, settings)
+    return await idempotency.answer(
+        session,
+        content=enquiry_out(enquiry, settings),
+        status_code=201,
+        headers={"Location": f"/v1/enquiries/{enquiry.id}"},
+    )
 
 
 @router.get(
     "",
     response_model=EnquiryPage,
-    summary="List enquiries",
-    description="Enquiries, newest received first, narrowed by channel, service area, status "
-    "and received dates; pass `next_cursor` back as `cursor` for the next page. Needs "
-    "`enquiries:read`.",
+    summary="List and find enquiries",
+    description="Enquiries, newest received first, narrowed by reference, channel, service "
+    "area, status, assignee and received dates; and, with the `customers:read` scope too, by "
+    "the customer's email (any case), phone (the last ten digits) or UPRN. Pass `next_cursor` "
+    "back as `cursor` for the next page (with the same filters); `total=true` adds how many "
+    "match on every page. Needs `enquiries:read`.",
     responses={k: PROBLEM_RESPONSES[k] for k in (401, 403, 422)},
 )
 async def list_enquiries(
     session: SessionDep,
     principal: Reader,
     settings: SettingsDep,
+    customer: Annotated[CustomerQuery, Depends(customer_query)],
+    reference: Annotated[
+        str | None, Query(max_length=32, description="Only the enquiry with this reference.")
+    ] = None,
     channel: Annotated[Channel | None, Query(description="Only this channel.")] = None,
     service_area: Annotated[str | None, Query(description="Only this service area.")] = None,
     status: Annotated[EnquiryStatus | None, Query(description="Only this status.")] = None,
+    assignee: Annotated[
+        StaffId | None, Query(description="Only those assigned to this officer (staff id).")
+    ] = None,
     received_from: Annotated[
         Instant | None, Query(description="Received at or after (ISO 8601 with offset).")
     ] = None,
     received_to: Annotated[
         Instant | None, Query(description="Received before (ISO 8601 with offset).")
     ] = None,
+    total: Annotated[
+        bool, Query(description="Count every enquiry that matches (one more query).")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size, at most 200.")] = 50,
     cursor: Annotated[str | None, Query(description="From a previous page's next_cursor.")] = None,
 ) -> EnquiryPage:
-    items, next_cursor = await service.list_enquiries(
+    if customer.given:
+        require_scope_for(principal, "customers:read", what="Finding enquiries by customer")
+    items, next_cursor, count = await service.list_enquiries(
         session,
         where=EnquiryFilter(
+            references=[reference] if reference else None,
             channel=channel.value if channel else None,
             service_area=service_area,
             status=status.value if status else None,
+            assignee_id=assignee,
             received_from=received_from,
             received_to=received_to,
+            customer_email=customer.email,
+            customer_phone_digits=customer.phone_digits,
+            customer_uprn=customer.uprn,
         ),
         cursor=cursor,
         limit=limit,
+        with_total=total,
     )
-    return EnquiryPage(items=[enquiry_out(e, settings) for e in items], next_cursor=next_cursor)
+    return EnquiryPage(
+        items=[enquiry_out(e, settings) for e in items], next_cursor=next_cursor, total=count
+    )
 
 
 @router.get(
@@ -129,16 +198,22 @@ async def read_enquiry(
 )
 async def acknowledge_enquiry(
     enquiry_id: UUID,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
     body: AcknowledgeRequest | None = None,
-) -> EnquiryOut:
+) -> Response:
     body = body or AcknowledgeRequest()
     enquiry = await service.acknowledge(
-        session, enquiry_id=enquiry_id, at=body.at, actor=principal, settings=settings
+        session,
+        enquiry_id=enquiry_id,
+        at=body.at,
+        actor=principal,
+        officer_id=body.officer_id,
+        settings=settings,
     )
-    return enquiry_out(enquiry, settings)
+    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
 
 
 @router.post(
@@ -153,10 +228,11 @@ async def acknowledge_enquiry(
 async def assign_enquiry(
     enquiry_id: UUID,
     body: AssignRequest,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
-) -> EnquiryOut:
+) -> Response:
     enquiry = await service.assign(
         session,
         enquiry_id=enquiry_id,
@@ -164,9 +240,10 @@ async def assign_enquiry(
         assignee_id=body.assignee_id,
         at=body.at,
         actor=principal,
+        officer_id=body.officer_id,
         settings=settings,
     )
-    return enquiry_out(enquiry, settings)
+    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
 
 
 @router.post(
@@ -179,16 +256,22 @@ async def assign_enquiry(
 )
 async def respond_to_enquiry(
     enquiry_id: UUID,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
     body: RespondRequest | None = None,
-) -> EnquiryOut:
+) -> Response:
     body = body or RespondRequest()
     enquiry = await service.respond(
-        session, enquiry_id=enquiry_id, at=body.at, actor=principal, settings=settings
+        session,
+        enquiry_id=enquiry_id,
+        at=body.at,
+        actor=principal,
+        officer_id=body.officer_id,
+        settings=settings,
     )
-    return enquiry_out(enquiry, settings)
+    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
 
 
 @router.post(
@@ -202,11 +285,12 @@ async def respond_to_enquiry(
 )
 async def resolve_enquiry(
     enquiry_id: UUID,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
     body: ResolveRequest | None = None,
-) -> EnquiryOut:
+) -> Response:
     body = body or ResolveRequest()
     enquiry = await service.resolve(
         session,
@@ -214,9 +298,10 @@ async def resolve_enquiry(
         first_point=body.first_point,
         at=body.at,
         actor=principal,
+        officer_id=body.officer_id,
         settings=settings,
     )
-    return enquiry_out(enquiry, settings)
+    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
 
 
 @router.post(
@@ -229,13 +314,19 @@ async def resolve_enquiry(
 )
 async def reopen_enquiry(
     enquiry_id: UUID,
+    idempotency: Idempotent,
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
     body: ReopenRequest | None = None,
-) -> EnquiryOut:
+) -> Response:
     body = body or ReopenRequest()
     enquiry = await service.reopen(
-        session, enquiry_id=enquiry_id, at=body.at, actor=principal, settings=settings
+        session,
+        enquiry_id=enquiry_id,
+        at=body.at,
+        actor=principal,
+        officer_id=body.officer_id,
+        settings=settings,
     )
-    return enquiry_out(enquiry, settings)
+    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))

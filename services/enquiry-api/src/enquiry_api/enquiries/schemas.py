@@ -66,6 +66,11 @@ class EnquiryCreate(BaseModel):
     description: Text = Field(description="What the enquiry is about, in the resident's words.")
     customer: Customer | None = Field(default=None, description="Who made it, if known.")
     location: Location | None = Field(default=None, description="Where the problem is, if a place.")
+    officer_id: StaffId | None = Field(
+        default=None,
+        description="The staff id of the officer recording the enquiry, recorded in the audit "
+        "history beside the API key (which a contact centre may share).",
+    )
 
 
 class StepBase(BaseModel):
@@ -77,6 +82,11 @@ class StepBase(BaseModel):
         default=None,
         description="When the step happened (ISO 8601 with an offset); now if left out. Not in "
         "the future, not before the enquiry was received or its previous step.",
+    )
+    officer_id: StaffId | None = Field(
+        default=None,
+        description="The staff id of the officer taking this step, recorded in the audit "
+        "history beside the API key (which a contact centre may share).",
     )
 
 
@@ -142,6 +152,9 @@ class HistoryEntry(BaseModel):
     recorded_at: datetime = Field(description="When it was recorded here (UTC).")
     actor_key_id: str = Field(description="The id of the API key that did it.")
     actor_name: str = Field(description="The name of the API key that did it.")
+    officer_id: str | None = Field(
+        default=None, description="The staff id of the officer who did it, if the client named one."
+    )
     details: dict[str, Any] | None = Field(
         default=None,
         description="Facts of the step: service area, assignee id, first_point; for "
@@ -212,6 +225,11 @@ class EnquiryPage(BaseModel):
     items: list[EnquiryOut]
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page."
+    )
+    total: int | None = Field(
+        default=None,
+        description="How many enquiries match the filters on every page, when asked for with "
+        "`total=true`; null otherwise.",
     )
 
 
@@ -326,6 +344,7 @@ def enquiry_detail(
                 recorded_at=entry.recorded_at,
                 actor_key_id=entry.actor_key_id,
                 actor_name=entry.actor_name,
+                officer_id=entry.officer_id,
                 details=entry.details,
                 update=_received_update(updates.get(entry.id)),
             )
@@ -351,4 +370,5 @@ def draft_of(body: EnquiryCreate) -> EnquiryDraft:
         location_address=location.address,
         latitude=location.lat,
         longitude=location.long,
+        officer_id=body.officer_id,
     )

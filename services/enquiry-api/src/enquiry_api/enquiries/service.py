@@ -85,6 +85,8 @@ class EnquiryDraft:
     assigned_at: datetime | None = None
     field_prefix: str = "body."
     details: dict[str, Any] = field(default_factory=dict)
+    # The officer who recorded it, besides the API key (a contact centre's shared key).
+    officer_id: str | None = None
 
 
 def state_of(enquiry: Enquiry) -> EnquiryState:
@@ -121,6 +123,7 @@ def _history(
     now: datetime,
     actor: Principal,
     details: dict[str, Any] | None = None,
+    officer_id: str | None = None,
 ) -> EnquiryHistory:
     return EnquiryHistory(
         enquiry_id=enquiry.id,
@@ -131,6 +134,7 @@ def _history(
         recorded_at=now,
         actor_key_id=actor.key_id,
         actor_name=actor.name,
+        officer_id=officer_id,
         details=details or None,
     )
 
@@ -219,6 +223,7 @@ async def open_enquiries(
                 now=now,
                 actor=actor,
                 details=opened_details,
+                officer_id=draft.officer_id,
             )
         ]
         if draft.assigned_at is not None:
@@ -240,6 +245,7 @@ async def open_enquiries(
                     now=now,
                     actor=actor,
                     details={"service_area": enquiry.service_area},
+                    officer_id=draft.officer_id,
                 )
             )
         histories.extend(history)
@@ -277,8 +283,10 @@ async def list_enquiries(
     where: repository.EnquiryFilter,
     cursor: str | None,
     limit: int,
-) -> tuple[Sequence[Enquiry], str | None]:
-    """A page of enquiries, newest received first, and the cursor of the next page."""
+    with_total: bool = False,
+) -> tuple[Sequence[Enquiry], str | None, int | None]:
+    """A page of enquiries, newest received first, the cursor of the next page, and how many
+    match in all if asked (`with_total`)."""
     after = None
     if cursor:
         decoded = decode_cursor(cursor)
@@ -296,7 +304,8 @@ async def list_enquiries(
     if len(rows) > limit:
         last = page[-1]
         next_cursor = encode_cursor(last.received_at, str(last.id))
-    return page, next_cursor
+    total = await repository.count(session, where=where) if with_total else None
+    return page, next_cursor, total
 
 
 async def _begin_step(
@@ -348,6 +357,7 @@ async def _finish_step(
     actor: Principal,
     event: CloudEvent,
     details: dict[str, Any] | None = None,
+    officer_id: str | None = None,
 ) -> Enquiry:
     enquiry.last_step_at = occurred_at
     enquiry.updated_at = now
@@ -361,6 +371,7 @@ async def _finish_step(
             now=now,
             actor=actor,
             details=details,
+            officer_id=officer_id,
         ),
     )
     await outbox.add(session, event)
@@ -375,6 +386,7 @@ async def acknowledge(
     at: datetime | None,
     actor: Principal,
     settings: Settings,
+    officer_id: str | None = None,
 ) -> Enquiry:
     """Acknowledges an enquiry (enquiry.acknowledged)."""
     now = utc_now()
@@ -396,6 +408,7 @@ async def acknowledge(
         now=now,
         actor=actor,
         event=event,
+        officer_id=officer_id,
     )
 
 
@@ -408,6 +421,7 @@ async def assign(
     at: datetime | None,
     actor: Principal,
     settings: Settings,
+    officer_id: str | None = None,
 ) -> Enquiry:
     """Hands an enquiry to a service area and/or an officer (enquiry.assigned)."""
     now = utc_now()
@@ -442,6 +456,7 @@ async def assign(
         now=now,
         actor=actor,
         event=event,
+        officer_id=officer_id,
         details=details,
     )
 
@@ -453,6 +468,7 @@ async def respond(
     at: datetime | None,
     actor: Principal,
     settings: Settings,
+    officer_id: str | None = None,
 ) -> Enquiry:
     """Records that a substantive response was sent (enquiry.responded)."""
     now = utc_now()
@@ -474,6 +490,7 @@ async def respond(
         now=now,
         actor=actor,
         event=event,
+        officer_id=officer_id,
     )
 
 
@@ -485,6 +502,7 @@ async def resolve(
     at: datetime | None,
     actor: Principal,
     settings: Settings,
+    officer_id: str | None = None,
 ) -> Enquiry:
     """Resolves an enquiry, at first point or not (enquiry.resolved)."""
     now = utc_now()
@@ -518,6 +536,7 @@ async def resolve(
         now=now,
         actor=actor,
         event=event,
+        officer_id=officer_id,
         details={"first_point": first_point},
     )
 
@@ -529,6 +548,7 @@ async def reopen(
     at: datetime | None,
     actor: Principal,
     settings: Settings,
+    officer_id: str | None = None,
     cause: str | None = None,
 ) -> Enquiry:
     """Reopens a resolved enquiry: a new response clock (enquiry.reopened).
@@ -562,6 +582,7 @@ async def reopen(
         now=now,
         actor=actor,
         event=event,
+        officer_id=officer_id,
         details={"reopen_count": enquiry.reopen_count, **({"cause": cause} if cause else {})},
     )
 

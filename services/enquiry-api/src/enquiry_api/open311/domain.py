@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contact_common.errors import ProblemError
 from contact_common.events import UpdateStatus
+from contact_common.idempotency import parse_key
 from contact_common.instants import check_instant
 
 FORMATS = ("xml", "json")
@@ -625,3 +627,25 @@ def update_reopens(
         and resolved_at is not None
         and updated_at >= resolved_at
     )
+
+
+class RequestKey:
+    """The idempotency key of a POST requests: the header's, or the sender's own report id."""
+
+    # FixMyStreet's Open311.pm sends its report's id as attribute[external_id]; cobrands that
+    # define the attribute send attribute[fixmystreet_id].
+    SENDER_IDS = ("external_id", "fixmystreet_id")
+
+    @classmethod
+    def of(cls, form: Mapping[str, list[str]], *, header: str | None) -> str | None:
+        """The key to claim, or None for a request that gave none."""
+        if header is not None:
+            try:
+                return parse_key(header)
+            except ProblemError as problem:
+                raise Open311Error(400, problem.detail) from None
+        for name in cls.SENDER_IDS:
+            given = (form.get(f"attribute[{name}]") or [""])[-1].strip()
+            if given and len(given) <= 200 and given.isprintable():
+                return f"attribute[{name}]={given}"
+        return None

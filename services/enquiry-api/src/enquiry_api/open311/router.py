@@ -11,10 +11,11 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from contact_common.errors import ProblemError
+from contact_common.idempotency import HEADER, HEADER_DESCRIPTION
 from contact_common.ratelimit import RETRY_AFTER_RESPONSE, enforce_rate_limit
 from contact_common.service import SessionDep
 from enquiry_api.common import SettingsDep
@@ -184,18 +185,47 @@ async def service_definition(
     description="Form-encoded, as GeoReport v2 says, with `api_key` (a key of this platform with "
     "`enquiries:write`). The request becomes an enquiry (channel web_form) assigned by its "
     "service to a service area; the answer carries its service_request_id (the enquiry's "
-    "reference) and a token. Errors (400, 403, 404) are in the spec's format.",
+    "reference) and a token. Sending the same request again answers the same "
+    "service_request_id without opening another enquiry, when it carries an `Idempotency-Key` "
+    "header or, for clients that cannot send one, the sender's own id of the report "
+    "(`attribute[external_id]` as FixMyStreet sends it, or `attribute[fixmystreet_id]`); another "
+    "request under the same key is 422, and one sent while the first is served 409. Errors "
+    "(400, 403, 404, 409, 422) are in the spec's format.",
     response_class=Response,
-    responses={**OPEN311_RESPONSES, **FORM_KEY_RESPONSES},
+    responses={
+        **OPEN311_RESPONSES,
+        **FORM_KEY_RESPONSES,
+        409: {
+            "description": "A request under the same key is still being served, in the spec's "
+            "error format.",
+            "content": {"text/xml": {}, "application/json": {}},
+        },
+        422: {
+            "description": "The key (Idempotency-Key, or the sender's report id) was used for "
+            "another request, in the spec's error format.",
+            "content": {"text/xml": {}, "application/json": {}},
+        },
+    },
     openapi_extra=POST_REQUEST_BODY,
 )
 async def create_request(
-    fmt: str, request: Request, session: SessionDep, settings: SettingsDep
+    fmt: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[
+        str | None, Header(alias=HEADER, description=HEADER_DESCRIPTION)
+    ] = None,
 ) -> Response:
+    idempotency = service.Idempotency(
+        store=request.app.state.idempotency,
+        factory=request.app.state.runtime.session_factory,
+        header_key=idempotency_key,
+    )
     return await _answer_form(
         fmt,
         request,
-        partial(service.create_request, session, settings=settings),
+        partial(service.create_request, session, settings=settings, idempotency=idempotency),
         root_tag="service_requests",
         item_tag="request",
     )

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_common.auth import KeyStore, Principal
 from contact_common.errors import ProblemError
 from contact_common.events import Channel, UpdateStatus
+from contact_common.idempotency import (
+    Claim,
+    IdempotencyStore,
+    KeyScope,
+    StoredAnswer,
+    fingerprint,
+)
 from enquiry_api.common import utc_now
 from enquiry_api.config import Settings
 from enquiry_api.enquiries import repository as enquiries
@@ -22,6 +31,8 @@ from enquiry_api.open311 import repository
 from enquiry_api.open311.domain import (
     Open311Error,
     Open311Service,
+    RequestKey,
+    ServiceRequestForm,
     ServiceRequestUpdateForm,
     UpdateContent,
     catalogue_for,
@@ -46,6 +57,15 @@ def catalogue(settings: Settings) -> tuple[Open311Service, ...]:
     return catalogue_for(settings.service_areas)
 
 
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """Where an Open311 request's idempotency key is claimed, and the key the sender gave."""
+
+    store: IdempotencyStore
+    factory: async_sessionmaker[AsyncSession]
+    header_key: str | None = None
+
+
 def _service_name(settings: Settings, code: str | None) -> str | None:
     for service in catalogue(settings):
         if service.code == code:
@@ -60,10 +80,60 @@ async def create_request(
     key_store: KeyStore,
     settings: Settings,
     admit: Callable[[Principal], Awaitable[None]],
+    idempotency: Idempotency,
 ) -> list[dict[str, Any]]:
-    """Opens an enquiry (channel web_form) for a POST requests form; its service_request_id."""
+    """Opens an enquiry (channel web_form) for a POST requests form; its service_request_id.
+
+    The sender's Idempotency-Key, or else its own id of the report (FixMyStreet's
+    attribute[external_id] or attribute[fixmystreet_id]), makes a resend answer the first
+    service_request_id rather than open a second enquiry.
+    """
     principal = await _sender(form, key_store=key_store, admit=admit, may="create service requests")
     checked = read_service_request(form, catalogue(settings))
+    key = RequestKey.of(form, header=idempotency.header_key)
+    claim: Claim | None = None
+    if key is not None:
+        scope = KeyScope(principal.key_id, "POST", "/open311/v2/requests", key)
+        outcome = await _claim(idempotency, scope=scope, form=form)
+        if isinstance(outcome, StoredAnswer):
+            answered: list[dict[str, Any]] = json.loads(outcome.body)
+            return answered
+        claim = outcome
+    try:
+        items = await _open_request(
+            session, checked=checked, principal=principal, settings=settings
+        )
+        if claim is not None:
+            await idempotency.store.complete(
+                session, claim, StoredAnswer(200, {}, json.dumps(items).encode())
+            )
+    except BaseException:
+        if claim is not None:
+            await idempotency.store.release(idempotency.factory, claim)
+        raise
+    return items
+
+
+async def _claim(
+    idempotency: Idempotency, *, scope: KeyScope, form: Mapping[str, list[str]]
+) -> Claim | StoredAnswer:
+    """Claims the request's key; its refusals in the spec's error format."""
+    try:
+        return await idempotency.store.claim(
+            idempotency.factory, scope=scope, fingerprint=fingerprint(dict(form))
+        )
+    except ProblemError as problem:
+        raise Open311Error(problem.status, problem.detail) from None
+
+
+async def _open_request(
+    session: AsyncSession,
+    *,
+    checked: ServiceRequestForm,
+    principal: Principal,
+    settings: Settings,
+) -> list[dict[str, Any]]:
+    """Opens the enquiry of a checked service request; the answer's items."""
     draft = enquiry_service.EnquiryDraft(
         channel=Channel.web_form,
         service_area=checked.service.service_area,

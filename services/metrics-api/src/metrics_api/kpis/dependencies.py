@@ -16,7 +16,8 @@ from metrics_api.kpis.service import KpiConfig, default_period
 SERVICE_AREA_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 
-def _invalid(field: str, message: str) -> ProblemError:
+def invalid(field: str, message: str) -> ProblemError:
+    """A 422 problem naming one query parameter."""
     return ProblemError(
         422,
         f"These fields are not valid: {field}",
@@ -54,27 +55,27 @@ def _period(
     to: Annotated[Day | None, Query(description="Last local date, included (with `from`).")] = None,
 ) -> Period:
     if period is not None and (from_ is not None or to is not None):
-        raise _invalid("query.period", "give either period or from and to, not both")
+        raise invalid("query.period", "give either period or from and to, not both")
     if period is not None:
         try:
             parsed = domain.parse_period(period)
         except PeriodError as exc:
-            raise _invalid("query.period", str(exc)) from exc
+            raise invalid("query.period", str(exc)) from exc
         except ValueError:  # a year out of range (0000-01) was a 500 (issue 7)
             parsed = None
         # The period before it is compared too, so that one must be in range as well.
         if parsed is None or parsed.start.year <= FIRST_DAY.year or parsed.end > LAST_DAY:
-            raise _invalid("query.period", "must be a financial year from 1971-72 to 2098-99")
+            raise invalid("query.period", "must be a financial year from 1971-72 to 2098-99")
         return parsed
     if from_ is not None or to is not None:
         if from_ is None:
-            raise _invalid("query.from", "from is needed with to")
+            raise invalid("query.from", "from is needed with to")
         if to is None:
-            raise _invalid("query.to", "to is needed with from")
+            raise invalid("query.to", "to is needed with from")
         try:
             return domain.date_range(from_, to)
         except PeriodError as exc:
-            raise _invalid("query.to", str(exc)) from exc
+            raise invalid("query.to", str(exc)) from exc
     return default_period(datetime.now(config.timezone).date())
 
 

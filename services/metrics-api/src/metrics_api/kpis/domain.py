@@ -4,14 +4,16 @@ design (DESIGN.md, Metrics) from the read models' counters summed over a period.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
+from uuid import UUID
 
 from metrics_api.readmodel.domain import (
     WAIT_OVERFLOW_SECOND,
@@ -824,3 +826,22 @@ def channel_mix(
         change_percent=change_percent(total, previous_total),
     )
     return [*rows, every]
+
+
+def encode_breach_cursor(due_at: datetime, clock_id: UUID) -> str:
+    """An opaque cursor for the position after (due_at, clock_id) in the breaches list."""
+    raw = f"{due_at.isoformat()}|{clock_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_breach_cursor(cursor: str) -> tuple[datetime, UUID] | None:
+    """The (due_at, clock_id) a breaches cursor stands for; None if it is not one of ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        due_text, clock_text = base64.urlsafe_b64decode(padded).decode().split("|", 1)
+        due_at, clock_id = datetime.fromisoformat(due_text), UUID(clock_text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if due_at.tzinfo is None:
+        return None
+    return due_at, clock_id

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
+from uuid import UUID
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from metrics_api.kpis import domain
@@ -125,6 +126,21 @@ async def _sum(
     return [dict(row) for row in rows.mappings()]
 
 
+def _breach_conditions(
+    *, commitment: str | None, service_area: str | None, due_from: Any | None, due_to: Any | None
+) -> list[Any]:
+    conditions: list[Any] = []
+    if commitment is not None:
+        conditions.append(OpenBreach.commitment == commitment)
+    if service_area is not None:
+        conditions.append(OpenBreach.service_area == service_area)
+    if due_from is not None:
+        conditions.append(OpenBreach.due_at >= due_from)
+    if due_to is not None:
+        conditions.append(OpenBreach.due_at < due_to)
+    return conditions
+
+
 async def open_breaches(
     session: AsyncSession,
     *,
@@ -133,15 +149,40 @@ async def open_breaches(
     due_from: Any | None,
     due_to: Any | None,
     limit: int,
+    after: tuple[datetime, UUID] | None = None,
 ) -> list[OpenBreach]:
-    """Open breaches, the longest overdue first."""
-    statement = select(OpenBreach).order_by(OpenBreach.due_at, OpenBreach.clock_id).limit(limit)
-    if commitment is not None:
-        statement = statement.where(OpenBreach.commitment == commitment)
-    if service_area is not None:
-        statement = statement.where(OpenBreach.service_area == service_area)
-    if due_from is not None:
-        statement = statement.where(OpenBreach.due_at >= due_from)
-    if due_to is not None:
-        statement = statement.where(OpenBreach.due_at < due_to)
+    """Open breaches, the longest overdue first, after the (due_at, clock_id) position."""
+    conditions = _breach_conditions(
+        commitment=commitment, service_area=service_area, due_from=due_from, due_to=due_to
+    )
+    if after is not None:
+        due_at, clock_id = after
+        conditions.append(
+            or_(
+                OpenBreach.due_at > due_at,
+                and_(OpenBreach.due_at == due_at, OpenBreach.clock_id > clock_id),
+            )
+        )
+    statement = (
+        select(OpenBreach)
+        .where(*conditions)
+        .order_by(OpenBreach.due_at, OpenBreach.clock_id)
+        .limit(limit)
+    )
     return list((await session.scalars(statement)).all())
+
+
+async def count_open_breaches(
+    session: AsyncSession,
+    *,
+    commitment: str | None,
+    service_area: str | None,
+    due_from: Any | None,
+    due_to: Any | None,
+) -> int:
+    """How many open breaches match, on every page."""
+    conditions = _breach_conditions(
+        commitment=commitment, service_area=service_area, due_from=due_from, due_to=due_to
+    )
+    statement = select(func.count()).select_from(OpenBreach).where(*conditions)
+    return int((await session.execute(statement)).scalar_one())

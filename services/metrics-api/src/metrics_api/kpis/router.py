@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Query
 from contact_common.auth import require_scope
 from contact_common.errors import PROBLEM_RESPONSES
 from contact_common.service import SessionDep
-from metrics_api.kpis import service
+from metrics_api.kpis import domain, service
 from metrics_api.kpis.dependencies import (
     SERVICE_AREA_PATTERN,
     ConfigDep,
     OptionalPeriodDep,
     PeriodDep,
     ServiceAreaQuery,
+    invalid,
 )
 from metrics_api.kpis.domain import Interval
 from metrics_api.kpis.schemas import (
@@ -199,7 +200,8 @@ async def get_channels(
     response_model=Breaches,
     summary="Open breaches to chase",
     description="Breached commitments whose clock has not stopped yet, the longest overdue "
-    "first; a breach leaves the list when its late stop arrives or its contact is finished.",
+    "first; a breach leaves the list when its late stop arrives or its contact is finished. "
+    "`count` is how many match in all; pass `next_cursor` back as `cursor` for the next rows.",
     responses=RESPONSES,
 )
 async def get_breaches(
@@ -214,8 +216,14 @@ async def get_breaches(
         str | None, Query(pattern=SERVICE_AREA_PATTERN, description="Only this service area.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="At most this many rows.")] = 500,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`next_cursor` of the previous rows.")
+    ] = None,
     format_: FormatQuery = Format.json,
 ) -> Any:
+    after = domain.decode_breach_cursor(cursor) if cursor else None
+    if cursor and after is None:
+        raise invalid("query.cursor", "not a cursor this API gave out; start without one")
     result = await service.breaches(
         session,
         commitment=commitment,
@@ -224,6 +232,7 @@ async def get_breaches(
         limit=limit,
         now=datetime.now(UTC),
         timezone=config.timezone,
+        after=after,
     )
     if format_ is Format.csv:
         return csv_response(

@@ -176,5 +176,13 @@ class BreachRow(BaseModel):
 class Breaches(BaseModel):
     """The open breaches to chase, the longest overdue first."""
 
-    count: int = Field(description="How many rows follow.")
+    count: int = Field(
+        description="How many open breaches match the filters in all, on every page (the rows "
+        "here are at most `limit` of them)."
+    )
     rows: list[BreachRow]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` (with the same filters) for the next rows; null after the "
+        "last.",
+    )

@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -360,20 +361,21 @@ async def breaches(
     limit: int,
     now: datetime,
     timezone: ZoneInfo,
+    after: tuple[datetime, UUID] | None = None,
 ) -> Breaches:
-    """The open breaches, the longest overdue first."""
+    """A page of the open breaches, the longest overdue first, with how many there are."""
     due_from = due_to = None
     if period is not None:
         due_from = datetime.combine(period.start, time(0), tzinfo=timezone)
         due_to = datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=timezone)
-    found = await repository.open_breaches(
-        session,
-        commitment=commitment,
-        service_area=service_area,
-        due_from=due_from,
-        due_to=due_to,
-        limit=limit,
-    )
+    where = {
+        "commitment": commitment,
+        "service_area": service_area,
+        "due_from": due_from,
+        "due_to": due_to,
+    }
+    found = await repository.open_breaches(session, **where, limit=limit + 1, after=after)
+    page = found[:limit]
     rows = [
         BreachRow(
             clock_id=b.clock_id,
@@ -387,9 +389,16 @@ async def breaches(
             breached_at=b.breached_at,
             overdue_seconds=round((now - b.due_at).total_seconds(), 3),
         )
-        for b in found
+        for b in page
     ]
-    return Breaches(count=len(rows), rows=rows)
+    more = len(found) > limit
+    return Breaches(
+        count=await repository.count_open_breaches(session, **where),
+        rows=rows,
+        next_cursor=domain.encode_breach_cursor(page[-1].due_at, page[-1].clock_id)
+        if more
+        else None,
+    )
 
 
 def _reads(period: Period, interval: Interval) -> list[tuple[date, date]]:
