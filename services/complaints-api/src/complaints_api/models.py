@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from contact_common.db import declarative_base
+from sqlalchemy.orm import DeclarativeBase
+
+from contact_common.db import service_metadata
 from contact_common.outbox import Outbox, outbox_table
 
-Base = declarative_base("complaints")
+
+class Base(DeclarativeBase):
+    """The declarative base of this service's models (a class statement, so mypy sees a class)."""
+
+    metadata = service_metadata("complaints")
+
+
 metadata = Base.metadata
 
 outbox_message = outbox_table(metadata)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from contact_common.db import declarative_base
+from sqlalchemy.orm import DeclarativeBase
+
+from contact_common.db import service_metadata
 from contact_common.inbox import inbox_table
 
-Base = declarative_base("metrics")
+
+class Base(DeclarativeBase):
+    """The declarative base of this service's models (a class statement, so mypy sees a class)."""
+
+    metadata = service_metadata("metrics")
+
+
 metadata = Base.metadata
 
 inbox_message = inbox_table(metadata)
