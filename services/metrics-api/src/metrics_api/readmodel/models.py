@@ -9,7 +9,6 @@ counting rules (`domain.py`) count it so.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import cast
 from uuid import UUID
 
 from sqlalchemy import Boolean, Column, Date, Float, Index, Integer, String, Table, Uuid
@@ -180,7 +179,7 @@ def _monthly(model: type[Base]) -> Table:
 
     A financial year's score card reads twelve rows where the daily table has 365.
     """
-    day_table = cast(Table, model.__table__)  # typed as any FromClause; a Table here
+    day_table: Table = model.__table__
     name = day_table.name.removesuffix("_day") + "_month"
     return Table(
         name,

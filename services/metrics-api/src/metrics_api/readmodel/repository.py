@@ -51,9 +51,8 @@ from metrics_api.readmodel.models import (
     VisitDay,
 )
 
-# A declarative class's __table__ is typed as any FromClause; each of these is a Table.
 COUNTER_TABLES: dict[str, Table] = {
-    model.__tablename__: cast(Table, model.__table__)
+    model.__tablename__: model.__table__
     for model in (
         EnquiryDay,
         CallDay,
@@ -76,9 +75,9 @@ _TABLE_OF_KEY: dict[type[CounterKey], str] = {
 }
 """The daily table of each kind of counter row: a key's fields are its key columns by name."""
 
-_STEP = cast(Table, CountedStep.__table__)
-_CLOCK = cast(Table, CountedClock.__table__)
-_BREACH = cast(Table, OpenBreach.__table__)
+_STEP: Table = CountedStep.__table__
+_CLOCK: Table = CountedClock.__table__
+_BREACH: Table = OpenBreach.__table__
 _STEP_COLUMNS = ("subject_id", "step", "occurred_at")
 _CLOCK_COLUMNS = tuple(column.name for column in _CLOCK.columns)
 _BREACH_COLUMNS = tuple(column.name for column in _BREACH.columns)
