@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -36,8 +36,10 @@ router = APIRouter(prefix="/v1/enquiries", tags=["enquiries"])
 Reader = Annotated[Principal, Depends(require_scope("enquiries:read"))]
 Writer = Annotated[Principal, Depends(require_scope("enquiries:write"))]
 
-_ERRORS = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 413, 422)}
-_STEP_ERRORS = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {k: PROBLEM_RESPONSES[k] for k in (401, 403, 413, 422)}
+_STEP_ERRORS: dict[int | str, dict[str, Any]] = {
+    k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 422)
+}
 
 
 @router.post(
