@@ -12,12 +12,14 @@ from contact_common.commitments import Policy
 
 def get_policy(request: Request) -> Policy:
     """The policy loaded at start-up."""
-    return request.app.state.policy
+    policy: Policy = request.app.state.policy
+    return policy
 
 
 def get_calendar(request: Request) -> WorkingCalendar:
     """The working-day calendar of the settings."""
-    return request.app.state.calendar
+    calendar: WorkingCalendar = request.app.state.calendar
+    return calendar
 
 
 PolicyDep = Annotated[Policy, Depends(get_policy)]
