@@ -36,7 +36,11 @@ def test_compose_file_is_valid_and_complete() -> None:
         text=True,
         cwd=ROOT,
         # The file's own defaults, whatever this machine's shell has set.
-        env={k: v for k, v in os.environ.items() if k != "POLICY"},
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("POLICY", "OTEL_EXPORTER_OTLP_ENDPOINT")
+        },
     )
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
@@ -51,6 +55,7 @@ def test_compose_file_is_valid_and_complete() -> None:
         "metrics-api",
         "prometheus",
         "grafana",
+        "jaeger",
     ):
         assert name in services, f"{name} missing from the compose file"
     assert services["kafka"]["image"].startswith("apache/kafka:")
@@ -74,6 +79,8 @@ def test_compose_file_is_valid_and_complete() -> None:
         )
         assert (Path(source), target, mode) == (policies, "/etc/council-contact/policies", "ro")
         assert environment["POLICY"] == "/etc/council-contact/policies/default.yaml"
+        # Traces to the bundled Jaeger, over OTLP/HTTP (its port 4318).
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
     scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     targets = scrape["scrape_configs"][0]["static_configs"][0]["targets"]
     assert sorted(targets) == sorted(

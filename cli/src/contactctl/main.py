@@ -1,10 +1,12 @@
-"""contactctl: API keys, migrations, the commitments policy, breaches, SLA replay, the demo year."""
+"""contactctl: API keys, migrations, the commitments policy, breaches, webhooks, SLA replay, the
+demo year."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from rich.table import Column, Table
 from contact_common.auth import SCOPES, issue_key, key_file_summary, revoke_key
 from contact_common.commitments import Policy, PolicyError, load_policy
 from contact_common.migrations import upgrade
+from contactctl.alerts import alerts
 from contactctl.demo import DemoYear, financial_year, summarise
 from contactctl.loader import LoadAborted, LoadReport, load
 
@@ -39,11 +42,16 @@ policy = typer.Typer(
 )
 breaches = typer.Typer(help="Missed commitments, from sla-monitor.", no_args_is_help=True)
 sla = typer.Typer(help="sla-monitor operations.", no_args_is_help=True)
+webhooks = typer.Typer(
+    help="Signed webhooks of sla.* events, from sla-monitor (an admin key).", no_args_is_help=True
+)
 app.add_typer(keys, name="keys")
 app.add_typer(demo, name="demo")
 app.add_typer(policy, name="policy")
 app.add_typer(breaches, name="breaches")
 app.add_typer(sla, name="sla")
+app.add_typer(alerts, name="alerts")
+app.add_typer(webhooks, name="webhooks")
 console = Console()
 
 KeysFile = Annotated[
@@ -142,21 +150,42 @@ SlaUrl = Annotated[str, typer.Option(envvar="SLA_URL", help="sla-monitor's base 
 
 def _get(url: str, api_key: str, params: dict[str, Any] | None = None) -> Any:
     """GETs JSON from a service, or exits with the problem it answered."""
+    return _call("GET", url, api_key, params=params)
+
+
+def _call(
+    method: str,
+    url: str,
+    api_key: str,
+    *,
+    params: dict[str, Any] | None = None,
+    body: Any = None,
+) -> Any:
+    """Calls a service; its JSON (None for a 204), or an exit with the problem it answered."""
     try:
-        response = httpx.get(
-            url, params=params, headers={"Authorization": f"Bearer {api_key}"}, timeout=30
+        response = httpx.request(
+            method,
+            url,
+            params=params,
+            json=body,
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=30,
         )
     except httpx.TransportError as exc:
         console.print(f"[red]cannot reach {url}: {exc}[/red]")
         raise typer.Exit(2) from exc
     if response.status_code >= 400:
         try:
-            detail = response.json().get("detail", response.text)
+            problem = response.json()
+            detail = str(problem.get("detail") or response.text)
         except ValueError:
-            detail = response.text
+            problem, detail = None, response.text
+        errors = problem.get("errors") if isinstance(problem, dict) else None
+        for error in errors or []:
+            detail += f"\n  {error.get('field')}: {error.get('message')}"
         console.print(f"[red]{response.status_code} from {url}: {detail}[/red]")
         raise typer.Exit(1)
-    return response.json()
+    return None if response.status_code == 204 else response.json()
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -451,6 +480,153 @@ def _cell(value: Any) -> str:
     if isinstance(value, str) and len(value) > 19 and value[10] == "T":
         return value[:16].replace("T", " ")  # UTC, to the minute
     return str(value)
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+
+EVENT_TYPES = ("sla.at_risk", "sla.breached", "sla.met", "sla.stopped", "sla.withdrawn")
+
+
+def _webhooks_url(sla_url: str, *parts: str) -> str:
+    return "/".join([f"{sla_url.rstrip('/')}/v1/webhooks", *parts])
+
+
+@webhooks.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="Where to POST, e.g. https://alerts.example.org/sla.")],
+    event: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Repeat for each event type: {', '.join(EVENT_TYPES)}."),
+    ] = None,
+    service_area: Annotated[
+        list[str] | None, typer.Option(help="Repeat to take only these areas (default: all).")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="What it is for.")] = None,
+    secret: Annotated[
+        str | None,
+        typer.Option(help="A whsec_ secret of your own; by default sla-monitor makes one."),
+    ] = None,
+    sla_url: SlaUrl = "http://127.0.0.1:8003",
+    api_key: ApiKey = None,
+) -> None:
+    """Subscribes a URL to sla.* events (default sla.breached); prints the secret once."""
+    body = {
+        "url": url,
+        "event_types": event or ["sla.breached"],
+        "service_areas": service_area or [],
+        "description": description,
+    }
+    if secret is not None:
+        body["secret"] = secret
+    made = _call("POST", _webhooks_url(sla_url), _api_key(api_key), body=body)
+    console.print(f"subscription {made['id']} to {', '.join(made['event_types'])}")
+    console.print("signing secret (shown this once, keep it safe):")
+    console.print(made["secret"], soft_wrap=True)
+
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON, for scripts.")]
+
+
+@webhooks.command("list")
+def webhooks_list(
+    as_json: AsJson = False, sla_url: SlaUrl = "http://127.0.0.1:8003", api_key: ApiKey = None
+) -> None:
+    """Lists the subscriptions (never their secrets)."""
+    found = _call("GET", _webhooks_url(sla_url), _api_key(api_key))
+    if as_json:
+        print(json.dumps(found, indent=2))
+        return
+    table = Table(
+        Column("id", no_wrap=True),
+        Column("url", overflow="fold"),
+        "events",
+        "service areas",
+        "description",
+        "created (UTC)",
+        title=f"{len(found)} webhook subscriptions",
+    )
+    for item in found:
+        table.add_row(
+            item["id"],
+            item["url"],
+            " ".join(item["event_types"]),
+            " ".join(item["service_areas"]) or "all",
+            item["description"] or "",
+            _cell(item["created_at"]),
+        )
+    console.print(table)
+
+
+@webhooks.command("remove")
+def webhooks_remove(
+    subscription: Annotated[str, typer.Argument(help="The subscription's id.")],
+    sla_url: SlaUrl = "http://127.0.0.1:8003",
+    api_key: ApiKey = None,
+) -> None:
+    """Removes a subscription and its delivery log; pending deliveries are not sent."""
+    _call("DELETE", _webhooks_url(sla_url, subscription), _api_key(api_key))
+    console.print(f"removed {subscription}")
+
+
+@webhooks.command("deliveries")
+def webhooks_deliveries(
+    subscription: Annotated[str, typer.Argument(help="The subscription's id.")],
+    status: Annotated[
+        str | None, typer.Option(help="Only pending, delivered or failed deliveries.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
+    as_json: AsJson = False,
+    sla_url: SlaUrl = "http://127.0.0.1:8003",
+    api_key: ApiKey = None,
+) -> None:
+    """The delivery log: each delivery's status, attempts, last answer and next attempt."""
+    params: dict[str, Any] = {"limit": limit}
+    if status:
+        params["status"] = status
+    page = _call(
+        "GET", _webhooks_url(sla_url, subscription, "deliveries"), _api_key(api_key), params=params
+    )
+    if as_json:
+        print(json.dumps(page, indent=2))
+        return
+    table = Table(
+        Column("webhook-id", no_wrap=True),
+        "event",
+        "status",
+        "attempts",
+        "last answer",
+        "last attempt (UTC)",
+        "next attempt (UTC)",
+        title=f"{len(page['items'])} deliveries, latest first",
+    )
+    for item in page["items"]:
+        last = item["attempt_log"][-1] if item["attempt_log"] else None
+        answer = "" if last is None else str(last["status_code"] or last["outcome"])
+        table.add_row(
+            item["id"],
+            item["event_type"],
+            item["status"],
+            str(item["attempts"]),
+            answer,
+            _cell(item["last_attempt_at"]),
+            _cell(item["next_attempt_at"]),
+        )
+    console.print(table)
+
+
+@webhooks.command("redeliver")
+def webhooks_redeliver(
+    subscription: Annotated[str, typer.Argument(help="The subscription's id.")],
+    delivery: Annotated[str, typer.Argument(help="The delivery's id (its webhook-id).")],
+    sla_url: SlaUrl = "http://127.0.0.1:8003",
+    api_key: ApiKey = None,
+) -> None:
+    """Sends a delivery again now, with the same webhook-id."""
+    path = _webhooks_url(sla_url, subscription, "deliveries", delivery, "redeliver")
+    again = _call("POST", path, _api_key(api_key))
+    console.print(
+        f"delivery {again['id']} is {again['status']}, due {_cell(again['next_attempt_at'])}"
+    )
 
 
 # -- sla-monitor operations -------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Structured logs: JSON lines with no personal data (ids, routes, outcomes only)."""
+"""Structured logs: JSON lines with no personal data (ids, routes, outcomes only); a line
+written within a traced request or message carries its `trace_id` and `span_id`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any, TextIO, cast
 
 import structlog
 from structlog.typing import EventDict
+
+from contact_common.tracing import log_trace_ids
 
 # Keys that may carry personal data: dropped from every log line whatever the caller passed.
 PERSONAL_KEYS = frozenset(
@@ -70,6 +73,7 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            log_trace_ids,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _drop_personal_data,
             structlog.processors.format_exc_info,

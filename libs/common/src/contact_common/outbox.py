@@ -5,6 +5,11 @@ the `OutboxRelay` (bus/relay) later publishes the row to Kafka and marks it sent
 transaction rolls back, the event never existed; if the broker is down, the row waits. `add`
 also asks the session to wake this process's relay when the transaction commits.
 
+When tracing is on, each row carries the W3C `traceparent` of the span that wrote it (a
+request's, or a consumer's for the event it handled): in its own column, to find a trace's rows,
+and on the event as the CloudEvents distributed-tracing extension, so the relay publishes it
+unchanged inside the structured-mode message (contact_common.tracing).
+
 On PostgreSQL `add_many` is one array statement (`unnest`) whatever the batch's size; SQLite
 takes the portable multi-row insert.
 """
@@ -34,9 +39,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.db import UTCDateTime, after_commit, postgresql_arrays, postgresql_name
 from contact_common.events import CloudEvent, encode_event, topic_for
+from contact_common.tracing import trace_context_for
 
 DEFAULT_SHARDS = 16
-_ARRAY_COLUMNS = ("event_id", "event_type", "topic", "key", "shard", "payload")
+_ARRAY_COLUMNS = ("event_id", "event_type", "topic", "key", "shard", "payload", "traceparent")
+TRACEPARENT_LENGTH = 55
+"""A W3C traceparent of version 00: `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`."""
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -53,6 +61,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("payload", LargeBinary, nullable=False),
         Column("created_at", UTCDateTime, nullable=False),
         Column("published_at", UTCDateTime, nullable=True),
+        # The trace of the request or message that wrote the row; null when not traced.
+        Column("traceparent", String(TRACEPARENT_LENGTH), nullable=True),
     )
     # Only unpublished rows are ever searched, so the index holds only them.
     Index(
@@ -125,6 +135,7 @@ class Outbox:
     def _rows(self, events: list[CloudEvent], *, topic: str | None = None) -> list[dict[str, Any]]:
         """The outbox rows of `events` (the caller asks for the relay's wake)."""
         now = datetime.now(UTC)
+        events = [_traced(e) for e in events]
         return [
             {
                 "event_id": e.id,
@@ -134,12 +145,14 @@ class Outbox:
                 "shard": shard_of(e.subject, self.shards),
                 "payload": encode_event(e),
                 "created_at": now,
+                "traceparent": _traceparent(e),
             }
             for e in events
         ]
 
     def _arrays(self, events: list[CloudEvent], *, topic: str | None) -> dict[str, Any]:
         # The rows of `_rows` as one list per column, for the array statement.
+        events = [_traced(e) for e in events]
         keys = [e.subject for e in events]
         return {
             "event_id": [e.id for e in events],
@@ -148,6 +161,7 @@ class Outbox:
             "key": keys,
             "shard": [shard_of(key, self.shards) for key in keys],
             "payload": [encode_event(e) for e in events],
+            "traceparent": [_traceparent(e) for e in events],
             "created_at": datetime.now(UTC),
         }
 
@@ -162,3 +176,17 @@ class Outbox:
         """
         for wake in self._relays:
             wake()
+
+
+def _traced(event_: CloudEvent) -> CloudEvent:
+    """The event with the trace context of the span writing it, unless it carries one already
+    (an event republished as it came keeps its own trace) or nothing is traced."""
+    if "traceparent" in event_.extensions:
+        return event_
+    context = trace_context_for(event_.subject)
+    return event_.with_extensions(**context) if context else event_
+
+
+def _traceparent(event_: CloudEvent) -> str | None:
+    value = event_.extensions.get("traceparent")
+    return value if isinstance(value, str) and len(value) <= TRACEPARENT_LENGTH else None

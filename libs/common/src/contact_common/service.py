@@ -26,6 +26,7 @@ from contact_common.http import BodySizeLimit, RequestMetrics
 from contact_common.logs import configure_logging, get_logger
 from contact_common.ratelimit import install_rate_limit
 from contact_common.settings import ServiceSettings
+from contact_common.tracing import Tracing, configure_tracing
 
 log = get_logger(__name__)
 
@@ -49,6 +50,9 @@ class ServiceRuntime:
             echo=settings.database_echo,
         )
         self.session_factory: async_sessionmaker[AsyncSession] = create_session_factory(self.engine)
+        # Off unless configured; on, the engine's statements are spans of their request or message.
+        self.tracing: Tracing = configure_tracing(settings.service_name, settings)
+        self.tracing.instrument_engine(self.engine)
         self.key_store = KeyStore(settings.api_keys_file)
         self.workers: list[Worker] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -92,6 +96,7 @@ class ServiceRuntime:
                 await asyncio.gather(*pending, return_exceptions=True)
         self._tasks.clear()
         await self.engine.dispose()
+        await asyncio.to_thread(self.tracing.shutdown)  # exports the spans still buffered
 
     async def readiness(self) -> dict[str, str]:
         """Which dependencies answer: the database and the broker."""
@@ -174,6 +179,8 @@ def create_app(
     install_rate_limit(app, settings)
     app.add_middleware(RequestMetrics, service=settings.service_name)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost, so a request refused by the frame (413, 429) is a span too.
+    runtime.tracing.instrument_app(app)
     app.include_router(_health_router(runtime))
     for router in routers:
         app.include_router(router)

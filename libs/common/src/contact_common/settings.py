@@ -2,9 +2,9 @@
 
 A service's own variables carry its prefix (`ENQUIRY_DATABASE_URL`); the few that point the
 whole system at its infrastructure or apply to every service may also be given once, unprefixed
-(`DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS`, `API_KEYS_FILE`, `RATE_LIMIT`), so a deployment sets
-them in one place. The environment wins over a `.env` file; within each, the prefixed variable
-wins over the shared one.
+(`DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS`, `API_KEYS_FILE`, `RATE_LIMIT`, OpenTelemetry's
+standard `OTEL_EXPORTER_OTLP_ENDPOINT`), so a deployment sets them in one place. The environment
+wins over a `.env` file; within each, the prefixed variable wins over the shared one.
 
 The council's commitments and calendar (`POLICY`, `OFFICE_OPENS`, `OFFICE_CLOSES`,
 `OFFICE_TIMEZONE`, `HOLIDAY_COUNTRY`, `HOLIDAY_SUBDIVISION`, `CLOSURE_DAYS`) are given once,
@@ -44,6 +44,9 @@ SHARED_VARIABLES = (
     "topic_partitions",
     "rate_limit",
     "rate_limit_storage_uri",
+    "otel_exporter_otlp_endpoint",
+    "tracing_enabled",
+    "tracing_sample_ratio",
 )
 
 # One council, one set of commitments and one calendar: read unprefixed only.
@@ -170,6 +173,24 @@ class ServiceSettings(BaseSettings):
         default="memory://",
         description="Where the windows are counted: memory:// (each process its own) or a "
         "shared store such as redis://host:6379 so replicas share one limit.",
+    )
+    # Tracing (contact_common.tracing): off unless an endpoint is set or it is enabled.
+    otel_exporter_otlp_endpoint: str = Field(
+        default="",
+        description="The OTLP/HTTP endpoint traces are exported to (a collector's base URL, "
+        "e.g. http://otel-collector:4318; spans go to <endpoint>/v1/traces). Empty: none.",
+    )
+    tracing_enabled: bool = Field(
+        default=False,
+        description="Trace even without an endpoint (trace ids in the logs, a test's exporter); "
+        "an endpoint turns tracing on by itself.",
+    )
+    tracing_sample_ratio: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="The share of new traces (requests, untraced messages) recorded; a trace "
+        "begun elsewhere follows its parent's decision.",
     )
     host: str = "127.0.0.1"
     port: int = 8000

@@ -2,8 +2,9 @@
 
 The developer's settings stay out. The variables the services, `make run` and contactctl read
 (DEV_API_KEY, DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, API_KEYS_FILE, RATE_LIMIT, ... and all
-that start ENQUIRY_, COMPLAINTS_, SLA_ or METRICS_: ports, policy, office hours) leave this
-process's environment before any test module is imported, so neither the settings a test
+that start ENQUIRY_, COMPLAINTS_, SLA_ or METRICS_: ports, policy, office hours; and
+OpenTelemetry's OTEL_*, which would send a test's spans to the developer's collector) leave
+this process's environment before any test module is imported, so neither the settings a test
 builds in-process nor a process it starts can see them. The suite's own knobs are TEST_*.
 Nor is a `.env` in the repository's root read by settings built there (make run's, if the
 developer keeps one).
@@ -33,6 +34,8 @@ import pytest
 from contact_common.settings import COUNCIL_VARIABLES, SHARED_VARIABLES, ServiceSettings
 
 SERVICE_PREFIXES = ("ENQUIRY_", "COMPLAINTS_", "SLA_", "METRICS_")
+# OpenTelemetry's own variables, read by its SDK and exporter (OTEL_EXPORTER_OTLP_HEADERS, ...).
+OTEL_PREFIX = "OTEL_"
 # Read by scripts/run_local.py and contactctl, beside the services' shared variables.
 LOCAL_RUN_VARIABLES = ("DEV_API_KEY", "DEV_BROKER_PORT", "VAR_DIR", "HOST")
 SETTINGS = frozenset(name.upper() for name in (*SHARED_VARIABLES, *COUNCIL_VARIABLES)) | set(
@@ -47,7 +50,7 @@ GUARD = pytest.StashKey["ProcessGuard"]()
 
 def is_platform_setting(name: str) -> bool:
     """True for a variable that configures the platform (a service, `make run`, contactctl)."""
-    return name in SETTINGS or name.startswith(SERVICE_PREFIXES)
+    return name in SETTINGS or name.startswith((*SERVICE_PREFIXES, OTEL_PREFIX))
 
 
 def scrub(env: MutableMapping[str, str]) -> list[str]:

@@ -204,6 +204,7 @@ class LiveServer:
     """A FastAPI app served by uvicorn on a real port in this event loop."""
 
     def __init__(self, app: FastAPI) -> None:
+        self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # log_config=None: uvicorn's loggers propagate to the root like every other library's,

@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 rules=rules,
                 calendar=settings.calendar,
             ),
+            tracer=runtime.tracing.tracer,
         )
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from contact_common.settings import ServiceSettings
@@ -40,6 +40,65 @@ class Settings(ServiceSettings):
         default=0.0,
         description="Shifts the service's clock (tests and demonstrations only; 0 in production).",
     )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long one webhook attempt may take."
+    )
+    webhook_max_age_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="A webhook delivery is retried this long (24 h), then marked failed.",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the delivery worker looks for due deliveries."
+    )
+    webhook_backoff_base_seconds: float = Field(
+        default=5.0, gt=0, description="The first retry's delay; each next one doubles."
+    )
+    webhook_backoff_cap_seconds: float = Field(
+        default=3600.0, gt=0, description="The longest delay between two attempts."
+    )
+    webhook_batch_size: int = Field(
+        default=50, ge=1, le=1000, description="Most deliveries claimed by one pass."
+    )
+    webhook_concurrency: int = Field(
+        default=10, ge=1, le=200, description="Most webhook requests in flight at once."
+    )
+    webhook_allow_private_addresses: bool = Field(
+        default=False,
+        description="Lets webhooks go to loopback and private addresses (tests, a private "
+        "network); off, only public addresses are called (the SSRF guard).",
+    )
+
+    # Alert mails (docs/decisions.md, "Alert mails"): off while no SMTP host is configured.
+    smtp_host: str = Field(
+        default="", description="The SMTP server of the alert mails; empty turns them off."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str = Field(default="", description="Empty: no SMTP login.")
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = Field(default=False, description="Upgrade the connection (STARTTLS).")
+    smtp_from: str = Field(
+        default="sla-monitor@localhost", description="The From address of the alert mails."
+    )
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    alert_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=4,
+        description="How often the mailer looks for mails and digests due (a breach is mailed "
+        "within this plus the SMTP exchange, well inside 5 s).",
+    )
+    alert_max_attempts: int = Field(
+        default=10, ge=1, description="Tries of a mail before it is given up on."
+    )
+    alert_digest_max_rows: int = Field(
+        default=100, ge=1, description="Clocks listed per digest section; the count is of all."
+    )
+
+    @property
+    def alerts_enabled(self) -> bool:
+        """True if alert mails can be sent (an SMTP host is configured)."""
+        return bool(self.smtp_host)
 
 
 @lru_cache

@@ -12,6 +12,8 @@ from contact_common.bus.relay import OutboxRelay
 from contact_common.bus.topics import CONTACT_EVENTS
 from contact_common.service import ServiceRuntime
 from contact_common.service import create_app as create_service_app
+from sla_monitor.alerts.mailer import AlertMailer, SmtpServer
+from sla_monitor.alerts.router import router as alerts_router
 from sla_monitor.calendar.router import router as calendar_router
 from sla_monitor.clocks.router import router as clocks_router
 from sla_monitor.clocks.timers import ClockTimers
@@ -20,6 +22,9 @@ from sla_monitor.config import Settings, get_settings
 from sla_monitor.consumers.contact_events import contact_events_handler
 from sla_monitor.models import outbox
 from sla_monitor.timekeeping import Clock, SystemClock
+from sla_monitor.webhooks.domain import Backoff
+from sla_monitor.webhooks.router import router as webhooks_router
+from sla_monitor.webhooks.worker import WebhookWorker
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -50,6 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ),
         on_assigned=timers.on_assigned,
         on_revoked=timers.on_revoked,
+        tracer=runtime.tracing.tracer,
     )
 
     async def caught_up(partition: int) -> bool:
@@ -68,19 +74,50 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             bootstrap_servers=settings.kafka_bootstrap_servers,
         )
     )
+    webhooks = WebhookWorker(
+        session_factory=runtime.session_factory,
+        timeout=settings.webhook_timeout_seconds,
+        max_age=timedelta(seconds=settings.webhook_max_age_seconds),
+        backoff=Backoff(
+            base=timedelta(seconds=settings.webhook_backoff_base_seconds),
+            cap=timedelta(seconds=settings.webhook_backoff_cap_seconds),
+        ),
+        poll_interval=settings.webhook_poll_seconds,
+        batch_size=settings.webhook_batch_size,
+        concurrency=settings.webhook_concurrency,
+        allow_private=settings.webhook_allow_private_addresses,
+    )
+    runtime.add_worker(webhooks)
+    if settings.alerts_enabled:
+        runtime.add_worker(_alert_mailer(settings, runtime, clock))
     app = create_service_app(
         runtime=runtime,
         title="Council contact platform: SLA monitor",
         description=(
             "Runs a clock per contact and published commitment from `contact.events`, and "
-            "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`. "
+            "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`, and to "
+            "the webhook subscriptions that want them (signed per Standard Webhooks). "
             f"Policy in force: `{policy.name}`."
         ),
-        routers=[commitments_router, clocks_router, calendar_router],
+        routers=[
+            commitments_router,
+            clocks_router,
+            calendar_router,
+            alerts_router,
+            webhooks_router,
+        ],
         openapi_tags=[
             {"name": "commitments", "description": "The published commitments in force."},
             {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
             {"name": "calendar", "description": "Working days, bank holidays and closures."},
+            {
+                "name": "alerts",
+                "description": "Teams mailed about breaches at once and a daily digest (admin).",
+            },
+            {
+                "name": "webhooks",
+                "description": "Signed HTTP callbacks of sla.* events (admin scope).",
+            },
         ],
     )
     app.state.policy = policy
@@ -88,4 +125,26 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.timers = timers
     app.state.consumer = consumer
     app.state.clock = clock
+    app.state.webhooks = webhooks
+    app.state.webhook_allow_private = settings.webhook_allow_private_addresses
     return app
+
+
+def _alert_mailer(settings: Settings, runtime: ServiceRuntime, clock: Clock) -> AlertMailer:
+    """The mailer of the alert mails, on the configured SMTP server."""
+    return AlertMailer(
+        session_factory=runtime.session_factory,
+        clock=clock,
+        smtp=SmtpServer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username or None,
+            password=settings.smtp_password.get_secret_value() or None,
+            starttls=settings.smtp_starttls,
+            timeout_seconds=settings.smtp_timeout_seconds,
+        ),
+        poll_seconds=settings.alert_poll_seconds,
+        max_attempts=settings.alert_max_attempts,
+        digest_max_rows=settings.alert_digest_max_rows,
+    )

@@ -9,6 +9,9 @@ ahead of consumers. An event type this build does not know is counted, logged on
 committed past; an event carrying a vocabulary value it does not know (a new channel) is
 counted, logged once and handed to the handler with that value as an unrecognised member, for
 the service to use what it can (`read_record`).
+
+With a tracer, each event is handled under a span that continues its producer's trace (the
+`traceparent` extension it carries; contact_common.tracing).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from aiokafka import (
     TopicPartition,
 )
 from aiokafka.errors import IllegalStateError, KafkaError
+from opentelemetry.trace import Tracer
 from prometheus_client import Counter, Gauge
 
 from contact_common.bus.binding import CONTENT_TYPE, STRUCTURED_CONTENT_TYPE, Message, from_message
@@ -35,6 +39,7 @@ from contact_common.bus.kafka import create_producer
 from contact_common.bus.topics import dead_letter_topic
 from contact_common.events import CloudEvent, EventDecodeError
 from contact_common.logs import get_logger
+from contact_common.tracing import consuming
 
 log = get_logger(__name__)
 
@@ -152,6 +157,7 @@ class EventConsumer:
         on_revoked: PartitionsCallback | None = None,
         auto_offset_reset: str = "earliest",
         fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
+        tracer: Tracer | None = None,
     ) -> None:
         self.group_id = group_id
         self.topics = tuple(topics)
@@ -163,6 +169,8 @@ class EventConsumer:
         self.on_revoked = on_revoked
         self.auto_offset_reset = auto_offset_reset
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        # The service's tracer (ServiceRuntime.tracing): a span per event, none when None.
+        self.tracer = tracer
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: AIOKafkaProducer | None = None
@@ -272,7 +280,8 @@ class EventConsumer:
             decoded.append(ConsumedEvent(event, record.topic, record.partition, record.offset))
         if decoded:
             try:
-                await self.handler(decoded)
+                with consuming(self.tracer, group=self.group_id, topic=tp.topic, items=decoded):
+                    await self.handler(decoded)
             except Exception:
                 # The handler's transaction rolled back: read the batch again after a pause,
                 # rather than skip it (the database may be restarting).

@@ -1,8 +1,8 @@
 """What happens to clocks: a batch of contact events, a timer firing, a question from the API.
 
 Functions take the caller's session and never commit: the consumer, the timers and the request
-each own one transaction, in which a clock's change and its sla.* event (the outbox) are written
-together, so a crash leaves both or neither.
+each own one transaction, in which a clock's change, its sla.* event (the outbox) and the event's
+webhook deliveries are written together, so a crash leaves all or none.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +35,7 @@ from contact_common.events import (
     SlaWithdrawnData,
 )
 from contact_common.inbox import claim_many
+from sla_monitor.alerts import service as alerts
 from sla_monitor.clocks import repository
 from sla_monitor.clocks.domain import (
     AFTER_WITHDRAWAL,
@@ -46,6 +47,7 @@ from sla_monitor.clocks.domain import (
     step_of,
 )
 from sla_monitor.models import inbox_message, outbox
+from sla_monitor.webhooks import service as webhooks
 
 CONSUMER = "sla-monitor"
 SOURCE = "/sla-monitor"
@@ -111,6 +113,14 @@ def notice_event(notice: Notice) -> CloudEvent:
     )
 
 
+async def announce(session: AsyncSession, notices: Sequence[Notice]) -> None:
+    """Writes the notices' sla.* events to the outbox and to the webhooks that want them."""
+    events = [notice_event(n) for n in notices]
+    await outbox.add_many(session, events)
+    # The wall clock, not the service's: a delivery's retries run in real time.
+    await webhooks.enqueue(session, events=events, now=datetime.now(UTC))
+
+
 async def handle_contact_events(
     session: AsyncSession,
     *,
@@ -130,6 +140,9 @@ async def handle_contact_events(
         inbox_message,
         consumer=CONSUMER,
         events=[(item.event.id, item.event.type) for item in batch],
+    )
+    await alerts.record_references(
+        session, events=[item.event for item in batch if item.event.id in fresh]
     )
     steps = []
     for item in batch:
@@ -157,7 +170,9 @@ async def handle_contact_events(
     await repository.update_clocks(session, evaluation.changed.values())
     await repository.insert_held(session, evaluation.held)
     if publish and evaluation.notices:
-        await outbox.add_many(session, [notice_event(n) for n in evaluation.notices])
+        await announce(session, evaluation.notices)
+        # The breach's alert mails in the same transaction: recorded together or not at all.
+        await alerts.queue_breach_mails(session, notices=evaluation.notices, now=now)
     return evaluation
 
 
@@ -167,10 +182,10 @@ async def flag_breaches(
     """Flags the clocks among `ids` whose deadline has passed with no stop; publishes each once."""
     flagged = await repository.flag_breaches(session, ids=ids, now=now)
     if flagged:
-        await outbox.add_many(
-            session,
-            [notice_event(Notice("sla.breached", item)) for item in flagged],
-        )
+        notices = [Notice("sla.breached", item) for item in flagged]
+        await announce(session, notices)
+        # The breach's alert mails in the same transaction: recorded together or not at all.
+        await alerts.queue_breach_mails(session, notices=notices, now=now)
     return flagged
 
 
@@ -180,9 +195,7 @@ async def flag_at_risk(
     """Announces the clocks among `ids` that reached their at-risk share; each once."""
     flagged = await repository.flag_at_risk(session, ids=ids, now=now)
     if flagged:
-        await outbox.add_many(
-            session, [notice_event(Notice("sla.at_risk", item)) for item in flagged]
-        )
+        await announce(session, [Notice("sla.at_risk", item) for item in flagged])
     return flagged
 
 

@@ -1,0 +1,236 @@
+"""The SQL of the alerts: teams, the mail queue, contact references and the digest's clocks.
+
+`open_clocks` reads sla-monitor's clock table directly; it is the one query to swap for the
+worklist's when that lands (the selection rules stay in domain.section_of either way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contact_common.events import ClockStatus as Status
+from sla_monitor.alerts.domain import AlertTeam, OpenClock
+from sla_monitor.alerts.models import alert_mail, alert_team, contact_reference
+from sla_monitor.clocks.models import clock
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def team_from_row(row: Row[Any]) -> AlertTeam:
+    """A team from its row."""
+    return AlertTeam(
+        id=row.id,
+        name=row.name,
+        email=row.email,
+        service_areas=tuple(row.service_areas),
+        digest_time=row.digest_time,
+        timezone=row.timezone,
+        enabled=row.enabled,
+        last_digest_on=row.last_digest_on,
+    )
+
+
+# -- teams -----------------------------------------------------------------------------------------
+
+
+async def list_teams(session: AsyncSession, *, enabled_only: bool = False) -> list[AlertTeam]:
+    """The teams by name."""
+    statement = select(alert_team).order_by(alert_team.c.name)
+    if enabled_only:
+        statement = statement.where(alert_team.c.enabled.is_(True))
+    return [team_from_row(row) for row in await session.execute(statement)]
+
+
+async def team_named(session: AsyncSession, name: str) -> AlertTeam | None:
+    """The team called `name`, if there is one."""
+    row = (await session.execute(select(alert_team).where(alert_team.c.name == name))).first()
+    return team_from_row(row) if row else None
+
+
+async def insert_team(session: AsyncSession, team: AlertTeam, *, now: datetime) -> bool:
+    """Adds a team; False if one of that name exists already."""
+    statement = (
+        _insert(session, alert_team)
+        .values(**_team_values(team), id=team.id, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=[alert_team.c.name])
+    )
+    result = await session.execute(statement)
+    return bool(result.rowcount)
+
+
+async def update_team(session: AsyncSession, team: AlertTeam, *, now: datetime) -> bool:
+    """Replaces a team's settings (by name); False if there is no such team."""
+    result = await session.execute(
+        update(alert_team)
+        .where(alert_team.c.name == team.name)
+        .values(**_team_values(team), updated_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def _team_values(team: AlertTeam) -> dict[str, Any]:
+    return {
+        "name": team.name,
+        "email": team.email,
+        "service_areas": list(team.service_areas),
+        "digest_time": team.digest_time,
+        "timezone": team.timezone,
+        "enabled": team.enabled,
+    }
+
+
+async def delete_team(session: AsyncSession, name: str) -> UUID | None:
+    """Removes a team and its unsent mails; its id, or None if there was no such team."""
+    team_id = await session.scalar(
+        delete(alert_team).where(alert_team.c.name == name).returning(alert_team.c.id)
+    )
+    if team_id is not None:
+        await session.execute(
+            delete(alert_mail).where(
+                alert_mail.c.team_id == team_id, alert_mail.c.sent_at.is_(None)
+            )
+        )
+    return team_id
+
+
+async def lock_teams_for_digest(session: AsyncSession) -> list[AlertTeam]:
+    """The enabled teams, locked; a team another instance is digesting now is skipped."""
+    statement = (
+        select(alert_team)
+        .where(alert_team.c.enabled.is_(True))
+        .order_by(alert_team.c.name)
+        .with_for_update(skip_locked=True)
+    )
+    return [team_from_row(row) for row in await session.execute(statement)]
+
+
+async def record_digest(session: AsyncSession, *, team_id: UUID, day: Any) -> None:
+    """Notes that `day`'s scheduled digest of the team is queued."""
+    await session.execute(
+        update(alert_team).where(alert_team.c.id == team_id).values(last_digest_on=day)
+    )
+
+
+# -- references ------------------------------------------------------------------------------------
+
+
+async def record_references(session: AsyncSession, references: dict[UUID, str]) -> None:
+    """Keeps each contact's reference (the first one recorded stands; replays change nothing)."""
+    if not references:
+        return
+    rows = [{"subject": s, "reference": r} for s, r in sorted(references.items())]
+    # Executed many (one statement compiled once and cached), not a multi-row VALUES whose shape,
+    # and so its compilation, changes with every batch on the consumer's hot path.
+    statement = _insert(session, contact_reference).on_conflict_do_nothing(
+        index_elements=[contact_reference.c.subject]
+    )
+    await session.execute(statement, rows)
+
+
+async def references_of(session: AsyncSession, subjects: Sequence[UUID]) -> dict[UUID, str]:
+    """The references of the contacts among `subjects` that have one."""
+    if not subjects:
+        return {}
+    result = await session.execute(
+        select(contact_reference.c.subject, contact_reference.c.reference).where(
+            contact_reference.c.subject.in_(sorted(set(subjects)))
+        )
+    )
+    return {row.subject: row.reference for row in result}
+
+
+# -- the digest's clocks ---------------------------------------------------------------------------
+
+
+async def open_clocks(
+    session: AsyncSession,
+    *,
+    service_areas: Sequence[str],
+    due_before: datetime,
+    at_risk_by: datetime,
+) -> list[OpenClock]:
+    """Open clocks of the service areas that a digest may list: breaches not yet stopped, and
+    running clocks due before `due_before` or at risk by `at_risk_by`."""
+    running = and_(
+        clock.c.status == Status.pending.value,
+        or_(clock.c.due_at < due_before, clock.c.at_risk_at <= at_risk_by),
+    )
+    open_breach = and_(clock.c.status == Status.breached.value, clock.c.stopped_at.is_(None))
+    statement = (
+        select(clock, contact_reference.c.reference)
+        .outerjoin(contact_reference, contact_reference.c.subject == clock.c.subject)
+        .where(clock.c.service_area.in_(list(service_areas)), or_(running, open_breach))
+        .order_by(clock.c.due_at, clock.c.id)
+    )
+    return [
+        OpenClock(
+            clock_id=row.id,
+            reference=row.reference,
+            contact_type=row.contact_type,
+            contact_id=row.subject,
+            commitment=row.commitment,
+            service_area=row.service_area,
+            due_at=row.due_at,
+            at_risk_at=row.at_risk_at,
+            status=row.status,
+            breached_at=row.breached_at,
+        )
+        for row in await session.execute(statement)
+    ]
+
+
+# -- the mail queue --------------------------------------------------------------------------------
+
+
+async def queue_mails(session: AsyncSession, mails: Sequence[dict[str, Any]]) -> int:
+    """Queues mails; one whose id is queued already is left as it is. How many were new."""
+    if not mails:
+        return 0
+    result = await session.execute(
+        _insert(session, alert_mail)
+        .values(list(mails))
+        .on_conflict_do_nothing(index_elements=[alert_mail.c.id])
+    )
+    return int(result.rowcount or 0)
+
+
+async def claim_due_mails(session: AsyncSession, *, now: datetime, limit: int) -> list[Row[Any]]:
+    """Unsent mails due a try, locked until this transaction ends (others skip them)."""
+    statement = (
+        select(alert_mail)
+        .where(
+            alert_mail.c.sent_at.is_(None),
+            alert_mail.c.abandoned_at.is_(None),
+            alert_mail.c.next_attempt_at <= now,
+        )
+        .order_by(alert_mail.c.next_attempt_at, alert_mail.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(await session.execute(statement))
+
+
+async def mark_mail(session: AsyncSession, mail_id: UUID, **values: Any) -> None:
+    """Records a try's outcome on a mail."""
+    await session.execute(update(alert_mail).where(alert_mail.c.id == mail_id).values(**values))
+
+
+async def mails_to(session: AsyncSession, team_id: UUID) -> list[Row[Any]]:
+    """A team's mails, oldest first (for the operator and the tests)."""
+    result = await session.execute(
+        select(alert_mail)
+        .where(alert_mail.c.team_id == team_id)
+        .order_by(alert_mail.c.created_at, alert_mail.c.id)
+    )
+    return list(result)
