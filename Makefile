@@ -27,7 +27,7 @@ demo: install  ## a year of contacts (2025-26, a district) through the APIs of a
 		--enquiry-url http://127.0.0.1:$${ENQUIRY_PORT:-8001} \
 		--complaints-url http://127.0.0.1:$${COMPLAINTS_PORT:-8002}
 
-test: install test-tools  ## the whole suite, against PostgreSQL and the bundled broker
+test: lint test-tools  ## lint (ruff, mypy), then the whole suite against PostgreSQL and the broker
 	$(RUN) pytest
 
 # Tools the tests drive that PyPI does not carry: Debian's Chromium (the dashboard test),
@@ -51,8 +51,9 @@ test-fast: install  ## all but the cross-process end-to-end tests (tests/e2e)
 bench: install  ## the benchmarks (20-30 minutes), written up in BENCHMARKS.md; not in `make test`
 	$(RUN) python bench/run.py $(BENCH_ARGS)
 
-lint: install
+lint: install  ## ruff, and mypy --strict over every package's src/ (config in pyproject.toml)
 	$(RUN) ruff check .
+	$(RUN) mypy
 
 schemas: install  ## regenerate docs/events (JSON Schemas and the AsyncAPI document)
 	$(RUN) python -m contact_common.events.export docs/events

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from contact_common.calendar import WorkingCalendar
 
@@ -403,7 +403,10 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return count
 
 
-def _pick(rng: random.Random, weights: Mapping[Any, float]) -> Any:
+_Choice = TypeVar("_Choice")
+
+
+def _pick(rng: random.Random, weights: Mapping[_Choice, float]) -> _Choice:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 

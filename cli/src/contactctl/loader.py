@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -201,7 +201,7 @@ class Loader:
                 continue
             self.report.requests += 1
             if response.status_code < 400:
-                return response.json()
+                return cast(dict[str, Any], response.json())
             if response.status_code == 409 and attempt:
                 return {}  # an earlier attempt landed before its answer was lost
             problem = f"{response.status_code} {_detail(response)}"

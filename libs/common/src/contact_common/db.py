@@ -38,7 +38,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-_POSTGRESQL = postgresql.dialect()
+# The dialect module's `dialect` alias carries no annotations.
+_POSTGRESQL: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def service_metadata(schema: str) -> MetaData:

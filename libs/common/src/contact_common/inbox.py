@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Column, MetaData, String, Table, TextClause, Uuid, text
+from sqlalchemy import Column, CursorResult, MetaData, String, Table, TextClause, Uuid, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,7 +46,8 @@ async def claim(
         )
         .on_conflict_do_nothing()
     )
-    result = await session.execute(statement)
+    # An INSERT runs on a cursor; the generic Result in execute()'s signature has no rowcount.
+    result = cast(CursorResult[Any], await session.execute(statement))
     return result.rowcount == 1
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
+from structlog.typing import EventDict
 
 from contact_common.tracing import log_trace_ids
 
@@ -32,7 +33,7 @@ PERSONAL_KEYS = frozenset(
 )
 
 
-def _drop_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _drop_personal_data(_: Any, __: str, event_dict: EventDict) -> EventDict:
     for key in PERSONAL_KEYS.intersection(event_dict):
         event_dict[key] = "[redacted]"
     return event_dict
@@ -82,8 +83,8 @@ def configure_logging(*, service: str, level: str = "INFO", json: bool = True) -
             logging.getLevelNamesMapping()[level.upper()]
         ),
         # Looked up at each write, not held: a logger follows a replaced stderr (a test's
-        # capture) and feeds the copies.
-        logger_factory=structlog.PrintLoggerFactory(file=_STDERR),
+        # capture) and feeds the copies. A TextIO to structlog: it has the write and flush it calls.
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _STDERR)),
         # Not cached: a module's logger used once before this ran (a test calling a service
         # function directly) would keep structlog's defaults, stdout and all, for the process.
         # A bound logger costs microseconds; a request logs once or twice.

@@ -176,6 +176,7 @@ def _document_throttling(app: FastAPI) -> None:
                     operation.setdefault("responses", {}).setdefault("429", RETRY_AFTER_RESPONSE)
         return schema
 
+    # FastAPI's documented way to extend the schema is replacing this method on the instance.
     app.openapi = openapi  # type: ignore[method-assign]
 
 

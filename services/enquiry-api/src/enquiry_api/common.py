@@ -20,7 +20,8 @@ T = TypeVar("T")
 async def get_request_settings(request: Request) -> Settings:
     """The settings of the app serving this request."""
     # async: FastAPI runs a plain `def` dependency in a worker thread, a hand-off per request.
-    return request.app.state.runtime.settings
+    settings: Settings = request.app.state.runtime.settings
+    return settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_request_settings)]

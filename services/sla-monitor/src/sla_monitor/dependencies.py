@@ -13,17 +13,20 @@ from sla_monitor.timekeeping import Clock
 
 def get_policy(request: Request) -> Policy:
     """The policy loaded at start-up."""
-    return request.app.state.policy
+    policy: Policy = request.app.state.policy
+    return policy
 
 
 def get_calendar(request: Request) -> WorkingCalendar:
     """The working-day calendar of the settings."""
-    return request.app.state.calendar
+    calendar: WorkingCalendar = request.app.state.calendar
+    return calendar
 
 
 def get_clock(request: Request) -> Clock:
     """The service's clock (a test's FakeClock, or the wall clock with its offset)."""
-    return request.app.state.clock
+    clock: Clock = request.app.state.clock
+    return clock
 
 
 PolicyDep = Annotated[Policy, Depends(get_policy)]

@@ -23,7 +23,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.errors import IllegalStateError, KafkaError
 from opentelemetry.trace import Tracer
 from prometheus_client import Counter, Gauge
@@ -122,7 +128,7 @@ BatchHandler = Callable[[Sequence[ConsumedEvent]], Awaitable[None]]
 PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
 
 
-class _Rebalance(ConsumerRebalanceListener):
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka has no types
     def __init__(self, owner: EventConsumer) -> None:
         self.owner = owner
 
@@ -167,7 +173,7 @@ class EventConsumer:
         self.tracer = tracer
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
-        self._dead_letters = None
+        self._dead_letters: AIOKafkaProducer | None = None
         self._positions: dict[TopicPartition, int] = {}
         self._in_hand: set[TopicPartition] = set()
         self._unknown = UnknownEvents(group_id)
@@ -208,11 +214,11 @@ class EventConsumer:
             return None
         if tp in self._in_hand:
             return None  # fetched, not yet handled
-        highwater = consumer.highwater(tp)
+        highwater: int | None = consumer.highwater(tp)
         if highwater is None:
             return None
         try:
-            position = await asyncio.wait_for(consumer.position(tp), timeout=1.0)
+            position: int = await asyncio.wait_for(consumer.position(tp), timeout=1.0)
         except (IllegalStateError, TimeoutError):
             return None
         if tp in self._in_hand:

@@ -203,7 +203,7 @@ def _describe_errors(error: ValidationError, raw: Any, source: str) -> str:
     lines = []
     for item in error.errors():
         location = list(item["loc"])
-        where = []
+        where: list[str] = []
         for index, part in enumerate(location):
             if isinstance(part, int):
                 where[-1] = f"{where[-1]}[{part}]"

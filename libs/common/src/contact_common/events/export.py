@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from contact_common.bus.binding import CONTENT_TYPE as CONTENT_TYPE_HEADER
@@ -193,7 +194,7 @@ def _producer(event_type: str) -> str:
     return _PRODUCER_OF_AGGREGATE[event_type.split(".", 1)[0]]
 
 
-def _summary(event_class: type) -> str:
+def _summary(event_class: type[BaseModel]) -> str:
     data_class = event_class.model_fields["data"].annotation
     return (data_class.__doc__ or "").strip().splitlines()[0]
 

@@ -64,7 +64,7 @@ async def next_reference_number(session: AsyncSession, *, year: int) -> int:
     return (await session.execute(statement)).scalar_one()
 
 
-def _with_records(statement: Select[tuple[Complaint]]) -> Select[tuple[Complaint]]:
+def _with_records(statement: Select[Complaint]) -> Select[Complaint]:
     return statement.options(selectinload(Complaint.stages), selectinload(Complaint.history))
 
 

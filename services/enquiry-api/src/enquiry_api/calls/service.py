@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +35,7 @@ def call_events(
     record: CallRecordIn,
 ) -> list[CloudEvent]:
     """call.offered, then call.answered or call.abandoned, at the times the record gives."""
-    common = {
+    common: dict[str, Any] = {
         "call_id": call_uuid,
         "channel": channel,
         "queue": record.queue,

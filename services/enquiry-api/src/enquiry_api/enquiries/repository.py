@@ -23,6 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from contact_common.events import CloudEvent
 from enquiry_api.db import upsert
@@ -255,7 +256,7 @@ async def find_for_erasure(
     phone_digits: str | None,
 ) -> Sequence[Enquiry]:
     """The enquiries of a customer, by id, email or phone, locked for the transaction."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if enquiry_ids:
         conditions.append(Enquiry.id.in_(enquiry_ids))
     if email:

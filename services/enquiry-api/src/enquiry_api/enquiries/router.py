@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -72,11 +72,11 @@ Writer = Annotated[Principal, Depends(_write)]
 # Before the session in a route's parameters, so it sees the commit (contact_common.idempotency).
 Idempotent = Annotated[IdempotentRequest, idempotent(_write)]
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     **{k: PROBLEM_RESPONSES[k] for k in (401, 403, 409, 413, 422)},
     **IDEMPOTENCY_RESPONSES,
 }
-_STEP_ERRORS = {
+_STEP_ERRORS: dict[int | str, dict[str, Any]] = {
     **{k: PROBLEM_RESPONSES[k] for k in (401, 403, 404, 409, 422)},
     **IDEMPOTENCY_RESPONSES,
 }

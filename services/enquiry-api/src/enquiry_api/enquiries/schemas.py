@@ -234,7 +234,7 @@ class EnquiryPage(BaseModel):
 
 
 def _customer(enquiry: Enquiry) -> Customer | None:
-    values = {
+    values: dict[str, Any] = {
         "name": enquiry.customer_name,
         "email": enquiry.customer_email,
         "phone": enquiry.customer_phone,

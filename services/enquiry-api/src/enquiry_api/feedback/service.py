@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, timedelta
+from typing import Any
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,7 +39,7 @@ async def record_feedback(
     submitted_at = (body.submitted_at or now).astimezone(UTC)
     if submitted_at > now + timedelta(seconds=settings.clock_skew_seconds):
         raise invalid("body.submitted_at", "submitted_at is in the future")
-    row = {
+    row: dict[str, Any] = {
         "id": uuid4(),
         "response_id": body.response_id,
         "score": body.score,

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from enquiry_api.db import upsert
 from enquiry_api.open311.models import ResidentUpdate
@@ -69,7 +70,7 @@ async def find_for_erasure(
     phone_digits: str | None,
 ) -> Sequence[ResidentUpdate]:
     """The updates on these enquiries, or written with this email or phone, locked."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if enquiry_ids:
         conditions.append(ResidentUpdate.enquiry_id.in_(enquiry_ids))
     if email:

@@ -164,10 +164,13 @@ def update_fields(
     us (`posted`) by what its writer said (nothing once erased), with its first photo link. Its
     status is, like every update's, the request's status after it.
     """
+    description: str | None
+    media_url: str | None
     if posted is None:
         description, media_url = status_notes(entry.to_status), None
     else:
-        description, media_url = posted.description, (posted.media_urls or [None])[0]
+        description = posted.description
+        media_url = posted.media_urls[0] if posted.media_urls else None
     return {
         "update_id": str(entry.id),
         "service_request_id": enquiry.reference,

@@ -31,8 +31,10 @@ router = APIRouter(prefix="/v1/standby", tags=["standby"])
     "A batch that cannot be read as a whole (not a list, not CSV, CSV without the required "
     "columns) is a 422 problem; another media type is 415. Needs `standby:write`, which allows "
     "nothing else.",
-    responses={k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 413, 422)}
-    | {415: {"description": "Neither JSON nor CSV", "content": {"application/problem+json": {}}}},
+    responses={
+        **{k: PROBLEM_RESPONSES[k] for k in (400, 401, 403, 413, 422)},
+        415: {"description": "Neither JSON nor CSV", "content": {"application/problem+json": {}}},
+    },
     openapi_extra=STANDBY_REQUEST_BODY,
 )
 async def post_call_records(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import orjson
@@ -75,7 +76,7 @@ def _check(
 
 
 def _call_events(call_uuid: UUID, record: StandbyRecordIn) -> list[CloudEvent]:
-    common = {
+    common: dict[str, Any] = {
         "call_id": call_uuid,
         "channel": Channel.standby,
         "queue": "standby",

@@ -32,7 +32,8 @@ def get_config(request: Request) -> KpiConfig:
     state = request.app.state
     if getattr(state, "kpi_config", None) is None:
         state.kpi_config = KpiConfig.from_settings(state.runtime.settings)
-    return state.kpi_config
+    config: KpiConfig = state.kpi_config
+    return config
 
 
 ConfigDep = Annotated[KpiConfig, Depends(get_config)]

@@ -309,8 +309,9 @@ def merge_totals(
             for column, value in row.items():
                 if column in group_by:
                     continue
+                # Rows are read as object; these columns hold numbers (or times, for a max).
                 if column.endswith("_max"):
-                    into[column] = max(into[column], value)  # type: ignore[type-var]
+                    into[column] = max(into[column], value)  # type: ignore[call-overload]
                 else:
                     into[column] = into[column] + value  # type: ignore[operator]
     return list(merged.values())
@@ -773,9 +774,9 @@ def contacts_by_channel(
             contacts[channel] = opened.get(channel, 0)
     # A channel a newer producer added, which the read model counted under its name: its
     # enquiries are contacts too (at no unit cost until one is configured).
-    for channel, count in opened.items():
-        if channel is not None and channel not in contacts:
-            contacts[channel] = count
+    for named, count in opened.items():
+        if named is not None and named not in contacts:
+            contacts[named] = count
     return contacts
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 from uuid import UUID
 
 from sqlalchemy import Table, and_, func, or_, select
@@ -139,6 +139,15 @@ def _breach_conditions(
     if due_to is not None:
         conditions.append(OpenBreach.due_at < due_to)
     return conditions
+
+
+class BreachFilter(TypedDict):
+    """Which open breaches a page and its count are about."""
+
+    commitment: str | None
+    service_area: str | None
+    due_from: datetime | None
+    due_to: datetime | None
 
 
 async def open_breaches(

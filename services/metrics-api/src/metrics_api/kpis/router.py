@@ -19,11 +19,10 @@ from metrics_api.kpis.dependencies import (
     ServiceAreaQuery,
     invalid,
 )
-from metrics_api.kpis.domain import Interval
+from metrics_api.kpis.domain import Breakdown, Interval
 from metrics_api.kpis.schemas import (
     Breaches,
     BreachRow,
-    Breakdown,
     ChannelRow,
     Channels,
     Format,

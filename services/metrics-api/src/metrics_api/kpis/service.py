@@ -368,12 +368,9 @@ async def breaches(
     if period is not None:
         due_from = datetime.combine(period.start, time(0), tzinfo=timezone)
         due_to = datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=timezone)
-    where = {
-        "commitment": commitment,
-        "service_area": service_area,
-        "due_from": due_from,
-        "due_to": due_to,
-    }
+    where = repository.BreachFilter(
+        commitment=commitment, service_area=service_area, due_from=due_from, due_to=due_to
+    )
     found = await repository.open_breaches(session, **where, limit=limit + 1, after=after)
     page = found[:limit]
     rows = [

@@ -27,7 +27,7 @@ def _cell(value: object) -> object:
     if isinstance(value, Enum):
         return value.value
     if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[union-attr]
+        return value.isoformat()
     return value
 
 

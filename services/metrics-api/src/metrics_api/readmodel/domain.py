@@ -589,7 +589,8 @@ class Ledger:
         the timer flagged it): no longer counted breached, nor to chase, until the clock is
         met or breached again."""
         counted = self.clocks.get(clock.clock_id)
-        if counted is not None and counted.outcome == "breached":
+        # A clock counted with an outcome always has its key (ClockCount keeps both or neither).
+        if counted is not None and counted.outcome == "breached" and counted.key is not None:
             self.sla_days[counted.key].breached -= 1
             self._record_clock(clock.clock_id, ClockCount(WITHDRAWN, counted.key))
         self._close_breach(clock.clock_id)

@@ -179,7 +179,7 @@ def _monthly(model: type[Base]) -> Table:
 
     A financial year's score card reads twelve rows where the daily table has 365.
     """
-    day_table: Table = model.__table__  # type: ignore[assignment]
+    day_table: Table = model.__table__
     name = day_table.name.removesuffix("_day") + "_month"
     return Table(
         name,
@@ -190,6 +190,7 @@ def _monthly(model: type[Base]) -> Table:
                 column.type,
                 primary_key=column.primary_key,
                 nullable=column.nullable,
+                # A server_default given as a value is a DefaultClause, typed as FetchedValue.
                 server_default=column.server_default.arg if column.server_default else None,  # type: ignore[attr-defined]
             )
             for column in day_table.columns

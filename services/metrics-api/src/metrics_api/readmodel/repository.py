@@ -12,11 +12,12 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Integer, Table, TextClause, delete, func, or_, select, text
+from sqlalchemy import CursorResult, Integer, Table, TextClause, delete, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.db import postgresql_arrays, postgresql_name
@@ -51,7 +52,7 @@ from metrics_api.readmodel.models import (
 )
 
 COUNTER_TABLES: dict[str, Table] = {
-    model.__tablename__: model.__table__  # type: ignore[misc]
+    model.__tablename__: model.__table__
     for model in (
         EnquiryDay,
         CallDay,
@@ -74,15 +75,16 @@ _TABLE_OF_KEY: dict[type[CounterKey], str] = {
 }
 """The daily table of each kind of counter row: a key's fields are its key columns by name."""
 
-_STEP: Table = CountedStep.__table__  # type: ignore[assignment]
-_CLOCK: Table = CountedClock.__table__  # type: ignore[assignment]
-_BREACH: Table = OpenBreach.__table__  # type: ignore[assignment]
+_STEP: Table = CountedStep.__table__
+_CLOCK: Table = CountedClock.__table__
+_BREACH: Table = OpenBreach.__table__
 _STEP_COLUMNS = ("subject_id", "step", "occurred_at")
 _CLOCK_COLUMNS = tuple(column.name for column in _CLOCK.columns)
 _BREACH_COLUMNS = tuple(column.name for column in _BREACH.columns)
 _CLOCK_FIELDS = tuple(f.name for f in fields(Clock))
 _SLA_KEY_FIELDS = tuple(f.name for f in fields(SlaDayKey))
-_POSTGRESQL = postgresql.dialect()
+# The dialect module's `dialect` alias carries no annotations.
+_POSTGRESQL: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _record(*parts: Any) -> dict[str, Any]:
@@ -224,7 +226,7 @@ async def clocks_of(session: AsyncSession, clock_ids: Collection[UUID]) -> dict[
     return {row.clock_id: _clock_count(row._mapping) for row in result}
 
 
-def _clock_count(row: Mapping[str, Any]) -> ClockCount:
+def _clock_count(row: RowMapping) -> ClockCount:
     # A clock counted before the record kept its outcome has neither outcome nor key.
     if row["outcome"] is None:
         return ClockCount(None, None)
@@ -318,7 +320,8 @@ async def close_breaches(
                 )
             )
         )
-    return result.rowcount or 0
+    # A DELETE runs on a cursor; the generic Result in execute()'s signature has no rowcount.
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 async def open_breaches(session: AsyncSession, breaches: Sequence[Breach]) -> None:

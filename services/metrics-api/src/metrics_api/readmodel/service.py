@@ -233,10 +233,8 @@ def _complaint(ledger: Ledger, event: ComplaintEvent) -> None:
             ledger.complaint_decided(complaint, at=at, stage=stage, outcome=outcome.value)
     elif isinstance(event, ComplaintClosed):
         decision = event.data.ombudsman_decision
-        known = decision is not None and decision.recognised
-        ledger.complaint_closed(
-            complaint, at=at, ombudsman_decision=decision.value if known else None
-        )
+        known = decision.value if decision is not None and decision.recognised else None
+        ledger.complaint_closed(complaint, at=at, ombudsman_decision=known)
     # complaint.acknowledged changes no figure.
 
 

@@ -182,4 +182,5 @@ def build_digest(
 
 def retry_delay(attempts: int, *, base_seconds: float = 5.0, cap_seconds: float = 300.0) -> float:
     """Seconds before the next try after `attempts` failed ones: doubling, capped."""
-    return min(base_seconds * 2 ** max(attempts - 1, 0), cap_seconds)
+    seconds: float = min(base_seconds * 2 ** max(attempts - 1, 0), cap_seconds)
+    return seconds

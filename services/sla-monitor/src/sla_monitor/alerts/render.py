@@ -6,6 +6,7 @@ own time zone, with the zone's abbreviation (GMT or BST), so nobody converts fro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -103,7 +104,7 @@ def digest_mail(digest: Digest, *, max_rows: int) -> Rendered:
     return Rendered(subject=subject, text="\n".join(text), html=_page(subject, "".join(html)))
 
 
-def _html_table(headings: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _html_table(headings: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     head = "".join(f"<th align='left'>{escape(h)}</th>" for h in headings)
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,7 +68,8 @@ async def insert_team(session: AsyncSession, team: AlertTeam, *, now: datetime) 
         .on_conflict_do_nothing(index_elements=[alert_team.c.name])
     )
     result = await session.execute(statement)
-    return bool(result.rowcount)
+    # An INSERT or UPDATE runs on a cursor; execute() is typed to give a Result, without rowcount.
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 async def update_team(session: AsyncSession, team: AlertTeam, *, now: datetime) -> bool:
@@ -78,7 +79,7 @@ async def update_team(session: AsyncSession, team: AlertTeam, *, now: datetime) 
         .where(alert_team.c.name == team.name)
         .values(**_team_values(team), updated_at=now)
     )
-    return bool(result.rowcount)
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 def _team_values(team: AlertTeam) -> dict[str, Any]:
@@ -191,7 +192,7 @@ async def queue_mails(session: AsyncSession, mails: Sequence[dict[str, Any]]) ->
         .values(list(mails))
         .on_conflict_do_nothing(index_elements=[alert_mail.c.id])
     )
-    return int(result.rowcount or 0)
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 async def claim_due_mails(session: AsyncSession, *, now: datetime, limit: int) -> list[Row[Any]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
@@ -27,16 +27,18 @@ from sla_monitor.timekeeping import Clock
 router = APIRouter(
     prefix="/v1/alert-teams", tags=["alerts"], dependencies=[Depends(require_scope("admin"))]
 )
-_ERRORS = {s: PROBLEM_RESPONSES[s] for s in (401, 403, 404, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: PROBLEM_RESPONSES[s] for s in (401, 403, 404, 422)}
 TeamName = Annotated[Slug, Path(description="The team's name.")]
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.runtime.settings
+    settings: Settings = request.app.state.runtime.settings
+    return settings
 
 
 def _clock(request: Request) -> Clock:
-    return request.app.state.clock
+    clock: Clock = request.app.state.clock
+    return clock
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]

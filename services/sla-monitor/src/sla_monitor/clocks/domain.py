@@ -18,8 +18,16 @@ from uuid import UUID, uuid5
 
 from contact_common.calendar import WorkingCalendar
 from contact_common.commitments import Commitment, Policy, at_risk_at, due_at, extended_due_at
-from contact_common.events import BreachWithdrawal, Channel, CloudEvent, ComplaintStage, ContactType
-from contact_common.events import ClockStatus as Status
+from contact_common.events import (
+    BreachWithdrawal,
+    Channel,
+    ClockStatus,
+    CloudEvent,
+    ComplaintStage,
+    ContactType,
+)
+
+Status = ClockStatus  # the clocks' name for it, imported by the rest of the service
 
 # Clock and notice ids are derived, not drawn: the same clock gets the same id, and its breach
 # the same event id, however often the events are replayed (consumers de-duplicate on it).
@@ -148,6 +156,8 @@ def step_of(event: CloudEvent) -> Step | None:
     data = event.data
     stage: ComplaintStage | None = None
     sequence = 0
+    # The event type tells the data class, which the envelope types only as EventData: every
+    # complaint's data has a stage (an escalation's is to_stage), a reopening's a reopen_count.
     if family is ContactType.complaint:
         stage = data.to_stage if event.type == "complaint.escalated" else data.stage  # type: ignore[attr-defined]
         if not stage.recognised:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import (
+    CursorResult,
     Row,
     Table,
     TextClause,
@@ -389,7 +390,8 @@ async def flag_overdue(session: AsyncSession, *, now: datetime) -> int:
         )
         .values(at_risk_published=True)
     )
-    return result.rowcount or 0
+    # An UPDATE runs on a cursor; the generic Result in execute()'s signature has no rowcount.
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 # -- the API ---------------------------------------------------------------------------------------

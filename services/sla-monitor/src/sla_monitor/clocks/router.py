@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
@@ -17,7 +17,7 @@ from sla_monitor.clocks.schemas import BreachPage, ClockOut
 from sla_monitor.dependencies import CalendarDep
 
 router = APIRouter(prefix="/v1", tags=["clocks"], dependencies=[Depends(require_scope("sla:read"))])
-_ERRORS = {s: PROBLEM_RESPONSES[s] for s in (401, 403, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: PROBLEM_RESPONSES[s] for s in (401, 403, 422)}
 
 
 @router.get(

@@ -11,6 +11,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -56,7 +57,7 @@ SOURCE = "/sla-monitor"
 def notice_event(notice: Notice) -> CloudEvent:
     """The sla.* event for a notice; its id is derived from the clock, so repeats are one event."""
     item = notice.clock
-    common = {
+    common: dict[str, Any] = {
         "clock_id": item.id,
         "commitment": item.commitment,
         "contact_type": item.contact_type,

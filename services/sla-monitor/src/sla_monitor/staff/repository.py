@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +28,8 @@ async def add(session: AsyncSession, values: dict[str, Any]) -> bool:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(insert(staff).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)
+    # An INSERT/UPDATE/DELETE runs on a cursor; execute()'s generic Result has no rowcount.
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 async def change(session: AsyncSession, staff_id: str, values: dict[str, Any]) -> bool:
@@ -36,10 +37,12 @@ async def change(session: AsyncSession, staff_id: str, values: dict[str, Any]) -
     result = await session.execute(
         update(staff).where(staff.c.staff_id == staff_id).values(**values)
     )
-    return bool(result.rowcount)
+    # An INSERT/UPDATE/DELETE runs on a cursor; execute()'s generic Result has no rowcount.
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 async def remove(session: AsyncSession, staff_id: str) -> bool:
     """Removes a member of staff; False if there was none."""
     result = await session.execute(delete(staff).where(staff.c.staff_id == staff_id))
-    return bool(result.rowcount)
+    # An INSERT/UPDATE/DELETE runs on a cursor; execute()'s generic Result has no rowcount.
+    return bool(cast(CursorResult[Any], result).rowcount)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 
@@ -20,7 +20,7 @@ router = APIRouter(
 StaffIdPath = Annotated[StaffId, Path(description="The member of staff's id.")]
 
 
-def _errors(*statuses: int) -> dict[int | str, dict]:
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: PROBLEM_RESPONSES[s] for s in (401, 403, 422, *statuses)}
 
 

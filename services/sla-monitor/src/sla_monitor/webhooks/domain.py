@@ -177,7 +177,7 @@ class Backoff:
     def delay(self, attempt: int, *, rng: random.Random | None = None) -> timedelta:
         """How long to wait after failed attempt number `attempt` (1 for the first)."""
         exponent = min(max(attempt - 1, 0), 40)  # 2^40 x base is past any cap
-        ceiling = min(self.cap, self.base * (2**exponent))
+        ceiling: timedelta = min(self.cap, self.base * (2**exponent))
         # "Equal jitter": never less than half the step, so retries still spread out over the
         # whole retry window while receivers are not hit in lockstep.
         share = 0.5 + 0.5 * (rng or random).random()

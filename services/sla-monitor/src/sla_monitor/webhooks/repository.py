@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import CursorResult, Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,7 +41,8 @@ async def delete_subscription(session: AsyncSession, subscription_id: UUID) -> b
     deleted = await session.execute(
         delete(webhook_subscription).where(webhook_subscription.c.id == subscription_id)
     )
-    if not deleted.rowcount:
+    # A DELETE or UPDATE runs on a cursor; execute() is typed to give a Result, without rowcount.
+    if not cast(CursorResult[Any], deleted).rowcount:
         return False
     await session.execute(
         delete(webhook_attempt).where(
@@ -81,7 +82,7 @@ async def insert_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]
 
 async def claim_due(
     session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
-) -> Sequence[Row[Any]]:
+) -> Sequence[Row[*tuple[Any, ...]]]:
     """Pending deliveries due by `now`, with their subscription's URL and secret, leased until
     `lease_until` so no other worker takes them meanwhile (a crash hands them back then)."""
     d, s = webhook_delivery, webhook_subscription
@@ -111,7 +112,7 @@ async def record_attempt(
         .where(webhook_delivery.c.id == delivery_id)
         .values(attempts=webhook_delivery.c.attempts + 1, **outcome)
     )
-    if changed.rowcount:
+    if cast(CursorResult[Any], changed).rowcount:
         await session.execute(insert(webhook_attempt), [attempt])
 
 
@@ -175,4 +176,4 @@ async def schedule_again(
         .where(d.c.id == delivery_id, d.c.subscription_id == subscription_id)
         .values(status="pending", next_attempt_at=now, retry_from=now, failed_at=None)
     )
-    return bool(changed.rowcount)
+    return bool(cast(CursorResult[Any], changed).rowcount)

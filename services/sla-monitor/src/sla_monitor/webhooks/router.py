@@ -27,8 +27,10 @@ from sla_monitor.webhooks.schemas import (
 router = APIRouter(
     prefix="/v1/webhooks", tags=["webhooks"], dependencies=[Depends(require_scope("admin"))]
 )
-_ERRORS = {s: PROBLEM_RESPONSES[s] for s in (401, 403, 422)}
-_FOUND_ERRORS = {s: PROBLEM_RESPONSES[s] for s in (401, 403, 404, 422)}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: PROBLEM_RESPONSES[s] for s in (401, 403, 422)}
+_FOUND_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: PROBLEM_RESPONSES[s] for s in (401, 403, 404, 422)
+}
 
 
 @contextmanager

@@ -191,7 +191,7 @@ class OutboxRelay:
         self._published(claim.rows, sent_at)
         return len(claim.rows)
 
-    def _published(self, rows: Sequence[Row[Any]], sent_at: datetime) -> None:
+    def _published(self, rows: Sequence[Row[*tuple[Any, ...]]], sent_at: datetime) -> None:
         """Counts rows marked sent, and how long each waited from its commit."""
         self._marked_since_vacuum += len(rows)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))

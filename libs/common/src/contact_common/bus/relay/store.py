@@ -28,7 +28,7 @@ class Claim:
     """The rows a pass took; they and their shards stay its own until its transaction ends."""
 
     connection: AsyncConnection = field(repr=False)
-    rows: Sequence[Row[Any]]
+    rows: Sequence[Row[*tuple[Any, ...]]]
     # A shard gave all it was allowed: more rows wait behind it.
     full: bool = False
     # A waiting shard was held by another pass: rows committed since that pass read it wait.
