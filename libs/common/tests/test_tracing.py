@@ -5,6 +5,7 @@ off by default, and exported over OTLP/HTTP only when an endpoint is set."""
 from __future__ import annotations
 
 import io
+import logging
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 import pytest
+import structlog
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -22,6 +24,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import MetaData, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from contact_common import logs
 from contact_common.bus.binding import from_message, structured_message
 from contact_common.bus.consumer import ConsumedEvent
 from contact_common.bus.topics import CONTACT_EVENTS
@@ -296,6 +299,12 @@ def test_a_log_line_within_a_span_carries_its_trace_id(
 ) -> None:
     tracing, _ = traced
     assert tracing.tracer is not None
+    # The session's logging (its level, and the copy into the session log that other tests read)
+    # is put back afterwards, whatever happens here.
+    saved_structlog = structlog.get_config()
+    saved_copies = list(logs._copies)
+    root = logging.getLogger()
+    saved_level, saved_handlers = root.level, list(root.handlers)
     configure_logging(service="test-service")
     lines = io.StringIO()
     copy_logs_to(lines)
@@ -304,7 +313,10 @@ def test_a_log_line_within_a_span_carries_its_trace_id(
             get_logger("test").info("inside")
         get_logger("test").info("outside")
     finally:
-        copy_logs_to(None)
+        structlog.configure(**saved_structlog)
+        logs._copies[:] = saved_copies
+        root.setLevel(saved_level)
+        root.handlers[:] = saved_handlers
     inside, outside = [orjson.loads(line) for line in lines.getvalue().splitlines()]
     assert inside["trace_id"] == f"{span.get_span_context().trace_id:032x}"
     assert inside["span_id"] == f"{span.get_span_context().span_id:016x}"
