@@ -223,7 +223,7 @@ async def test_one_trace_from_each_api_through_sla_monitor_to_metrics_api(system
         },
         event_type="enquiry.opened",
     )
-    await follow_step_to_sla_met(
+    enquiry_trace = await follow_step_to_sla_met(
         system,
         api="enquiry-api",
         path=f"/v1/enquiries/{enquiry_id}/acknowledge",
@@ -245,7 +245,7 @@ async def test_one_trace_from_each_api_through_sla_monitor_to_metrics_api(system
         },
         event_type="complaint.received",
     )
-    await follow_step_to_sla_met(
+    complaint_trace = await follow_step_to_sla_met(
         system,
         api="complaints-api",
         path=f"/v1/complaints/{complaint_id}/acknowledge",
@@ -253,11 +253,18 @@ async def test_one_trace_from_each_api_through_sla_monitor_to_metrics_api(system
         subject=complaint_id,
         event_type="complaint.acknowledged",
     )
+    # Between them, the two traces cross all four services.
+    assert enquiry_trace | complaint_trace == {
+        "enquiry-api",
+        "complaints-api",
+        "sla-monitor",
+        "metrics-api",
+    }
 
 
 async def follow_step_to_sla_met(
     system: System, *, api: str, path: str, body: dict[str, Any], subject: str, event_type: str
-) -> None:
+) -> set[str]:
     """A step that stops a clock: the API's request, sla-monitor's consumer span of the step,
     the sla.met it writes carrying that span, and metrics-api's span of sla.met under it."""
     caller = Caller()
@@ -276,8 +283,6 @@ async def follow_step_to_sla_met(
     assert (met.attributes or {})["messaging.destination.name"] == SLA_EVENTS
     # metrics-api read the step itself too, in the same trace.
     await system.consumer_span("metrics-api", caller, event_type=event_type, subject=subject)
-    assert {s.resource.attributes["service.name"] for s in (request, step, met)} == {
-        api,
-        "sla-monitor",
-        "metrics-api",
-    }
+    services = {str(s.resource.attributes["service.name"]) for s in (request, step, met)}
+    assert services == {api, "sla-monitor", "metrics-api"}
+    return services
