@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -25,28 +24,11 @@ ApiKey = Annotated[
 
 
 def _call(method: str, url: str, api_key: str | None, body: Any = None) -> Any:
-    """Sends a request to sla-monitor, or exits with the problem it answered."""
-    from contactctl.main import _api_key  # the shared key lookup; main imports this module
+    """Sends a request to sla-monitor with the shared client call, or exits with its problem."""
+    from contactctl.main import _api_key  # main imports this module: a late import
+    from contactctl.main import _call as call
 
-    try:
-        response = httpx.request(
-            method,
-            url,
-            json=body,
-            headers={"Authorization": f"Bearer {_api_key(api_key)}"},
-            timeout=30,
-        )
-    except httpx.TransportError as exc:
-        console.print(f"[red]cannot reach {url}: {exc}[/red]")
-        raise typer.Exit(2) from exc
-    if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        console.print(f"[red]{response.status_code} from {url}: {detail}[/red]")
-        raise typer.Exit(1)
-    return response.json() if response.content else None
+    return call(method, url, _api_key(api_key), body=body)
 
 
 def _teams_url(sla_url: str, *parts: str) -> str:
