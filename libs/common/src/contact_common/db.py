@@ -87,6 +87,15 @@ def postgresql_arrays(table: Table, names: Sequence[str]) -> str:
     )
 
 
+def insert_for(session: AsyncSession, table: Table) -> Any:
+    """An INSERT on the session's dialect (PostgreSQL or SQLite), so `on_conflict_do_*` works on
+    both: the one place repositories choose between them."""
+    from sqlalchemy.dialects import sqlite
+
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 def is_sqlite(url: str) -> bool:
     """True for the embedded default."""
     return url.startswith("sqlite")

@@ -13,20 +13,15 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import CursorResult, and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contact_common.db import insert_for
 from contact_common.events import ClockStatus as Status
 from sla_monitor.alerts.domain import AlertTeam, OpenClock
 from sla_monitor.alerts.models import alert_mail, alert_team
 from sla_monitor.clocks.models import clock
 from sla_monitor.worklist.models import contact
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def team_from_row(row: Row[Any]) -> AlertTeam:
@@ -63,7 +58,7 @@ async def team_named(session: AsyncSession, name: str) -> AlertTeam | None:
 async def insert_team(session: AsyncSession, team: AlertTeam, *, now: datetime) -> bool:
     """Adds a team; False if one of that name exists already."""
     statement = (
-        _insert(session, alert_team)
+        insert_for(session, alert_team)
         .values(**_team_values(team), id=team.id, created_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=[alert_team.c.name])
     )
@@ -188,7 +183,7 @@ async def queue_mails(session: AsyncSession, mails: Sequence[dict[str, Any]]) ->
     if not mails:
         return 0
     result = await session.execute(
-        _insert(session, alert_mail)
+        insert_for(session, alert_mail)
         .values(list(mails))
         .on_conflict_do_nothing(index_elements=[alert_mail.c.id])
     )

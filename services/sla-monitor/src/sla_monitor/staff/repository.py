@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contact_common.db import insert_for
 from sla_monitor.staff.models import staff
 
 
@@ -25,9 +25,9 @@ async def all_staff(session: AsyncSession) -> list[dict[str, Any]]:
 
 async def add(session: AsyncSession, values: dict[str, Any]) -> bool:
     """Adds a member of staff; False if the id is taken (no error: two adds may race)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = await session.execute(insert(staff).values(**values).on_conflict_do_nothing())
+    result = await session.execute(
+        insert_for(session, staff).values(**values).on_conflict_do_nothing()
+    )
     # An INSERT/UPDATE/DELETE runs on a cursor; execute()'s generic Result has no rowcount.
     return bool(cast(CursorResult[Any], result).rowcount)
 

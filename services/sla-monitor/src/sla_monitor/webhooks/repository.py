@@ -8,9 +8,9 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import CursorResult, Row, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contact_common.db import insert_for
 from sla_monitor.webhooks.domain import Subscription
 from sla_monitor.webhooks.models import webhook_attempt, webhook_delivery, webhook_subscription
 
@@ -75,8 +75,7 @@ async def insert_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]
     """Adds deliveries; one already made for the same (subscription, event) is left as it is."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(webhook_delivery)
+    statement = insert_for(session, webhook_delivery)
     await session.execute(statement.on_conflict_do_nothing(), rows)
 
 

@@ -11,9 +11,9 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contact_common.db import insert_for
 from sla_monitor.clocks.domain import Status
 from sla_monitor.clocks.models import clock
 from sla_monitor.staff.models import staff
@@ -35,8 +35,7 @@ async def record_contacts(session: AsyncSession, facts: Sequence[ContactFacts]) 
     """Keeps each contact's reference and its latest assignment (by the assignment's time)."""
     if not facts:
         return
-    dialect = session.get_bind().dialect.name
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(contact)
+    statement = insert_for(session, contact)
     new = statement.excluded
     later = and_(
         new.assigned_at.is_not(None),
