@@ -11,6 +11,8 @@ reading of the specification rather than against themselves.
   working day; N working days end at 17:00 on the Nth working day after it.
 - An extension of N working days ends at 17:00 on the Nth working day after the old deadline's
   date; it is refused (or, for the clock, a breach) after that deadline.
+- A corrected receipt: the clocks count from it, as if the contact had been recorded so. A
+  voided contact's clocks are cancelled: neither met nor breached, counted nowhere.
 """
 
 from __future__ import annotations
@@ -89,9 +91,13 @@ class Clock:
     sequence: int
     due_at: datetime
     stopped_at: datetime | None = None
+    cancelled: bool = False
+    """Its contact was voided: neither met nor breached, counted nowhere."""
 
     @property
     def status(self) -> str:
+        if self.cancelled:
+            return "cancelled"
         # Every deadline in the property test is long past: a clock with no stop is breached.
         if self.stopped_at is not None and self.stopped_at <= self.due_at:
             return "met"
@@ -104,13 +110,21 @@ class Clock:
 
 @dataclass
 class EnquiryHistory:
-    """An enquiry's steps as recorded: (action, at), in time order."""
+    """An enquiry's steps as recorded: (action, at), in time order. `received_at` is the
+    corrected receipt if it was corrected: the clocks count from the corrected facts."""
 
     channel: str
     received_at: datetime
     steps: list[tuple[str, datetime]] = field(default_factory=list)
+    voided: bool = False
 
     def clocks(self) -> list[Clock]:
+        found = self._clocks()
+        for clock in found:
+            clock.cancelled = self.voided
+        return found
+
+    def _clocks(self) -> list[Clock]:
         found: list[Clock] = []
         rules = ENQUIRY_RULES.get(self.channel, [])
         for commitment, days, stops in rules:
@@ -149,6 +163,7 @@ class ComplaintHistory:
 
     policy: str
     stages: list[Stage] = field(default_factory=list)
+    voided: bool = False
 
     def acknowledge_due(self, stage: Stage) -> datetime:
         return deadline(stage.started_at, COMPLAINT_RULES[self.policy][0])
@@ -191,4 +206,6 @@ class ComplaintHistory:
             if stage.responded_at is not None:
                 respond.stop(stage.responded_at)
             found.append(respond)
+        for clock in found:
+            clock.cancelled = self.voided
         return found

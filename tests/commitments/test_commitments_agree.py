@@ -6,12 +6,13 @@ Hypothesis draws histories of enquiries and complaints: every step dated in the 
 deadline has gone by and the timer flags each clock left running), steps recorded late, some
 after the timer has flagged the clock they decide (the test waits for the flag first), a
 complaint's extension agreed before its acknowledgement but recorded after it, escalations,
-reopenings, and extensions the policy refuses (too long, or after the deadline). The four
-services run on a real port each, on PostgreSQL and a broker of this test's own, in the test's
-event loop; Hypothesis runs its examples in a worker thread, which hands each example to that
-loop. After the examples sla-monitor is stopped, its clocks are replayed from contact.events and
-checked again, and a metrics-api built afresh from both topics (on SQLite) must publish the same
-figures as the live one.
+reopenings, extensions the policy refuses (too long, or after the deadline), receipts
+corrected at any point of an enquiry's history and contacts voided (their clocks cancelled,
+counted nowhere). The four services run on a real port each, on PostgreSQL and a broker of
+this test's own, in the test's event loop; Hypothesis runs its examples in a worker thread,
+which hands each example to that loop. After the examples sla-monitor is stopped, its clocks
+are replayed from contact.events and checked again, and a metrics-api built afresh from both
+topics (on SQLite) must publish the same figures as the live one.
 """
 
 from __future__ import annotations
@@ -118,7 +119,25 @@ def enquiries(draw: st.DrawFn, start: datetime) -> Contact:
         }[action]
         if action == "reopen":
             acknowledged = True  # the reopened enquiry was acknowledged before
+    if draw(st.booleans()):
+        # Its receipt corrected, at any point of its history: earlier, so never after a step.
+        corrected = received_at - timedelta(minutes=draw(st.integers(1, 60 * 24 * 4)))
+        body = {"received_at": _at(corrected), "reason": "Keyed from the wrong date stamp"}
+        position = draw(st.integers(0, len(records)))
+        records.insert(position, Record("correct", body, pause=draw(st.booleans())))
+        history.received_at = corrected
+    _maybe_void(draw, records, history)
     return Contact("enquiry", channel, received_at, records, enquiry=history)
+
+
+def _maybe_void(
+    draw: st.DrawFn, records: list[Record], history: EnquiryHistory | ComplaintHistory
+) -> None:
+    """Now and then, the contact voided after its history: every clock of it cancelled."""
+    if draw(st.integers(0, 3)) == 0:
+        body = {"reason_code": "test", "reason": "Entered while training"}
+        records.append(Record("void", body, pause=draw(st.booleans())))
+        history.voided = True
 
 
 @st.composite
@@ -186,6 +205,7 @@ def complaints(draw: st.DrawFn, start: datetime, policy: str) -> Contact:
         stage_2 = Stage(2, escalated_at)
         history.stages.append(stage_2)
         draw(stages(history, stage_2, records))
+    _maybe_void(draw, records, history)
     return Contact("complaint", channel, received_at, records, complaint=history)
 
 
@@ -267,7 +287,11 @@ class System:
             await self.flagged(contact)
         body = {k: v for k, v in record.body.items() if not k.startswith("_")}
         if contact.kind == "enquiry":
-            response = await enquiry.post(f"/v1/enquiries/{contact.id}/{record.path}", json=body)
+            url = f"/v1/enquiries/{contact.id}"
+            if record.path == "correct":
+                response = await enquiry.patch(url, json=body)
+            else:
+                response = await enquiry.post(f"{url}/{record.path}", json=body)
             assert response.status_code == 200, response.text
             return
         response = await cmp.post(f"/v1/complaints/{contact.id}/{record.path}", json=body)
@@ -352,7 +376,14 @@ class System:
         self, area: str, contacts: Sequence[Contact], metrics: str
     ) -> dict[tuple[str, str], tuple[int, int]]:
         """Met and breached per commitment and month of the deadline (the area is the example's)."""
-        first = min(c.received_at for c in contacts).date() - DAY
+        # The earliest receipt, corrected or not: no deadline falls before it.
+        first = (
+            min(
+                min(c.received_at, c.enquiry.received_at if c.enquiry else c.received_at)
+                for c in contacts
+            ).date()
+            - DAY
+        )
         async with self.client(metrics) as client:
             answer = await client.get(
                 "/v1/sla/compliance",
@@ -400,6 +431,8 @@ def _expected_figures(contacts: Sequence[Contact]) -> dict[tuple[str, str], tupl
     counts: dict[tuple[str, str], list[int]] = {}
     for contact in contacts:
         for commitment, _sequence, due, status, _stopped, _breached in _expected_clocks(contact):
+            if status == "cancelled":
+                continue  # a voided contact's clocks count nowhere
             month = due.astimezone(LONDON).strftime("%Y-%m")
             for key in ((month, commitment), (month, "all")):
                 row = counts.setdefault(key, [0, 0])

@@ -74,6 +74,8 @@ VALID: dict[str, dict[str, dict[str, Any]]] = {
         "POST /v1/enquiries/{enquiry_id}/respond": {"at": _at(1)},
         "POST /v1/enquiries/{enquiry_id}/resolve": {"at": _at(1)},
         "POST /v1/enquiries/{enquiry_id}/reopen": {"at": _at(1)},
+        "PATCH /v1/enquiries/{enquiry_id}": {"channel": "letter", "reason": "Keyed wrongly"},
+        "POST /v1/enquiries/{enquiry_id}/void": {"reason_code": "test", "reason": "A test"},
         "POST /v1/calls": {
             "call_id": "tel-mass-1",
             "offered_at": _at(1),
@@ -100,6 +102,8 @@ VALID: dict[str, dict[str, dict[str, Any]]] = {
         },
         "POST /v1/complaints/{complaint_id}/escalate": {"reason": "Not satisfied", "at": _at(3)},
         "POST /v1/complaints/{complaint_id}/close": {"officer": "CMP-1", "at": _at(3)},
+        "PATCH /v1/complaints/{complaint_id}": {"channel": "letter", "reason": "Keyed wrongly"},
+        "POST /v1/complaints/{complaint_id}/void": {"reason_code": "spam", "reason": "Spam"},
         "POST /v1/complaints/{complaint_id}/ombudsman-decision": {
             "outcome": "upheld",
             "decided_at": _at(4),

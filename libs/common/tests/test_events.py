@@ -36,6 +36,8 @@ from contact_common.events import (
     ComplaintAcknowledgedData,
     ComplaintClosed,
     ComplaintClosedData,
+    ComplaintCorrected,
+    ComplaintCorrectedData,
     ComplaintEscalated,
     ComplaintEscalatedData,
     ComplaintExtended,
@@ -46,11 +48,15 @@ from contact_common.events import (
     ComplaintResponded,
     ComplaintRespondedData,
     ComplaintStage,
+    ComplaintVoided,
+    ComplaintVoidedData,
     ContactType,
     EnquiryAcknowledged,
     EnquiryAcknowledgedData,
     EnquiryAssigned,
     EnquiryAssignedData,
+    EnquiryCorrected,
+    EnquiryCorrectedData,
     EnquiryOpened,
     EnquiryOpenedData,
     EnquiryReopened,
@@ -61,6 +67,8 @@ from contact_common.events import (
     EnquiryRespondedData,
     EnquiryUpdateReceived,
     EnquiryUpdateReceivedData,
+    EnquiryVoided,
+    EnquiryVoidedData,
     EventData,
     EventDecodeError,
     FeedbackSubmitted,
@@ -80,6 +88,7 @@ from contact_common.events import (
     VisitArrivedData,
     VisitAttended,
     VisitAttendedData,
+    VoidReason,
     decode_event,
     encode_event,
     event_adapter,
@@ -155,6 +164,26 @@ def sample_events() -> list[CloudEvent]:
                 reopened=True,
             ),
         ),
+        (
+            EnquiryCorrected,
+            EnquiryCorrectedData(
+                **enquiry,
+                corrected_at=at(120),
+                correction=1,
+                previous_channel=Channel.letter,
+                previous_service_area="waste",
+                previous_received_at=at(-60 * 24),
+            ),
+        ),
+        (
+            EnquiryVoided,
+            EnquiryVoidedData(
+                **enquiry,
+                voided_at=at(130),
+                cause=VoidReason.duplicate,
+                duplicate_of=COMPLAINT_ID,
+            ),
+        ),
         (CallOffered, CallOfferedData(**call)),
         (
             CallAnswered,
@@ -224,6 +253,21 @@ def sample_events() -> list[CloudEvent]:
                 closed_at=at(60 * 24 * 90),
                 ombudsman_decision=ComplaintOutcome.not_upheld,
             ),
+        ),
+        (
+            ComplaintCorrected,
+            ComplaintCorrectedData(
+                **complaint,
+                corrected_at=at(120),
+                correction=2,
+                previous_channel=Channel.email,
+                previous_service_area="housing",
+                previous_received_at=at(60),
+            ),
+        ),
+        (
+            ComplaintVoided,
+            ComplaintVoidedData(**complaint, voided_at=at(130), cause=VoidReason.test),
         ),
         (SlaAtRisk, SlaAtRiskData(**clock, at_risk_at=at(6 * 60))),
         (SlaBreached, SlaBreachedData(**clock, breached_at=at(8 * 60), stopped_at=at(9 * 60))),
@@ -676,7 +720,15 @@ PERSONAL_WORDS = {
     "dob",
     "location",
 }
-STRING_FIELDS = {"service_area", "reference", "queue", "agent_id", "assignee_id", "commitment"}
+STRING_FIELDS = {
+    "service_area",
+    "previous_service_area",
+    "reference",
+    "queue",
+    "agent_id",
+    "assignee_id",
+    "commitment",
+}
 """The only str fields allowed in event data: each an id, reference or slug with a pattern."""
 SAFE_LEAVES = (UUID, datetime, AwareDatetime, bool, int, float, Enum, type(None))
 

@@ -27,6 +27,8 @@ from contact_common.events import (
     ComplaintAcknowledgedData,
     ComplaintClosed,
     ComplaintClosedData,
+    ComplaintCorrected,
+    ComplaintCorrectedData,
     ComplaintEscalated,
     ComplaintEscalatedData,
     ComplaintExtended,
@@ -37,10 +39,14 @@ from contact_common.events import (
     ComplaintResponded,
     ComplaintRespondedData,
     ComplaintStage,
+    ComplaintVoided,
+    ComplaintVoidedData,
     EnquiryAcknowledged,
     EnquiryAcknowledgedData,
     EnquiryAssigned,
     EnquiryAssignedData,
+    EnquiryCorrected,
+    EnquiryCorrectedData,
     EnquiryOpened,
     EnquiryOpenedData,
     EnquiryReopened,
@@ -49,10 +55,13 @@ from contact_common.events import (
     EnquiryResolvedData,
     EnquiryResponded,
     EnquiryRespondedData,
+    EnquiryVoided,
+    EnquiryVoidedData,
     VisitArrived,
     VisitArrivedData,
     VisitAttended,
     VisitAttendedData,
+    VoidReason,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -150,6 +159,7 @@ class Enquiry:
         self.received_at = received_at
         self.channel = channel
         self.area = area
+        self.corrections = 0
         self.reference = reference
 
     def _common(self) -> dict[str, object]:
@@ -197,6 +207,39 @@ class Enquiry:
         """enquiry.reopened."""
         return EnquiryReopened.from_data(
             EnquiryReopenedData(**self._common(), reopened_at=at, reopen_count=count),
+            source="/enquiry-api",
+        )
+
+    def corrected(
+        self,
+        at: datetime,
+        *,
+        received_at: datetime | None = None,
+        channel: Channel | None = None,
+        area: str | None = None,
+    ) -> CloudEvent:
+        """enquiry.corrected: later events of this enquiry carry the corrected facts."""
+        previous = self._common()
+        self.received_at = received_at or self.received_at
+        self.channel = channel or self.channel
+        self.area = area or self.area
+        self.corrections += 1
+        return EnquiryCorrected.from_data(
+            EnquiryCorrectedData(
+                **self._common(),
+                corrected_at=at,
+                correction=self.corrections,
+                previous_channel=previous["channel"],
+                previous_service_area=previous["service_area"],
+                previous_received_at=previous["received_at"],
+            ),
+            source="/enquiry-api",
+        )
+
+    def voided(self, at: datetime, cause: VoidReason = VoidReason.duplicate) -> CloudEvent:
+        """enquiry.voided."""
+        return EnquiryVoided.from_data(
+            EnquiryVoidedData(**self._common(), voided_at=at, cause=cause),
             source="/enquiry-api",
         )
 
@@ -287,6 +330,32 @@ class Complaint:
         """complaint.closed."""
         return ComplaintClosed.from_data(
             ComplaintClosedData(**self._common(), stage=ComplaintStage(stage), closed_at=at),
+            source="/complaints-api",
+        )
+
+    def corrected(
+        self, at: datetime, *, received_at: datetime | None = None, area: str | None = None
+    ) -> CloudEvent:
+        """complaint.corrected: later events carry the corrected facts."""
+        previous = self._common()
+        self.received_at = received_at or self.received_at
+        self.area = area or self.area
+        return ComplaintCorrected.from_data(
+            ComplaintCorrectedData(
+                **self._common(),
+                corrected_at=at,
+                correction=1,
+                previous_channel=Channel.web_form,
+                previous_service_area=previous["service_area"],
+                previous_received_at=previous["received_at"],
+            ),
+            source="/complaints-api",
+        )
+
+    def voided(self, at: datetime, cause: VoidReason = VoidReason.spam) -> CloudEvent:
+        """complaint.voided."""
+        return ComplaintVoided.from_data(
+            ComplaintVoidedData(**self._common(), voided_at=at, cause=cause),
             source="/complaints-api",
         )
 

@@ -54,6 +54,10 @@ STATES = [
     (S2, Status.closed),
     (OMB, Status.referred),
     (OMB, Status.closed),
+    # Voided at any stage: nothing further.
+    (S1, Status.voided),
+    (S2, Status.voided),
+    (OMB, Status.voided),
 ]
 
 # Monday 2 March 2026, 10:00 London (GMT): an ordinary working week follows.
@@ -336,3 +340,49 @@ def test_allowed_next_after_the_ombudsman_decision_is_nothing() -> None:
         ombudsman=StageFacts(stage=OMB, started_at=RECEIVED),
     )
     assert domain.allowed_next(facts, now=RECEIVED, calendar=CALENDAR, policy=POLICY) == []
+
+
+# -- corrections and voids ----------------------------------------------------------------------
+
+
+def test_the_first_step_is_the_earliest_after_receipt() -> None:
+    later = RECEIVED + timedelta(hours=1)
+    history = [
+        ("received", RECEIVED),
+        ("corrected", RECEIVED + timedelta(days=9)),
+        ("acknowledged", later + timedelta(hours=2)),
+        ("extended", later),
+    ]
+    assert domain.first_step_at(history) == later
+    assert domain.first_step_at([("received", RECEIVED), ("voided", later)]) is None
+
+
+def test_a_corrected_receipt_is_not_in_the_future_nor_after_the_first_step() -> None:
+    policy = POLICY
+    now = RECEIVED + timedelta(days=3)
+    first = RECEIVED + timedelta(days=1)
+    check = domain.corrected_received_at_problem
+    assert check(RECEIVED, first_step_at=first, now=now, policy=policy) is None
+    assert check(first, first_step_at=first, now=now, policy=policy) is None
+    after = check(first + timedelta(seconds=1), first_step_at=first, now=now, policy=policy)
+    assert after is not None and "after the first step" in after
+    future = check(now + timedelta(hours=1), first_step_at=None, now=now, policy=policy)
+    assert future is not None and "future" in future
+
+
+def test_only_a_duplicate_names_what_it_duplicates() -> None:
+    problem = domain.duplicate_of_problem
+    assert problem(reason_code="duplicate", duplicate_of="b", complaint_id="a") is None
+    assert problem(reason_code="spam", duplicate_of=None, complaint_id="a") is None
+    assert "only for reason_code duplicate" in str(
+        problem(reason_code="spam", duplicate_of="b", complaint_id="a")
+    )
+    assert "itself" in str(problem(reason_code="duplicate", duplicate_of="a", complaint_id="a"))
+
+
+def test_a_voided_complaint_refuses_every_action_saying_why() -> None:
+    for action in Action:
+        with pytest.raises(PolicyRefusal) as refused:
+            domain.next_state(S1, Status.voided, action)
+        assert "voided" in refused.value.detail
+        assert refused.value.allowed_next == []

@@ -29,12 +29,16 @@ from contact_common.events import (
     ContactType,
     EnquiryAcknowledged,
     EnquiryAcknowledgedData,
+    EnquiryCorrected,
+    EnquiryCorrectedData,
     EnquiryOpened,
     EnquiryOpenedData,
     EnquiryReopened,
     EnquiryReopenedData,
     EnquiryResolved,
     EnquiryResolvedData,
+    EnquiryVoided,
+    EnquiryVoidedData,
     FeedbackSubmitted,
     FeedbackSubmittedData,
     SlaBreached,
@@ -49,6 +53,7 @@ from contact_common.events import (
     VisitArrivedData,
     VisitAttended,
     VisitAttendedData,
+    VoidReason,
 )
 
 
@@ -84,6 +89,26 @@ class Enquiry:
     def reopened(self, at: datetime) -> CloudEvent:
         data = EnquiryReopenedData(**self.common, reopened_at=at, reopen_count=1)
         return EnquiryReopened.from_data(data, source="/enquiry-api")
+
+    def corrected(
+        self, at: datetime, *, correction: int = 1, channel: str, received_at: datetime
+    ) -> CloudEvent:
+        """enquiry.corrected; the enquiry's later events carry the corrected facts."""
+        previous = dict(self.common)
+        self.common = {**self.common, "channel": Channel(channel), "received_at": received_at}
+        data = EnquiryCorrectedData(
+            **self.common,
+            corrected_at=at,
+            correction=correction,
+            previous_channel=previous["channel"],
+            previous_service_area=previous["service_area"],
+            previous_received_at=previous["received_at"],
+        )
+        return EnquiryCorrected.from_data(data, source="/enquiry-api")
+
+    def voided(self, at: datetime) -> CloudEvent:
+        data = EnquiryVoidedData(**self.common, voided_at=at, cause=VoidReason.spam)
+        return EnquiryVoided.from_data(data, source="/enquiry-api")
 
 
 def answered_call(

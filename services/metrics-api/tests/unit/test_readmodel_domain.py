@@ -32,6 +32,7 @@ from metrics_api.readmodel.domain import (
     ComplaintDayCounts,
     ComplaintDayKey,
     ContactStep,
+    Correction,
     CountingRules,
     Enquiry,
     EnquiryDayCounts,
@@ -448,3 +449,91 @@ def test_each_key_and_its_counts_name_their_tables_columns() -> None:
     assert [f.name for f in fields(Clock)] + ["breached_at"] == _columns(OpenBreach)
     assert ["clock_id", "outcome", *(f.name for f in fields(SlaDayKey))] == _columns(CountedClock)
     assert [f.name for f in fields(ContactStep)] + ["occurred_at"] == _columns(CountedStep)
+
+
+# -- corrections and voids: counts moved or removed, exactly ---------------------------------
+
+
+def _net(batch: Ledger) -> dict[object, object]:
+    """The batch's changes without rows whose counters all net to zero."""
+    return {
+        key: counts
+        for key, counts in batch.counts()
+        if any(getattr(counts, f.name) for f in fields(counts))
+    }
+
+
+def test_a_corrected_channel_and_month_moves_the_enquiry_and_its_resolution() -> None:
+    # Opened on 1 July by email, resolved at first point; then found to be a letter received on
+    # 28 June: its opening, resolution and first point move to 28 June, letters, whole.
+    batch, e = ledger(), enquiry(received_at=datetime(2019, 7, 1, 9, tzinfo=UTC))
+    batch.enquiry_seen(e, at=e.received_at)
+    batch.enquiry_resolved(e, at=e.received_at + HOUR, first_point=True)
+    corrected_at = datetime(2019, 6, 28, 9, tzinfo=UTC)
+    correction = Correction(
+        subject_id=e.enquiry_id, received_at=corrected_at, channel="letter", service_area=AREA
+    )
+    batch.contact_corrected(correction)
+    batch.contact_corrected(correction)  # the same facts again move nothing
+    assert _net(batch) == {
+        enquiries_on(date(2019, 6, 28), "letter"): EnquiryDayCounts(
+            opened=1, resolved=1, first_point=1
+        )
+    }
+    # The next batch reads where they were moved to: a reopen takes first point from there.
+    later = ledger(steps=dict(batch.steps), places=dict(batch.places))
+    moved = Enquiry(
+        enquiry_id=e.enquiry_id, channel="letter", service_area=AREA, received_at=corrected_at
+    )
+    later.enquiry_reopened(moved, at=TUESDAY + 40 * DAY)
+    assert _net(later) == {
+        enquiries_on(date(2019, 6, 28), "letter"): EnquiryDayCounts(first_point=-1)
+    }
+
+
+def test_a_voided_enquiry_is_removed_and_counts_nothing_more() -> None:
+    batch, e = ledger(), enquiry()
+    batch.enquiry_seen(e, at=TUESDAY)
+    batch.enquiry_resolved(e, at=TUESDAY + HOUR, first_point=False)
+    batch.contact_voided(e.enquiry_id, at=TUESDAY + 2 * HOUR)
+    batch.enquiry_reopened(e, at=TUESDAY + 3 * HOUR)
+    batch.enquiry_resolved(e, at=TUESDAY + 4 * HOUR, first_point=True)
+    batch.contact_voided(e.enquiry_id, at=TUESDAY + 5 * HOUR)
+    assert _net(batch) == {}
+    assert not [step for step in batch.places if step.subject_id == e.enquiry_id]
+    assert {s.step for s in batch.dropped_places} == {"opened", "resolved"}
+
+
+def test_a_corrected_complaint_moves_its_receipt_day_and_every_steps_labels() -> None:
+    batch = ledger()
+    c = Complaint(complaint_id=uuid4(), channel="email", service_area=AREA)
+    batch.complaint_received(c, at=TUESDAY, stage="stage_1")
+    batch.complaint_decided(c, at=TUESDAY + 20 * DAY, stage="stage_1", outcome="upheld")
+    batch.contact_corrected(
+        Correction(
+            subject_id=c.complaint_id,
+            received_at=TUESDAY - 5 * DAY,
+            channel="letter",
+            service_area="housing",
+        )
+    )
+
+    def on(day: date) -> ComplaintDayKey:
+        return ComplaintDayKey(day=day, channel="letter", service_area="housing", stage="stage_1")
+
+    assert _net(batch) == {
+        on(date(2019, 5, 30)): ComplaintDayCounts(received=1),
+        on(date(2019, 6, 24)): ComplaintDayCounts(decided=1, upheld=1),
+    }
+    batch.contact_voided(c.complaint_id, at=TUESDAY + 30 * DAY)
+    assert _net(batch) == {}
+
+
+def test_a_met_clock_withdrawn_by_a_correction_counts_again_where_it_is_decided() -> None:
+    batch = ledger()
+    c = clock(TUESDAY)
+    batch.clock_met(c, corrects_breach=False)
+    batch.clock_withdrawn(c)
+    moved = Clock(**{**_values(c), "due_at": datetime(2019, 7, 1, 16, tzinfo=UTC)})
+    batch.clock_breached(moved, breached_at=moved.due_at, stopped_at=TUESDAY + 40 * DAY)
+    assert _net(batch) == {deadlines_on(date(2019, 7, 1)): SlaDayCounts(breached=1)}

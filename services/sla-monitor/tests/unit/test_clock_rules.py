@@ -575,7 +575,12 @@ TIMELINE = [
     ("complaint", "closed"),
     ("call", "answered"),
     ("call", "abandoned"),
+    ("enquiry", "corrected"),
+    ("enquiry", "voided"),
+    ("complaint", "corrected"),
+    ("complaint", "voided"),
 ]
+CHANNELS = [Channel.email, Channel.letter, Channel.voicemail, Channel.phone]
 
 
 def _history(kind: str, steps: list[tuple[str, int]]) -> tuple[UUID, list[CloudEvent]]:
@@ -592,9 +597,13 @@ def _history(kind: str, steps: list[tuple[str, int]]) -> tuple[UUID, list[CloudE
         events = [enquiry.opened()]
         for step, offset in steps:
             at = T0 + timedelta(hours=offset)
-            events.append(
-                enquiry.reopened(at) if step == "reopened" else getattr(enquiry, step)(at)
-            )
+            if step == "corrected":
+                # An earlier receipt (never after a step) on another channel, or the same.
+                earlier = T0 - timedelta(hours=offset % 72)
+                channel = CHANNELS[offset % len(CHANNELS)]
+                events.append(enquiry.corrected(at, received_at=earlier, channel=channel))
+            else:
+                events.append(getattr(enquiry, step)(at))
         return enquiry.id, events
     complaint = Complaint(T0)
     events = [complaint.received()]
@@ -602,6 +611,8 @@ def _history(kind: str, steps: list[tuple[str, int]]) -> tuple[UUID, list[CloudE
         at = T0 + timedelta(hours=offset)
         if step == "extended":
             events.append(complaint.extended(at, working_days=1 + offset % 10))
+        elif step == "corrected":
+            events.append(complaint.corrected(at, received_at=T0 - timedelta(hours=offset % 72)))
         else:
             events.append(getattr(complaint, step)(at))
     return complaint.id, events
@@ -611,7 +622,7 @@ def _history(kind: str, steps: list[tuple[str, int]]) -> tuple[UUID, list[CloudE
 @given(
     policy=st.sampled_from([DEFAULT, CHC]),
     kind=st.sampled_from(["enquiry", "complaint", "call"]),
-    raw=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 800)), max_size=6),
+    raw=st.lists(st.tuples(st.integers(0, len(TIMELINE) - 1), st.integers(0, 800)), max_size=6),
     flags=st.lists(st.booleans(), min_size=7, max_size=7),
 )
 def test_replay_equals_live_whenever_the_timer_flags_between_late_records(
@@ -620,7 +631,7 @@ def test_replay_equals_live_whenever_the_timer_flags_between_late_records(
     # Every event is recorded long after it happened (now = LATER), so every running clock is
     # overdue and the timer may flag it between any two records. Whatever it flagged, the
     # clocks must end as a replay of the same events (no timer between) leaves them, once the
-    # replay's end flags what is still overdue.
+    # replay's end flags what is still overdue. Corrections and voids among the records too.
     steps = [s for s in (TIMELINE[i] for i, _ in raw) if s[0] == kind]
     offsets = [offset for i, offset in raw if TIMELINE[i][0] == kind]
     subject, events = _history(
@@ -723,3 +734,102 @@ def test_a_stage_this_build_does_not_know_starts_and_stops_nothing() -> None:
     store = Store()
     store.feed(complaint.received(), newer(complaint.acknowledged(T0 + S), stage="regulator"))
     assert store.clock("complaint-acknowledge", complaint.id, 1).status is Status.pending
+
+
+# -- corrections and voids --
+
+
+def _kinds(store: Store) -> list[str]:
+    return [kind for kind, _, _ in store.notices]
+
+
+def test_a_corrected_receipt_withdraws_a_breach_no_longer_missed() -> None:
+    # Received Wednesday 10:00 by email, acknowledged Saturday: a breach (due Thursday 17:00).
+    enquiry = Enquiry(T0)
+    saturday = T0 + timedelta(days=3)
+    store = Store()
+    store.feed(enquiry.opened(), enquiry.acknowledged(saturday))
+    clock = store.clock("email-acknowledge", enquiry.id)
+    assert clock.status is Status.breached
+    store.notices.clear()
+    store.published.clear()
+    # It was in fact received on Friday: due Monday 17:00, so the Saturday acknowledgement met it.
+    friday = T0 + timedelta(days=2)
+    store.feed(enquiry.corrected(T0 + timedelta(days=4), received_at=friday))
+    clock = store.clock("email-acknowledge", enquiry.id)
+    assert (clock.status, clock.started_at) == (Status.met, friday)
+    assert clock.due_at == london(date(2026, 6, 8), time(17))
+    withdrawn, met = [n for n in store.published if n.clock.id == clock.id]
+    assert (withdrawn.kind, withdrawn.withdrawn, withdrawn.status_after) == (
+        "sla.withdrawn",
+        "corrected",
+        Status.met,
+    )
+    assert met.kind == "sla.met" and met.stopped_at == saturday
+    # Notices after a correction are new events, not repeats of those withdrawn.
+    assert len({notice_id(n) for n in store.published}) == len(store.published)
+    assert notice_id(met) != notice_id(
+        Notice("sla.met", dataclasses.replace(met.clock, revision=0))
+    )
+
+
+def test_a_corrected_receipt_earlier_breaches_a_clock_met_before() -> None:
+    enquiry = Enquiry(T0)
+    store = Store()
+    store.feed(enquiry.opened(), enquiry.acknowledged(T0 + timedelta(days=1)))
+    assert store.clock("email-acknowledge", enquiry.id).status is Status.met
+    store.feed(enquiry.corrected(T0 + timedelta(days=2), received_at=T0 - timedelta(days=5)))
+    clock = store.clock("email-acknowledge", enquiry.id)
+    assert clock.status is Status.breached and clock.stopped_at == T0 + timedelta(days=1)
+    assert _kinds(store)[-2:] == ["sla.withdrawn", "sla.breached"]
+
+
+def test_a_corrected_channel_cancels_clocks_that_no_longer_apply_and_starts_those_that_do() -> None:
+    enquiry = Enquiry(T0)
+    responded = T0 + timedelta(days=6)  # Tuesday: the email's 3 working days ended Monday
+    store = Store()
+    store.feed(enquiry.opened(), enquiry.responded(responded))
+    assert store.clock("email-respond", enquiry.id).status is Status.breached
+    store.feed(enquiry.corrected(T0 + timedelta(days=7), channel=Channel.letter))
+    assert store.clock("email-respond", enquiry.id).status is Status.cancelled
+    assert store.clock("email-acknowledge", enquiry.id).status is Status.cancelled
+    # A letter has 10 working days: the response it had already had meets it.
+    letter = store.clock("letter-respond", enquiry.id)
+    assert (letter.status, letter.stopped_at, letter.channel) == (
+        Status.met,
+        responded,
+        Channel.letter,
+    )
+    # Corrected back: the email clocks are decided again, the letter's cancelled.
+    store.feed(enquiry.corrected(T0 + timedelta(days=8), channel=Channel.email))
+    assert store.clock("email-respond", enquiry.id).status is Status.breached
+    assert store.clock("letter-respond", enquiry.id).status is Status.cancelled
+
+
+def test_a_correction_of_the_service_area_relabels_a_decided_clock() -> None:
+    enquiry = Enquiry(T0, area="waste")
+    store = Store()
+    store.feed(enquiry.opened(), enquiry.acknowledged(T0 + timedelta(hours=1)))
+    store.feed(enquiry.corrected(T0 + timedelta(hours=2), area="housing"))
+    clock = store.clock("email-acknowledge", enquiry.id)
+    assert (clock.status, clock.service_area) == (Status.met, "housing")
+    relabelled = [n for n in store.published if n.clock.id == clock.id][-1]
+    assert relabelled.kind == "sla.met" and relabelled.clock.service_area == "housing"
+
+
+def test_a_void_cancels_every_clock_and_withdraws_its_breach() -> None:
+    complaint = Complaint(T0)
+    store = Store()
+    store.feed(complaint.received())
+    store.timer_flags("complaint-acknowledge", complaint.id, 1)
+    store.feed(complaint.voided(T0 + timedelta(days=30)))
+    clocks = store.of(complaint.id)
+    assert clocks and {c.status for c in clocks.values()} == {Status.cancelled}
+    assert [(n.kind, n.withdrawn) for n in store.published] == [("sla.withdrawn", "voided")]
+    assert store.published[0].status_after is Status.cancelled
+    # Nothing of it runs again, whatever arrives later.
+    store.feed(complaint.acknowledged(T0 + timedelta(days=31)), complaint.escalated(LATER - S))
+    assert {c.status for c in store.of(complaint.id).values()} == {Status.cancelled}
+    assert len(store.published) == 1
+    store.feed(complaint.voided(T0 + timedelta(days=30)))
+    assert len(store.published) == 1

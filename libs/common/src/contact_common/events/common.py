@@ -120,6 +120,19 @@ class BreachWithdrawal(Vocabulary):
     """An extension agreed by the deadline: the clock runs again to its new deadline."""
     abandoned = "abandoned"
     """The contact was withdrawn within the target (a short abandon): excluded."""
+    corrected = "corrected"
+    """The contact's received_at, channel or service area was corrected: the clock is decided
+    again against the corrected facts (a new sla.met or sla.breached follows, or the timer's)."""
+    voided = "voided"
+    """The contact was voided (a duplicate, spam or a test): the clock is cancelled."""
+
+
+class VoidReason(Vocabulary):
+    """Why a contact was voided: it never was a contact the council should count."""
+
+    duplicate = "duplicate"
+    spam = "spam"
+    test = "test"
 
 
 class ClockStatus(Vocabulary):
@@ -129,6 +142,8 @@ class ClockStatus(Vocabulary):
     met = "met"
     breached = "breached"
     excluded = "excluded"
+    cancelled = "cancelled"
+    """The contact was voided, or corrected so the commitment no longer applies to it."""
 
 
 class ContactType(Vocabulary):

@@ -16,6 +16,7 @@ from contact_common.events.common import (
     Reference,
     ServiceArea,
     UtcDatetime,
+    VoidReason,
 )
 from contact_common.events.envelope import CloudEvent, EventData
 
@@ -125,6 +126,41 @@ class ComplaintClosedData(_ComplaintData):
         return self
 
 
+class ComplaintCorrectedData(_ComplaintData):
+    """A complaint's mistyped received_at, channel or service area was corrected."""
+
+    time_field: ClassVar[str] = "corrected_at"
+
+    corrected_at: UtcDatetime = Field(
+        description="When the correction was recorded. channel, service_area and "
+        "received_at are the corrected facts; consumers count and time the contact from them."
+    )
+    correction: int = Field(
+        ge=1,
+        description="How many corrections the complaint has now had: a consumer that sees two "
+        "out of order keeps the facts of the higher.",
+    )
+    previous_channel: Channel = Field(description="The channel before this correction.")
+    previous_service_area: ServiceArea = Field(
+        description="The service area before this correction."
+    )
+    previous_received_at: UtcDatetime = Field(description="received_at before this correction.")
+
+
+class ComplaintVoidedData(_ComplaintData):
+    """A complaint was voided (duplicate, spam or test): it no longer counts anywhere."""
+
+    time_field: ClassVar[str] = "voided_at"
+
+    voided_at: UtcDatetime = Field(description="When the complaint was voided.")
+    cause: VoidReason = Field(
+        description="Why: duplicate, spam or test (the reason in words stays with the contact)."
+    )
+    duplicate_of: UUID | None = Field(
+        default=None, description="The complaint this one duplicates, for a duplicate."
+    )
+
+
 class ComplaintReceived(CloudEvent):
     """complaint.received: a complaint was recorded."""
 
@@ -165,3 +201,17 @@ class ComplaintClosed(CloudEvent):
 
     type: Literal["complaint.closed"] = "complaint.closed"
     data: ComplaintClosedData
+
+
+class ComplaintCorrected(CloudEvent):
+    """complaint.corrected: a complaint's received_at, channel or service area was corrected."""
+
+    type: Literal["complaint.corrected"] = "complaint.corrected"
+    data: ComplaintCorrectedData
+
+
+class ComplaintVoided(CloudEvent):
+    """complaint.voided: a complaint was voided (duplicate, spam or test)."""
+
+    type: Literal["complaint.voided"] = "complaint.voided"
+    data: ComplaintVoidedData

@@ -31,19 +31,23 @@ from contact_common.events.common import UNKNOWN_VALUE, keeping_unknown_values
 from contact_common.events.complaint import (
     ComplaintAcknowledged,
     ComplaintClosed,
+    ComplaintCorrected,
     ComplaintEscalated,
     ComplaintExtended,
     ComplaintReceived,
     ComplaintResponded,
+    ComplaintVoided,
 )
 from contact_common.events.enquiry import (
     EnquiryAcknowledged,
     EnquiryAssigned,
+    EnquiryCorrected,
     EnquiryOpened,
     EnquiryReopened,
     EnquiryResolved,
     EnquiryResponded,
     EnquiryUpdateReceived,
+    EnquiryVoided,
 )
 from contact_common.events.envelope import CloudEvent
 from contact_common.events.feedback import FeedbackSubmitted
@@ -58,6 +62,8 @@ Event = Annotated[
     | EnquiryResolved
     | EnquiryReopened
     | EnquiryUpdateReceived
+    | EnquiryCorrected
+    | EnquiryVoided
     | CallOffered
     | CallAnswered
     | CallAbandoned
@@ -70,6 +76,8 @@ Event = Annotated[
     | ComplaintResponded
     | ComplaintEscalated
     | ComplaintClosed
+    | ComplaintCorrected
+    | ComplaintVoided
     | SlaAtRisk
     | SlaBreached
     | SlaMet

@@ -87,19 +87,27 @@ class SlaStoppedData(_ClockData):
 
 
 class SlaWithdrawnData(_ClockData):
-    """A breach the timer flagged is withdrawn: a step made in time was recorded after it."""
+    """A clock's decision is withdrawn: a breach (a step made in time recorded late), or any."""
 
     time_field: ClassVar[str] = "withdrawn_at"
 
-    breached_at: UtcDatetime = Field(description="The deadline of the breach withdrawn.")
+    breached_at: UtcDatetime = Field(
+        description="The deadline of the breach withdrawn (for a met clock withdrawn by a "
+        "correction or a void: the deadline it was met by)."
+    )
     withdrawn_at: UtcDatetime = Field(description="When the breach was withdrawn (recorded).")
     cause: BreachWithdrawal = Field(
         description="extended: an extension agreed by the deadline moved it, and the clock runs "
         "again to `due_at` (a new sla.met or sla.breached follows); abandoned: the contact was "
-        "withdrawn within the target (a short abandon), excluded from compliance."
+        "withdrawn within the target (a short abandon), excluded from compliance; corrected: "
+        "the contact's facts were corrected, and the clock (met or breached) is decided again "
+        "(a new sla.met or sla.breached follows, or it runs again, or is cancelled); voided: "
+        "the contact was voided, the clock is cancelled. Count the clock nowhere until decided "
+        "again."
     )
     status: ClockStatus = Field(
-        description="Where the clock is now: running again (pending) or excluded."
+        description="Where the clock is now: running again (pending), excluded, cancelled, or "
+        "decided again (met or breached: its sla.met or sla.breached follows)."
     )
 
 
@@ -125,7 +133,7 @@ class SlaMet(CloudEvent):
 
 
 class SlaWithdrawn(CloudEvent):
-    """sla.withdrawn: a breach is withdrawn; count it neither breached nor open to chase."""
+    """sla.withdrawn: a decision is withdrawn; count the clock nowhere until decided again."""
 
     type: Literal["sla.withdrawn"] = "sla.withdrawn"
     data: SlaWithdrawnData

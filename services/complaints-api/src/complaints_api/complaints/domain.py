@@ -18,7 +18,7 @@ happen next.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -40,6 +40,8 @@ class Status(StrEnum):
     referred = "referred"
     """With the Ombudsman, awaiting its decision."""
     closed = "closed"
+    voided = "voided"
+    """A duplicate, spam or a test: no further steps, counted nowhere."""
 
 
 class Action(StrEnum):
@@ -90,6 +92,8 @@ TRANSITIONS: Mapping[State, Mapping[Action, State]] = {
     (S2, Status.closed): {Action.escalate: (OMBUDSMAN, Status.referred)},
     (OMBUDSMAN, Status.referred): {Action.ombudsman_decision: (OMBUDSMAN, Status.closed)},
     (OMBUDSMAN, Status.closed): {},
+    # A voided complaint takes no further steps, at whichever stage it was voided.
+    **{(stage, Status.voided): {} for stage in (S1, S2, OMBUDSMAN)},
 }
 """Every state a complaint can be in, and where each allowed action takes it."""
 
@@ -125,6 +129,8 @@ _WHY: Mapping[tuple[Status, Action], str] = {
 
 def _why(stage: ComplaintStage, status: Status, action: Action) -> str:
     """Why `action` is not allowed in (stage, status), in an officer's words."""
+    if status is Status.voided:
+        return "it was voided (a duplicate, spam or a test); nothing further can happen"
     if stage is OMBUDSMAN and status is Status.closed:
         return "the Ombudsman's decision has closed it; nothing further can happen"
     if action is Action.ombudsman_decision:
@@ -394,6 +400,43 @@ def _check_extension(
 def same_officer(first: str, second: str) -> bool:
     """True if two officer ids name the same person (ignoring case and surrounding spaces)."""
     return first.strip().casefold() == second.strip().casefold()
+
+
+_NOT_STEPS = frozenset({"received", "corrected", "voided", "erased"})
+
+
+def first_step_at(history: Iterable[tuple[str, datetime]]) -> datetime | None:
+    """When the first step after its receipt was taken on a complaint, from its (action, time)
+    history; None if none was."""
+    return min((at for action, at in history if action not in _NOT_STEPS), default=None)
+
+
+def corrected_received_at_problem(
+    received_at: datetime, *, first_step_at: datetime | None, now: datetime, policy: Policy
+) -> str | None:
+    """Why a corrected received_at is impossible, or None: not in the future, not after the
+    first step taken on the complaint."""
+    if received_at > now + policy.clock_skew:
+        return f"{received_at.isoformat()} is in the future; say when it was received"
+    if first_step_at is not None and received_at > first_step_at:
+        return (
+            f"{received_at.isoformat()} is after the first step taken on it "
+            f"({first_step_at.isoformat()})"
+        )
+    return None
+
+
+def duplicate_of_problem(
+    *, reason_code: str, duplicate_of: object | None, complaint_id: object
+) -> str | None:
+    """Why a void's duplicate_of is wrong, or None: only a duplicate names one, not itself."""
+    if duplicate_of is None:
+        return None
+    if reason_code != "duplicate":
+        return f"is only for reason_code duplicate, not {reason_code}"
+    if duplicate_of == complaint_id:
+        return "names this complaint itself"
+    return None
 
 
 def phone_digits(phone: str | None) -> str | None:

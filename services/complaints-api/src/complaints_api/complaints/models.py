@@ -66,6 +66,13 @@ class Complaint(Base):
     customer_address: Mapped[str | None] = mapped_column(String(500))
     customer_uprn: Mapped[str | None] = mapped_column(String(12))
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Corrections of received_at, channel or service area so far (complaint.corrected counts).
+    correction_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A void (duplicate, spam or test): status voided, no further steps, counted nowhere.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason_code: Mapped[str | None] = mapped_column(String(16))
+    void_reason: Mapped[str | None] = mapped_column(Text)  # free text: erasure blanks it
+    duplicate_of: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # PostgreSQL serialises writers with FOR UPDATE; SQLite (make run) ignores that, so every
@@ -143,7 +150,8 @@ class ComplaintHistory(Base):
     recorded_by: Mapped[str] = mapped_column(String(200))
     """The name of the API key that recorded the step."""
     # Facts of the step (outcome, working days, deadlines): ids and values, never free text,
-    # so erasure leaves the history whole.
+    # so erasure leaves the history whole; but for the reason given for a correction or a
+    # void, which erasure removes.
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
 
     complaint: Mapped[Complaint] = relationship(back_populates="history")

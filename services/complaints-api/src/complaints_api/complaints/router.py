@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from complaints_api.complaints import service
+from complaints_api.complaints import corrections, service
 from complaints_api.complaints.domain import Status, phone_digits
 from complaints_api.complaints.repository import ComplaintFilter
 from complaints_api.complaints.schemas import (
     AcknowledgeRequest,
     CloseRequest,
+    ComplaintCorrection,
     ComplaintCreate,
     ComplaintDetail,
     ComplaintPage,
@@ -21,6 +22,7 @@ from complaints_api.complaints.schemas import (
     OmbudsmanDecisionRequest,
     PolicyProblem,
     RespondRequest,
+    VoidRequest,
 )
 from complaints_api.complaints.service import Context
 from contact_common.auth import Principal, require_scope, require_scope_for
@@ -337,3 +339,47 @@ async def ombudsman_decision(
 )
 async def erase(complaint_id: uuid.UUID, session: SessionDep, context: Eraser) -> ComplaintDetail:
     return await service.erase_customer(session=session, context=context, complaint_id=complaint_id)
+
+
+@router.patch(
+    "/{complaint_id}",
+    summary="Correct a complaint's received_at, channel or service area",
+    description="Puts right what was mistyped when the complaint was recorded; give only the "
+    "fields that change, and a `reason`. The audit history keeps the reason and each field's "
+    "old and new value; a corrected received_at moves stage 1's deadlines. Publishes "
+    "`complaint.corrected`: sla-monitor times it again (a breach no longer missed is "
+    "withdrawn) and the figures move with it. received_at must not be in the future nor after "
+    "the first step (422). Values it already has change nothing. 409 once voided.",
+    response_model=ComplaintDetail,
+    responses=_STEP_ERRORS,
+)
+async def correct(
+    complaint_id: uuid.UUID, body: ComplaintCorrection, session: SessionDep, context: Writer
+) -> ComplaintDetail:
+    return await corrections.correct(
+        session=session, context=context, complaint_id=complaint_id, request=body
+    )
+
+
+@router.post(
+    "/{complaint_id}/void",
+    summary="Void a complaint (a duplicate, spam or a test)",
+    description="Its status becomes voided at whatever stage it is: no further steps (409), "
+    "its clocks are cancelled, a breach of it is withdrawn and it is removed from every "
+    "figure. `duplicate_of` names the complaint a duplicate repeats. Publishes "
+    "`complaint.voided`. Once only (409); a retry with the same `Idempotency-Key` gets the "
+    "first answer.",
+    response_model=ComplaintDetail,
+    responses=_STEP_ERRORS,
+)
+async def void(
+    complaint_id: uuid.UUID,
+    body: VoidRequest,
+    idempotency: Idempotent,
+    session: SessionDep,
+    context: Writer,
+) -> Response:
+    voided = await corrections.void(
+        session=session, context=context, complaint_id=complaint_id, request=body
+    )
+    return await idempotency.answer(session, content=voided)

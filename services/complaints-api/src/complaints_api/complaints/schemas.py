@@ -6,11 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from complaints_api.complaints.domain import Action, Status
 from contact_common.commitments import DueStatus
-from contact_common.events import Channel, ComplaintOutcome, ComplaintStage
+from contact_common.events import Channel, ComplaintOutcome, ComplaintStage, ServiceArea, VoidReason
 from contact_common.instants import Instant
 
 
@@ -152,6 +159,37 @@ class OmbudsmanDecisionRequest(_Request):
     officer: Officer | None = None
 
 
+class ComplaintCorrection(_Request):
+    """A correction of facts mistyped when the complaint was recorded; give only what changes."""
+
+    received_at: Instant | None = Field(
+        default=None,
+        description="The right received_at (ISO 8601 with an offset): not in the future, not "
+        "after the first step taken on the complaint. Stage 1's deadlines count from it.",
+    )
+    channel: Channel | None = Field(default=None, description="The right channel.")
+    service_area: ServiceArea | None = Field(
+        default=None, description="The right service area; one of the configured ones."
+    )
+    reason: Reason = Field(description="Why it is corrected; kept in the audit history.")
+
+    @model_validator(mode="after")
+    def _something_to_correct(self) -> ComplaintCorrection:
+        if self.received_at is None and self.channel is None and self.service_area is None:
+            raise ValueError("give at least one of received_at, channel, service_area")
+        return self
+
+
+class VoidRequest(_Request):
+    """Void a complaint that should never count: a duplicate, spam or a test."""
+
+    reason_code: VoidReason = Field(description="duplicate, spam or test.")
+    reason: Reason = Field(description="Why, in words; kept in the audit history.")
+    duplicate_of: uuid.UUID | None = Field(
+        default=None, description="For a duplicate: the complaint it duplicates (which stays)."
+    )
+
+
 class CustomerOut(BaseModel):
     """The complainant's details (empty after erasure)."""
 
@@ -200,7 +238,8 @@ class HistoryEntry(BaseModel):
 
     action: str = Field(
         description="received, acknowledged, extended, responded, escalated, closed, "
-        "ombudsman_decision or erased."
+        "ombudsman_decision, corrected (details: reason, and each changed field's from and "
+        "to), voided (details: reason_code, reason, duplicate_of) or erased."
     )
     stage: ComplaintStage = Field(description="The stage after the step.")
     status: Status = Field(description="The status after the step.")
@@ -244,6 +283,18 @@ class ComplaintSummary(BaseModel):
     )
     closed_at: datetime | None = None
     ombudsman_decision: ComplaintOutcome | None = None
+    correction_count: int = Field(
+        default=0, description="How often its received_at, channel or service area was corrected."
+    )
+    voided_at: datetime | None = Field(
+        default=None, description="When it was voided (status voided): it counts nowhere."
+    )
+    void_reason_code: VoidReason | None = Field(
+        default=None, description="duplicate, spam or test, if voided."
+    )
+    duplicate_of: uuid.UUID | None = Field(
+        default=None, description="The complaint it duplicates, if voided as a duplicate."
+    )
     next_due: NextDueOut | None = Field(
         default=None,
         description="The current stage's commitment due next (its acknowledgement, then its "
@@ -265,6 +316,7 @@ class ComplaintDetail(ComplaintSummary):
     )
     closed_by: str | None = None
     close_reason: str | None = None
+    void_reason: str | None = Field(default=None, description="Why it was voided, in words.")
     erased_at: datetime | None = None
     stages: list[StageOut]
     history: list[HistoryEntry]

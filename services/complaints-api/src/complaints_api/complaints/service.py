@@ -130,8 +130,8 @@ def _next_due(
     complaint: Complaint, current: ComplaintStageRecord | None, context: Context
 ) -> NextDueOut | None:
     """The current stage's commitment due next, as at the request's time."""
-    if current is None or complaint.status is Status.closed:
-        return None
+    if current is None or complaint.status in (Status.closed, Status.voided):
+        return None  # a voided complaint has no commitment running
     state = StageState(
         stage=current.stage,
         channel=complaint.channel,
@@ -162,9 +162,17 @@ def _summary_fields(complaint: Complaint, context: Context | None = None) -> dic
         "service_area": complaint.service_area,
         "received_at": complaint.received_at,
         "enquiry_id": complaint.enquiry_id,
-        "due_at": current.due_at if current is not None and not current.responded_at else None,
+        "due_at": (
+            current.due_at
+            if current is not None and not current.responded_at and not complaint.voided_at
+            else None
+        ),
         "closed_at": complaint.closed_at,
         "ombudsman_decision": complaint.ombudsman_decision,
+        "correction_count": complaint.correction_count,
+        "voided_at": complaint.voided_at,
+        "void_reason_code": complaint.void_reason_code,
+        "duplicate_of": complaint.duplicate_of,
         "next_due": _next_due(complaint, current, context) if context is not None else None,
     }
 
@@ -188,6 +196,7 @@ def detail_of(complaint: Complaint, context: Context) -> ComplaintDetail:
         escalate_by=domain.escalate_by(calendar, policy, facts),
         closed_by=complaint.closed_by,
         close_reason=complaint.close_reason,
+        void_reason=complaint.void_reason,
         erased_at=complaint.erased_at,
         stages=[StageOut.model_validate(record) for record in complaint.stages],
         history=[HistoryEntry.model_validate(entry) for entry in complaint.history],
@@ -293,6 +302,7 @@ async def receive(
         customer_uprn=customer.uprn if customer else None,
         created_at=context.now,
         updated_at=context.now,
+        correction_count=0,
         stages=[],
         history=[],
     )
@@ -615,7 +625,10 @@ async def erase_customer(
     complaint.description = None
     complaint.customer_name = complaint.customer_email = complaint.customer_phone = None
     complaint.customer_address = complaint.customer_uprn = None
-    complaint.close_reason = None
+    complaint.close_reason = complaint.void_reason = None
+    for entry in complaint.history:
+        if "reason" in entry.details:
+            entry.details = {k: v for k, v in entry.details.items() if k != "reason"}
     for record in complaint.stages:
         record.escalation_reason = record.extension_reason = record.summary = None
     complaint.erased_at = context.now

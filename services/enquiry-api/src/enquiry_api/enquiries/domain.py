@@ -26,6 +26,8 @@ class EnquiryStatus(StrEnum):
     responded = "responded"
     resolved = "resolved"
     reopened = "reopened"
+    voided = "voided"
+    """A duplicate, spam or a test: it takes no further steps and counts nowhere."""
 
 
 class Action(StrEnum):
@@ -92,6 +94,8 @@ def allowed_actions(state: EnquiryState) -> list[Action]:
 
 
 def _why_not(state: EnquiryState, action: Action) -> str:
+    if state.status is EnquiryStatus.voided:
+        return "it was voided (a duplicate, spam or a test)"
     if state.status is EnquiryStatus.resolved:
         return "it is resolved"
     if action is Action.acknowledge and state.acknowledged:
@@ -176,6 +180,51 @@ def received_at_problem(received_at: datetime, *, now: datetime, skew: timedelta
     """Why `received_at` is impossible, or None."""
     if received_at > now + skew:
         return f"is in the future (now is {now.isoformat()})"
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Facts:
+    """What a correction may change: the facts commitments and figures are counted from."""
+
+    received_at: datetime
+    channel: str
+    service_area: str
+
+
+def corrected_fields(current: Facts, requested: Facts) -> dict[str, tuple[object, object]]:
+    """The fields a correction changes: name -> (old value, new value); none if it changes
+    nothing (a retried correction, or values the enquiry has already)."""
+    return {
+        name: (getattr(current, name), getattr(requested, name))
+        for name in ("received_at", "channel", "service_area")
+        if getattr(current, name) != getattr(requested, name)
+    }
+
+
+def corrected_received_at_problem(
+    received_at: datetime, *, first_step_at: datetime | None, now: datetime, skew: timedelta
+) -> str | None:
+    """Why a corrected received_at is impossible, or None: not in the future, and not after
+    the first step taken on the contact (nothing can be done to it before it arrived)."""
+    problem = received_at_problem(received_at, now=now, skew=skew)
+    if problem:
+        return problem
+    if first_step_at is not None and received_at > first_step_at:
+        return f"is after the first step taken on it ({first_step_at.isoformat()})"
+    return None
+
+
+def void_problem(
+    *, reason_code: str, duplicate_of: object | None, contact_id: object
+) -> str | None:
+    """Why a void's duplicate_of is wrong, or None: only a duplicate names one, never itself."""
+    if duplicate_of is None:
+        return None
+    if reason_code != "duplicate":
+        return f"is only for reason_code duplicate, not {reason_code}"
+    if duplicate_of == contact_id:
+        return "names this contact itself; a contact cannot duplicate itself"
     return None
 
 

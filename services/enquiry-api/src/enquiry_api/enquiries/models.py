@@ -68,6 +68,14 @@ class Enquiry(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_step_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Corrections of received_at, channel or service area so far (enquiry.corrected counts them).
+    correction_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A void (a duplicate, spam or a test): status voided, no further steps, counted nowhere.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason_code: Mapped[str | None] = mapped_column(String(16))
+    # Staff's words on why; may name people, so erasure empties it.
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    duplicate_of: Mapped[UUID | None] = mapped_column(Uuid)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

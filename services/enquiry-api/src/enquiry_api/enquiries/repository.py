@@ -293,3 +293,15 @@ async def existing_ids(session: AsyncSession, enquiry_ids: Sequence[UUID]) -> se
         return set()
     statement = select(Enquiry.id).where(Enquiry.id.in_(set(enquiry_ids)))
     return set((await session.execute(statement)).scalars().all())
+
+
+_STEPS_AFTER_OPENING = ("acknowledged", "assigned", "responded", "resolved", "reopened")
+
+
+async def first_step_at(session: AsyncSession, enquiry_id: UUID) -> datetime | None:
+    """When the first lifecycle step after its opening was taken on the enquiry, if one was."""
+    statement = select(func.min(EnquiryHistory.occurred_at)).where(
+        EnquiryHistory.enquiry_id == enquiry_id,
+        EnquiryHistory.action.in_(_STEPS_AFTER_OPENING),
+    )
+    return (await session.execute(statement)).scalar_one_or_none()

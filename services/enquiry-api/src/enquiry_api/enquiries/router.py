@@ -15,12 +15,13 @@ from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest,
 from contact_common.instants import Instant
 from contact_common.service import SessionDep
 from enquiry_api.common import Email, Phone, SettingsDep, Uprn
-from enquiry_api.enquiries import service
+from enquiry_api.enquiries import corrections, service
 from enquiry_api.enquiries.domain import EnquiryStatus, phone_digits
 from enquiry_api.enquiries.repository import EnquiryFilter
 from enquiry_api.enquiries.schemas import (
     AcknowledgeRequest,
     AssignRequest,
+    EnquiryCorrection,
     EnquiryCreate,
     EnquiryDetail,
     EnquiryOut,
@@ -28,6 +29,7 @@ from enquiry_api.enquiries.schemas import (
     ReopenRequest,
     ResolveRequest,
     RespondRequest,
+    VoidRequest,
     draft_of,
     enquiry_detail,
     enquiry_out,
@@ -328,5 +330,67 @@ async def reopen_enquiry(
         actor=principal,
         officer_id=body.officer_id,
         settings=settings,
+    )
+    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
+
+
+@router.patch(
+    "/{enquiry_id}",
+    response_model=EnquiryOut,
+    summary="Correct an enquiry's received_at, channel or service area",
+    description="Puts right what was mistyped when the enquiry was recorded; give only the "
+    "fields that change, and a `reason`. The audit history keeps the reason and each field's "
+    "old and new value. Publishes enquiry.corrected: its commitments are timed again from the "
+    "corrected facts (a breach no longer missed is withdrawn) and the figures move with it. "
+    "received_at must not be in the future nor after the enquiry's first step (422). Values it "
+    "already has change nothing. 409 once voided. Needs `enquiries:write`.",
+    responses=_STEP_ERRORS,
+)
+async def correct_enquiry(
+    enquiry_id: UUID,
+    body: EnquiryCorrection,
+    session: SessionDep,
+    principal: Writer,
+    settings: SettingsDep,
+) -> EnquiryOut:
+    enquiry = await corrections.correct(
+        session,
+        enquiry_id=enquiry_id,
+        received_at=body.received_at,
+        channel=body.channel,
+        service_area=body.service_area,
+        reason=body.reason,
+        actor=principal,
+        settings=settings,
+    )
+    return enquiry_out(enquiry, settings)
+
+
+@router.post(
+    "/{enquiry_id}/void",
+    response_model=EnquiryOut,
+    summary="Void an enquiry (a duplicate, spam or a test)",
+    description="The enquiry's status becomes voided: it takes no further steps (409), its "
+    "clocks are cancelled, a breach of it is withdrawn and it is removed from every figure. "
+    "`duplicate_of` names the enquiry a duplicate repeats. Publishes enquiry.voided. Once "
+    "only (409); a retry with the same `Idempotency-Key` gets the first answer. Needs "
+    "`enquiries:write`.",
+    responses=_STEP_ERRORS,
+)
+async def void_enquiry(
+    enquiry_id: UUID,
+    body: VoidRequest,
+    idempotency: Idempotent,
+    session: SessionDep,
+    principal: Writer,
+    settings: SettingsDep,
+) -> Response:
+    enquiry = await corrections.void(
+        session,
+        enquiry_id=enquiry_id,
+        reason_code=body.reason_code,
+        reason=body.reason,
+        duplicate_of=body.duplicate_of,
+        actor=principal,
     )
     return await idempotency.answer(session, content=enquiry_out(enquiry, settings))

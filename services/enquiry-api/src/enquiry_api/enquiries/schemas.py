@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from contact_common.commitments import DueStatus, EnquiryState, enquiry_clocks, next_due
-from contact_common.events import Channel, ServiceArea, StaffId
+from contact_common.events import Channel, ServiceArea, StaffId, VoidReason
 from contact_common.instants import Instant
 from enquiry_api.common import Email, Phone, Text, Uprn, utc_now
 from enquiry_api.config import Settings
@@ -125,6 +125,45 @@ class ReopenRequest(StepBase):
     """Reopen a resolved enquiry; its response clock starts again, as a new clock."""
 
 
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+"""Why, in staff's words, for the audit history (never sent in an event)."""
+
+
+class EnquiryCorrection(BaseModel):
+    """A correction of facts mistyped when the enquiry was recorded; give only what changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    received_at: Instant | None = Field(
+        default=None,
+        description="The right received_at (ISO 8601 with an offset): not in the future, not "
+        "after the first step taken on the enquiry. Its commitments are due from it.",
+    )
+    channel: Channel | None = Field(default=None, description="The right channel.")
+    service_area: ServiceArea | None = Field(
+        default=None, description="The right service area; one of the configured ones."
+    )
+    reason: Reason = Field(description="Why it is corrected; kept in the audit history.")
+
+    @model_validator(mode="after")
+    def _something_to_correct(self) -> EnquiryCorrection:
+        if self.received_at is None and self.channel is None and self.service_area is None:
+            raise ValueError("give at least one of received_at, channel, service_area")
+        return self
+
+
+class VoidRequest(BaseModel):
+    """Void a contact that should never count: a duplicate, spam or a test."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason_code: VoidReason = Field(description="duplicate, spam or test.")
+    reason: Reason = Field(description="Why, in words; kept in the audit history.")
+    duplicate_of: UUID | None = Field(
+        default=None, description="For a duplicate: the enquiry it duplicates (which stays)."
+    )
+
+
 class ReceivedUpdate(BaseModel):
     """An update posted on the enquiry through Open311. Personal data: erasable, never in events."""
 
@@ -143,8 +182,8 @@ class HistoryEntry(BaseModel):
 
     action: str = Field(
         description="opened, acknowledged, assigned, responded, resolved, reopened, "
-        "update_received (an update posted through Open311 servicerequestupdates) or "
-        "customer_erased."
+        "update_received (an update posted through Open311 servicerequestupdates), "
+        "corrected, voided or customer_erased."
     )
     from_status: EnquiryStatus | None = Field(description="The status before; none when opened.")
     to_status: EnquiryStatus = Field(description="The status after.")
@@ -159,7 +198,9 @@ class HistoryEntry(BaseModel):
         default=None,
         description="Facts of the step: service area, assignee id, first_point; for "
         "update_received the sender's update_id, its status and whether it reopened the "
-        "enquiry; for a reopening an update caused, cause update_received.",
+        "enquiry; for a reopening an update caused, cause update_received; for corrected the "
+        "reason and each changed field's from and to; for voided reason_code, reason and "
+        "duplicate_of.",
     )
     update: ReceivedUpdate | None = Field(
         default=None, description="For update_received: what the update said and who wrote it."
@@ -206,6 +247,15 @@ class EnquiryOut(BaseModel):
     allowed_actions: list[Action] = Field(description="The lifecycle steps allowed next.")
     created_at: datetime = Field(description="When it was recorded here (UTC).")
     erased_at: datetime | None = Field(description="When the customer's data was erased, if so.")
+    correction_count: int = Field(
+        description="How many times its received_at, channel or service area was corrected."
+    )
+    voided_at: datetime | None = Field(
+        description="When it was voided (status voided), if it was: it counts nowhere."
+    )
+    void_reason_code: VoidReason | None = Field(description="duplicate, spam or test, if voided.")
+    void_reason: str | None = Field(description="Why it was voided, in words, if voided.")
+    duplicate_of: UUID | None = Field(description="The enquiry it duplicates, if voided so.")
     next_due: NextDueOut | None = Field(
         default=None,
         description="The commitment due next (e.g. email-acknowledge, then email-respond), "
@@ -256,6 +306,8 @@ def _location(enquiry: Enquiry) -> Location | None:
 
 def next_due_of(enquiry: Enquiry, settings: Settings) -> NextDueOut | None:
     """The enquiry's next due commitment as at now, from the one policy source."""
+    if enquiry.voided_at is not None:
+        return None  # a voided enquiry has no commitment running
     state = EnquiryState(
         channel=Channel(enquiry.channel),
         received_at=enquiry.received_at,
@@ -299,6 +351,11 @@ def _fields(enquiry: Enquiry, settings: Settings | None) -> dict[str, Any]:
         "allowed_actions": allowed_actions(state_of(enquiry)),
         "created_at": enquiry.created_at,
         "erased_at": enquiry.erased_at,
+        "correction_count": enquiry.correction_count,
+        "voided_at": enquiry.voided_at,
+        "void_reason_code": enquiry.void_reason_code,
+        "void_reason": enquiry.void_reason,
+        "duplicate_of": enquiry.duplicate_of,
         "next_due": next_due_of(enquiry, settings) if settings is not None else None,
     }
 

@@ -198,6 +198,7 @@ async def open_enquiries(
             attributes=draft.attributes,
             handed_off=False,
             reopen_count=0,
+            correction_count=0,
             last_step_at=draft.received_at,
             created_at=now,
             updated_at=now,

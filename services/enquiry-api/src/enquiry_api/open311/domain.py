@@ -443,7 +443,7 @@ def read_service_request(
 
 def georeport_status(enquiry_status: str) -> str:
     """GeoReport v2's status of an enquiry: open or closed."""
-    return "closed" if enquiry_status == "resolved" else "open"
+    return "closed" if enquiry_status in ("resolved", "voided") else "open"
 
 
 _UPDATE_STATUS = {

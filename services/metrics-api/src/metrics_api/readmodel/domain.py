@@ -27,6 +27,9 @@ NO_SERVICE_AREA = ""
 OMBUDSMAN = "ombudsman"
 
 
+VOIDED = "voided"
+"""The counted step that marks a voided contact: nothing of it counts any more."""
+
 WITHDRAWN = "withdrawn"
 """A clock's recorded outcome once its breach was withdrawn: counted nowhere until decided again."""
 
@@ -268,6 +271,25 @@ class ClockCount:
     key: SlaDayKey | None
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a contact's counted step is counted: its counter row (an enquiry_day or a
+    complaint_day key) and, for a decision, its outcome."""
+
+    key: EnquiryDayKey | ComplaintDayKey
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Correction:
+    """A contact's corrected facts: what its counts are moved to."""
+
+    subject_id: UUID
+    received_at: datetime
+    channel: str
+    service_area: str
+
+
 # -- what the service decodes from events ----------------------------------------------------------
 
 
@@ -361,6 +383,9 @@ class Ledger:
     steps: dict[ContactStep, datetime] = field(default_factory=dict)
     clocks: dict[UUID, ClockCount] = field(default_factory=dict)
     breaches: dict[UUID, Breach] = field(default_factory=dict)
+    places: dict[ContactStep, Place] = field(default_factory=dict)
+    new_places: dict[ContactStep, Place] = field(default_factory=dict)
+    dropped_places: set[ContactStep] = field(default_factory=set)
     new_steps: dict[ContactStep, datetime] = field(default_factory=dict)
     finished: dict[UUID, datetime] = field(default_factory=dict)
     finished_contacts: set[UUID] = field(default_factory=set)
@@ -413,7 +438,9 @@ class Ledger:
     def enquiry_seen(self, enquiry: Enquiry, *, at: datetime) -> None:
         """Any event of an enquiry: whichever arrives first counts it, on the day received."""
         if self._claim(enquiry.enquiry_id, "opened", at):
-            self.enquiry_days[self._enquiry_day(enquiry)].opened += 1
+            key = self._enquiry_day(enquiry)
+            self.enquiry_days[key].opened += 1
+            self._place(enquiry.enquiry_id, "opened", Place(key))
 
     def enquiry_resolved(self, enquiry: Enquiry, *, at: datetime, first_point: bool) -> None:
         """An enquiry resolved: once, against the day it was received (CX04 is "enquiries
@@ -423,12 +450,14 @@ class Ledger:
         key = self._enquiry_day(enquiry)
         if self._claim(enquiry.enquiry_id, "resolved", at):
             self.enquiry_days[key].resolved += 1
+            self._place(enquiry.enquiry_id, "resolved", Place(key))
         if (
             first_point
             and not self._counted(enquiry.enquiry_id, "reopened")
             and self._claim(enquiry.enquiry_id, "first_point", at)
         ):
             self.enquiry_days[key].first_point += 1
+            self._place(enquiry.enquiry_id, "first_point", Place(key))
         self._finish(enquiry.enquiry_id, at)
 
     def enquiry_reopened(self, enquiry: Enquiry, *, at: datetime) -> None:
@@ -437,7 +466,9 @@ class Ledger:
         if self._claim(enquiry.enquiry_id, "reopened", at) and self._counted(
             enquiry.enquiry_id, "first_point"
         ):
-            self.enquiry_days[self._enquiry_day(enquiry)].first_point -= 1
+            placed = self.places.get(ContactStep(enquiry.enquiry_id, "first_point"))
+            key = placed.key if placed is not None else self._enquiry_day(enquiry)
+            self.enquiry_days[key].first_point -= 1  # type: ignore[index]
 
     # -- calls and visits --------------------------------------------------------------------------
 
@@ -524,7 +555,7 @@ class Ledger:
     ) -> None:
         """A decision at a stage, once, on the day it was sent (CX06 is "fully upheld /
         decided" for decisions made in the period)."""
-        counts = self._complaint_step(complaint, at, stage, f"decided:{stage}")
+        counts = self._complaint_step(complaint, at, stage, f"decided:{stage}", outcome=outcome)
         if counts is None:
             return
         counts.decided += 1
@@ -585,13 +616,17 @@ class Ledger:
         self._close_breach(clock.clock_id)
 
     def clock_withdrawn(self, clock: Clock) -> None:
-        """A breach withdrawn (a short abandon, or an extension agreed in time, recorded after
-        the timer flagged it): no longer counted breached, nor to chase, until the clock is
-        met or breached again."""
+        """A decision withdrawn (a breach: a short abandon, or an extension agreed in time,
+        recorded after the timer flagged it; any decision: its contact corrected or voided):
+        no longer counted, nor to chase, until the clock is met or breached again."""
         counted = self.clocks.get(clock.clock_id)
         # A clock counted with an outcome always has its key (ClockCount keeps both or neither).
         if counted is not None and counted.outcome == "breached" and counted.key is not None:
             self.sla_days[counted.key].breached -= 1
+            self._record_clock(clock.clock_id, ClockCount(WITHDRAWN, counted.key))
+        elif counted is not None and counted.key is not None and counted.outcome == "met":
+            # A met clock withdrawn by a correction (decided again next) or a void (cancelled).
+            self.sla_days[counted.key].met -= 1
             self._record_clock(clock.clock_id, ClockCount(WITHDRAWN, counted.key))
         self._close_breach(clock.clock_id)
 
@@ -599,6 +634,67 @@ class Ledger:
         """Where the clock is counted, if it is (a withdrawn breach is counted nowhere)."""
         counted = self.clocks.get(clock_id)
         return None if counted is not None and counted.outcome == WITHDRAWN else counted
+
+    # -- corrections and voids: a contact's counted steps moved or removed, exactly ------------
+
+    def contact_corrected(self, correction: Correction) -> None:
+        """A contact's received_at, channel or service area corrected: each counted step moves
+        from the row it was counted in to the row of the corrected facts (a receipt to the
+        corrected day; later steps keep their own day)."""
+        for step, place in self._places_of(correction.subject_id):
+            moved = self._corrected_key(step.step, place.key, correction)
+            if moved != place.key:
+                self._count_place(step, place, -1)
+                self._count_place(step, Place(moved, place.outcome), +1)
+                self._place(step.subject_id, step.step, Place(moved, place.outcome))
+
+    def contact_voided(self, subject_id: UUID, *, at: datetime) -> None:
+        """A contact voided: every counted step of it removed, and nothing of it counted again
+        (its clocks' decisions are withdrawn by sla-monitor's sla.withdrawn)."""
+        if not self._claim(subject_id, VOIDED, at):
+            return
+        for step, place in self._places_of(subject_id):
+            self._count_place(step, place, -1)
+            del self.places[step]
+            self.new_places.pop(step, None)
+            self.dropped_places.add(step)
+        self._finish(subject_id, at)
+
+    def _places_of(self, subject_id: UUID) -> list[tuple[ContactStep, Place]]:
+        return [(s, p) for s, p in self.places.items() if s.subject_id == subject_id]
+
+    def _place(self, subject_id: UUID, step: str, place: Place) -> None:
+        key = ContactStep(subject_id, step)
+        self.places[key] = self.new_places[key] = place
+        self.dropped_places.discard(key)
+
+    def _corrected_key(
+        self, step: str, key: EnquiryDayKey | ComplaintDayKey, correction: Correction
+    ) -> EnquiryDayKey | ComplaintDayKey:
+        if isinstance(key, EnquiryDayKey):
+            return EnquiryDayKey(
+                received_on=self._day(correction.received_at),
+                channel=correction.channel,
+                service_area=correction.service_area,
+            )
+        day = self._day(correction.received_at) if step == "received" else key.day
+        return replace(
+            key, day=day, channel=correction.channel, service_area=correction.service_area
+        )
+
+    def _count_place(self, step: ContactStep, place: Place, sign: int) -> None:
+        """Adds (sign +1) or takes away (-1) what a counted step counts in its row."""
+        key = place.key
+        if isinstance(key, EnquiryDayKey):
+            counts: EnquiryDayCounts | ComplaintDayCounts = self.enquiry_days[key]
+            if step.step == "first_point" and self._counted(step.subject_id, "reopened"):
+                return  # a reopening took it away already
+            columns = [step.step]
+        else:
+            counts = self.complaint_days[key]
+            columns = _complaint_columns(step.step, place.outcome)
+        for column in columns:
+            setattr(counts, column, getattr(counts, column) + sign)
 
     # -- the rules' parts --------------------------------------------------------------------------
 
@@ -636,8 +732,8 @@ class Ledger:
     def _claim(self, subject_id: UUID, step: str, at: datetime) -> bool:
         """Counts a step of a contact; False if it was counted before."""
         key = ContactStep(subject_id, step)
-        if key in self.steps:
-            return False
+        if key in self.steps or ContactStep(subject_id, VOIDED) in self.steps:
+            return False  # counted before, or the contact was voided: it counts nowhere
         self.steps[key] = self.new_steps[key] = at
         return True
 
@@ -654,7 +750,7 @@ class Ledger:
         return True
 
     def _complaint_step(
-        self, complaint: Complaint, at: datetime, stage: str, step: str
+        self, complaint: Complaint, at: datetime, stage: str, step: str, outcome: str | None = None
     ) -> ComplaintDayCounts | None:
         """The row a complaint's step at a stage counts in, unless it was counted before."""
         if not self._claim(complaint.complaint_id, step, at):
@@ -665,6 +761,7 @@ class Ledger:
             service_area=complaint.service_area,
             stage=stage,
         )
+        self._place(complaint.complaint_id, step, Place(key, outcome))
         return self.complaint_days[key]
 
     def _finish(self, contact_id: UUID, at: datetime) -> None:
@@ -716,3 +813,15 @@ class Ledger:
         self.closed_clocks.add(clock_id)
         if self.breaches.pop(clock_id, None) is not None:
             self.breaches_changed = True
+
+
+def _complaint_columns(step: str, outcome: str | None) -> list[str]:
+    """The complaint_day counters a complaint's counted step adds one to."""
+    kind = step.split(":", 1)[0]
+    if kind == "received":
+        return ["received"]
+    if kind == "escalated":
+        return ["escalated_in"]
+    if kind == "extended":
+        return ["extended"]
+    return ["decided", *([outcome] if outcome else [])]

@@ -174,6 +174,23 @@ class CountedStep(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class CountedPlace(Base):
+    """Where a contact's counted step is counted: its counter row's key (and a decision's
+    outcome), so a correction moves it to the row of the corrected facts and a void removes
+    it, exactly, from the daily and the monthly tables."""
+
+    __tablename__ = "counted_place"
+
+    subject_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    step: Mapped[str] = mapped_column(String(48), primary_key=True)
+    counter: Mapped[str] = mapped_column(String(32), nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)
+    service_area: Mapped[str] = mapped_column(String(64), nullable=False)
+    stage: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
 def _monthly(model: type[Base]) -> Table:
     """The same counters summed by calendar month: the date column holds the month's first day.
 

@@ -33,6 +33,7 @@ from metrics_api.readmodel.domain import (
     Counts,
     EnquiryDayKey,
     FeedbackDayKey,
+    Place,
     SlaDayKey,
     Tally,
     VisitDayKey,
@@ -43,6 +44,7 @@ from metrics_api.readmodel.models import (
     CallWaitDay,
     ComplaintDay,
     CountedClock,
+    CountedPlace,
     CountedStep,
     EnquiryDay,
     FeedbackDay,
@@ -406,3 +408,59 @@ async def open_breach_counts(session: AsyncSession) -> dict[str, int]:
         select(OpenBreach.commitment, func.count()).group_by(OpenBreach.commitment)
     )
     return {commitment: count for commitment, count in rows}
+
+
+# -- where contacts' steps are counted (corrections and voids move them) ---------------------------
+
+_PLACE: Table = CountedPlace.__table__
+
+
+async def places_of(session: AsyncSession, subjects: Collection[UUID]) -> dict[ContactStep, Place]:
+    """Where the counted steps of these contacts are counted."""
+    if not subjects:
+        return {}
+    result = await session.execute(select(_PLACE).where(_PLACE.c.subject_id.in_(list(subjects))))
+    return {ContactStep(row.subject_id, row.step): _place_of(row._mapping) for row in result}
+
+
+def _place_of(row: RowMapping) -> Place:
+    common = {"channel": row["channel"], "service_area": row["service_area"]}
+    if row["counter"] == EnquiryDay.__tablename__:
+        return Place(EnquiryDayKey(received_on=row["day"], **common))
+    return Place(ComplaintDayKey(day=row["day"], stage=row["stage"], **common), row["outcome"])
+
+
+def _place_row(step: ContactStep, place: Place) -> dict[str, Any]:
+    key = place.key
+    enquiry = isinstance(key, EnquiryDayKey)
+    return {
+        "subject_id": step.subject_id,
+        "step": step.step,
+        "counter": _TABLE_OF_KEY[type(key)],
+        "day": key.received_on if enquiry else key.day,  # type: ignore[union-attr]
+        "channel": key.channel,
+        "service_area": key.service_area,
+        "stage": None if enquiry else key.stage,  # type: ignore[union-attr]
+        "outcome": place.outcome,
+    }
+
+
+async def save_places(session: AsyncSession, places: Mapping[ContactStep, Place]) -> None:
+    """Records (or moves) where contacts' steps are counted."""
+    if not places:
+        return
+    rows = [_place_row(step, place) for step, place in places.items()]
+    statement = _insert(session)(_PLACE)
+    statement = statement.on_conflict_do_update(
+        index_elements=["subject_id", "step"],
+        set_={c.name: statement.excluded[c.name] for c in _PLACE.columns if not c.primary_key},
+    )
+    await session.execute(statement, rows)
+
+
+async def drop_places(session: AsyncSession, steps: Collection[ContactStep]) -> None:
+    """Forgets where these steps were counted (their contact was voided: they count nowhere)."""
+    for step in steps:
+        await session.execute(
+            delete(_PLACE).where(_PLACE.c.subject_id == step.subject_id, _PLACE.c.step == step.step)
+        )

@@ -17,16 +17,20 @@ from contact_common.events import (
     CloudEvent,
     ComplaintAcknowledged,
     ComplaintClosed,
+    ComplaintCorrected,
     ComplaintEscalated,
     ComplaintExtended,
     ComplaintReceived,
     ComplaintResponded,
+    ComplaintVoided,
     EnquiryAcknowledged,
     EnquiryAssigned,
+    EnquiryCorrected,
     EnquiryOpened,
     EnquiryReopened,
     EnquiryResolved,
     EnquiryResponded,
+    EnquiryVoided,
     FeedbackSubmitted,
     SlaAtRisk,
     SlaBreached,
@@ -43,6 +47,7 @@ from metrics_api.readmodel.domain import (
     Call,
     Clock,
     Complaint,
+    Correction,
     CountingRules,
     Enquiry,
     Feedback,
@@ -71,6 +76,8 @@ ComplaintEvent = (
     | ComplaintClosed
 )
 SlaEvent = SlaMet | SlaBreached | SlaStopped | SlaWithdrawn
+Corrected = EnquiryCorrected | ComplaintCorrected
+Voided = EnquiryVoided | ComplaintVoided
 
 
 @dataclass
@@ -104,10 +111,12 @@ async def apply_events(
     # (an instance that had the partition before a rebalance) to commit: what it counted is
     # read here, not counted again.
     clock_ids = {e.data.clock_id for e in fresh.values() if isinstance(e, SlaEvent)}
+    subjects = _subjects(fresh.values())
     ledger = Ledger(
         rules=rules,
         calendar=calendar,
-        steps=await repository.steps_of(session, _subjects(fresh.values())),
+        steps=await repository.steps_of(session, subjects),
+        places=await repository.places_of(session, subjects),
         clocks=await repository.clocks_of(session, clock_ids),
         breaches=await repository.breaches_of(session, clock_ids),
     )
@@ -121,6 +130,8 @@ async def apply_events(
 async def _write(session: AsyncSession, ledger: Ledger) -> bool:
     """Writes back what a batch changed; True if the breaches to chase changed."""
     await repository.add_steps(session, ledger.new_steps)
+    await repository.save_places(session, ledger.new_places)
+    await repository.drop_places(session, ledger.dropped_places)
     await repository.mark_finished(session, ledger.finished)
     await repository.count_clocks(session, ledger.counted_clocks)
     closed = await repository.close_breaches(
@@ -147,7 +158,19 @@ def _subjects(events: Iterable[CloudEvent]) -> set[UUID]:
 
 def _apply(ledger: Ledger, event: CloudEvent) -> None:
     """Tells the ledger what an event says happened."""
-    if isinstance(event, EnquiryEvent):
+    if isinstance(event, Corrected):
+        facts = event.data
+        ledger.contact_corrected(
+            Correction(
+                subject_id=facts.subject_id,
+                received_at=facts.received_at,
+                channel=facts.channel.value,
+                service_area=facts.service_area,
+            )
+        )
+    elif isinstance(event, Voided):
+        ledger.contact_voided(event.data.subject_id, at=event.time)
+    elif isinstance(event, EnquiryEvent):
         _enquiry(ledger, event)
     elif isinstance(event, CallEvent | VisitEvent):
         _call_or_visit(ledger, event)

@@ -9,7 +9,7 @@ events reaches the same clocks; only the timers ask what time it is now.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
@@ -72,6 +72,16 @@ class Step:
     stage: ComplaintStage | None = None
     sequence: int = 0
     working_days: int | None = None
+    # A correction's corrected receipt (its occurred_at is when the correction was recorded).
+    received_at: datetime | None = None
+
+
+CORRECTED = frozenset({"enquiry.corrected", "complaint.corrected"})
+VOIDED = frozenset({"enquiry.voided", "complaint.voided"})
+AMENDMENTS = CORRECTED | VOIDED
+"""Events that restate or end a contact: no commitment names them, every clock of it hears them."""
+
+_OPENING = {ContactType.enquiry: "enquiry.opened", ContactType.complaint: "complaint.received"}
 
 
 @dataclass(slots=True)
@@ -99,6 +109,9 @@ class SlaClock:
     # When a breach flagged with no stop was withdrawn (wall clock): a stop, short abandon or
     # extension made by the deadline was recorded after the timer had flagged it.
     breach_withdrawn_at: datetime | None = None
+    # How often a correction or void withdrew the clock's decision: its later notices are new
+    # events, not repeats of the ones withdrawn.
+    revision: int = 0
 
     def snapshot(self) -> SlaClock:
         """A copy of the clock as it stands now (a notice must not see later changes)."""
@@ -119,6 +132,8 @@ class Notice:
     stopped_at: datetime | None = None
     corrects_breach: bool = False
     withdrawn: BreachWithdrawal | None = None
+    status_after: Status | None = None
+    """Where a withdrawn clock is now, when a correction or void withdrew it."""
 
 
 def clock_id(commitment: str, subject: UUID, sequence: int) -> UUID:
@@ -134,6 +149,9 @@ def notice_id(notice: Notice) -> UUID:
     deadline (the extension is once per clock), and each withdrawal has its reason.
     """
     clock = notice.clock
+    if clock.revision:
+        suffix = f"/{notice.withdrawn}" if notice.kind == "sla.withdrawn" else ""
+        return uuid5(clock.id, f"{notice.kind}{suffix}/revision-{clock.revision}")
     if notice.kind == "sla.breached" and clock.extended_at is not None:
         return uuid5(clock.id, "sla.breached/extended")
     if notice.kind == "sla.withdrawn":
@@ -156,6 +174,18 @@ def step_of(event: CloudEvent) -> Step | None:
     data = event.data
     stage: ComplaintStage | None = None
     sequence = 0
+    if event.type in AMENDMENTS:
+        facts = data.__dict__  # a correction's or void's: the contact's (corrected) facts
+        return Step(
+            event_id=event.id,
+            type=event.type,
+            subject=data.subject_id,
+            occurred_at=data.occurred_at,
+            contact_type=family,
+            channel=Channel(facts["channel"]),
+            service_area=facts["service_area"],
+            received_at=facts["received_at"],
+        )
     # The event type tells the data class, which the envelope types only as EventData: every
     # complaint's data has a stage (an escalation's is to_stage), a reopening's a reopen_count.
     if family is ContactType.complaint:
@@ -383,6 +413,105 @@ def _breach(clock: SlaClock, *, stopped_at: datetime | None, now: datetime) -> N
     return Notice("sla.breached", clock.snapshot(), stopped_at=stopped_at)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Revision:
+    """A clock's facts as a correction restates them, and whether its commitment still applies."""
+
+    channel: Channel
+    service_area: str | None
+    started_at: datetime
+    due_at: datetime
+    at_risk_at: datetime
+    applies: bool
+
+
+def _unchanged(clock: SlaClock, facts: Revision) -> bool:
+    return (
+        clock.channel == facts.channel
+        and clock.service_area == facts.service_area
+        and clock.started_at == facts.started_at
+        and clock.due_at == facts.due_at
+        and (clock.status is Status.cancelled) is (not facts.applies)
+    )
+
+
+def revise(clock: SlaClock, facts: Revision, *, now: datetime) -> tuple[bool, list[Notice]]:
+    """Restates a clock after a correction, in place: (changed?, notices to publish).
+
+    A decided clock (met or breached) whose facts change is withdrawn (sla.withdrawn, cause
+    corrected) and decided again from the same stop against the corrected deadline: met by
+    it, breached after it (a new sla.met or sla.breached, so every figure moves with it); with
+    no stop it runs again, and the timer breaches it as usual if the new deadline has passed.
+    A commitment that no longer applies (the channel was wrong) cancels its clock; one that
+    applies again revives it. A short abandon stays excluded.
+    """
+    if _unchanged(clock, facts):
+        return False, []
+    notices: list[Notice] = []
+    withdrawn: SlaClock | None = None
+    if clock.status in (Status.met, Status.breached):
+        clock.revision += 1
+        clock.breach_withdrawn_at = now
+        withdrawn = clock.snapshot()
+    clock.channel, clock.service_area = facts.channel, facts.service_area
+    clock.started_at, clock.due_at, clock.at_risk_at = (
+        facts.started_at,
+        facts.due_at,
+        facts.at_risk_at,
+    )
+    decided_again: Notice | None = None
+    if not facts.applies:
+        _cancel(clock)
+    elif clock.status is Status.excluded:
+        pass
+    elif clock.stopped_at is not None:
+        decided_again = _decide_again(clock, now=now)
+    else:
+        clock.status, clock.breached_at, clock.flagged_at = Status.pending, None, None
+    if withdrawn is not None:
+        cause = BreachWithdrawal.corrected
+        notices.append(
+            Notice("sla.withdrawn", withdrawn, withdrawn=cause, status_after=clock.status)
+        )
+    if decided_again is not None:
+        notices.append(decided_again)
+    return True, notices
+
+
+def _decide_again(clock: SlaClock, *, now: datetime) -> Notice:
+    """A stopped clock decided again against its (corrected) deadline."""
+    assert clock.stopped_at is not None
+    if clock.stopped_at <= clock.due_at:
+        clock.status, clock.breached_at, clock.flagged_at = Status.met, None, None
+        return Notice("sla.met", clock.snapshot(), stopped_at=clock.stopped_at)
+    return _breach(clock, stopped_at=clock.stopped_at, now=now)
+
+
+def _cancel(clock: SlaClock) -> None:
+    clock.status = Status.cancelled
+    clock.breached_at = None
+    clock.flagged_at = None
+
+
+def cancel(clock: SlaClock, *, now: datetime) -> tuple[bool, Notice | None]:
+    """Cancels the clock of a voided contact, in place: (changed?, sla.withdrawn if it had
+    been decided, so that neither its breach nor its met counts anywhere)."""
+    if clock.status is Status.cancelled:
+        return False, None
+    notice = None
+    if clock.status in (Status.met, Status.breached):
+        clock.revision += 1
+        clock.breach_withdrawn_at = now
+        notice = Notice(
+            "sla.withdrawn",
+            clock.snapshot(),
+            withdrawn=BreachWithdrawal.voided,
+            status_after=Status.cancelled,
+        )
+    _cancel(clock)
+    return True, notice
+
+
 @dataclass
 class Evaluation:
     """What a batch of steps did: clocks to insert and update, steps to keep, notices."""
@@ -432,6 +561,12 @@ class Ledger:
 
     def apply(self, step: Step, *, partition: int) -> None:
         """Applies one step: starts the clocks it starts, settles the ones it reaches."""
+        if step.type in CORRECTED:
+            self._correct(step, partition)
+            return
+        if step.type in VOIDED:
+            self._void(step)
+            return
         settles = False
         unsettled = False
         for commitment in self.policy.listening.get(step.type, ()):
@@ -449,7 +584,64 @@ class Ledger:
         if unsettled or (settles and step.contact_type is ContactType.enquiry):
             self._hold(step)
 
+    def _voided(self, subject: UUID) -> bool:
+        return any(held.type in VOIDED for held in self._held.get(subject, ()))
+
+    def _void(self, step: Step) -> None:
+        """A voided contact: every clock of it cancelled, and none started for it later."""
+        for clock in self._clocks.get(step.subject, ()):
+            changed, notice = cancel(clock, now=self.now)
+            self._changed(clock, changed, [notice] if notice else [])
+        self._hold(step)
+
+    def _correct(self, step: Step, partition: int) -> None:
+        """A correction: each clock of the contact restated from the corrected facts, and the
+        clocks its corrected opening starts that it did not have started."""
+        opening = _opening_of(step)
+        if opening is None or self._voided(step.subject):
+            return
+        for clock in self._clocks.get(step.subject, ()):
+            commitment = self.policy.by_id.get(clock.commitment)
+            if commitment is not None:
+                changed, notices = revise(
+                    clock, self._revision(commitment, clock, opening), now=self.now
+                )
+                self._changed(clock, changed, notices)
+        for commitment in self.policy.listening.get(opening.type, ()):
+            if role_of(commitment, opening.type) is Role.start:
+                self._start(commitment, opening, partition)
+
+    def _revision(self, commitment: Commitment, clock: SlaClock, opening: Step) -> Revision:
+        """The clock's facts under the corrected opening: the opening's clocks start from the
+        corrected receipt (an extended one keeps its agreed deadline); any other clock (a
+        later stage's, a reopened enquiry's) keeps its start and only takes the new labels."""
+        if opening.type in commitment.start_events and clock.sequence == opening.sequence:
+            if clock.extended_at is not None:
+                started, due = clock.started_at, clock.due_at
+            else:
+                started = opening.occurred_at
+                due = due_at(commitment, started, self.calendar)
+            applicable = applies(commitment, opening, self.calendar)
+        else:
+            started, due = clock.started_at, clock.due_at
+            applicable = covers(commitment, opening)
+        return Revision(
+            channel=opening.channel,
+            service_area=opening.service_area,
+            started_at=started,
+            due_at=due,
+            at_risk_at=at_risk_at(commitment, started, due, self.calendar),
+            applies=applicable,
+        )
+
+    def _changed(self, clock: SlaClock, changed: bool, notices: list[Notice]) -> None:
+        if changed and clock.id not in self._started_ids:
+            self.evaluation.changed[clock.id] = clock
+        self.evaluation.notices.extend(notices)
+
     def _start(self, commitment: Commitment, step: Step, partition: int) -> None:
+        if self._voided(step.subject):
+            return
         clock = start_clock(commitment, step, partition=partition, calendar=self.calendar)
         if clock is None or clock.id in self._ids:
             return  # not covered, or started already (a repeat or a replayed start)
@@ -460,7 +652,9 @@ class Ledger:
         kept = sorted(self._held.get(step.subject, ()), key=lambda s: s.occurred_at)
         for held in kept:
             role = role_of(commitment, held.type)
-            if role in (None, Role.start) or not covers(commitment, held):
+            # The contact's channel is the starting step's: a step kept before a correction of
+            # the channel carries the one corrected.
+            if role in (None, Role.start) or not covers(commitment, _relabelled(held, step)):
                 continue
             if not reaches(clock, held, role):
                 continue
@@ -492,6 +686,31 @@ class Ledger:
         self._held_ids.add(step.event_id)
         self._held.setdefault(step.subject, []).append(step)
         self.evaluation.held.append(step)
+
+
+def _relabelled(held: Step, start: Step) -> Step:
+    if held.channel == start.channel:
+        return held
+    return replace(held, channel=start.channel)
+
+
+def _opening_of(correction: Step) -> Step | None:
+    """The contact's opening event as it would have been recorded with the corrected facts."""
+    opening_type = _OPENING.get(correction.contact_type)
+    if opening_type is None or correction.received_at is None:
+        return None
+    complaint = correction.contact_type is ContactType.complaint
+    return Step(
+        event_id=correction.event_id,
+        type=opening_type,
+        subject=correction.subject,
+        occurred_at=correction.received_at,
+        contact_type=correction.contact_type,
+        channel=correction.channel,
+        service_area=correction.service_area,
+        stage=ComplaintStage.stage_1 if complaint else None,
+        sequence=_STAGE_SEQUENCE[ComplaintStage.stage_1] if complaint else 0,
+    )
 
 
 def evaluate(

@@ -46,6 +46,9 @@ clock = Table(
     # When a breach flagged with no stop was withdrawn because the stop recorded afterwards was
     # made by the deadline (wall clock); the clock is then met and its breached_at cleared.
     Column("breach_withdrawn_at", UTCDateTime, nullable=True),
+    # Decisions withdrawn by a correction or a void of the contact (see domain.revise): the
+    # notices after one are new events, not repeats of those withdrawn.
+    Column("revision", Integer, nullable=False, server_default="0"),
     UniqueConstraint("commitment", "subject", "sequence", name="uq_clock_commitment_subject"),
 )
 # The timers read running clocks of their partitions by deadline; only those are indexed.

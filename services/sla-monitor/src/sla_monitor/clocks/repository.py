@@ -48,6 +48,10 @@ _MUTABLE = (
     "at_risk_published",
     "extended_at",
     "breach_withdrawn_at",
+    "channel",
+    "service_area",
+    "started_at",
+    "revision",
 )
 
 
@@ -125,6 +129,7 @@ def clock_from_row(row: Row[Any]) -> SlaClock:
         at_risk_published=row.at_risk_published,
         extended_at=row.extended_at,
         breach_withdrawn_at=row.breach_withdrawn_at,
+        revision=row.revision,
     )
 
 
@@ -149,6 +154,7 @@ def _clock_row(item: SlaClock) -> dict[str, Any]:
         "at_risk_published": item.at_risk_published,
         "extended_at": item.extended_at,
         "breach_withdrawn_at": item.breach_withdrawn_at,
+        "revision": item.revision,
     }
 
 

@@ -29,8 +29,9 @@ class ClockOut(BaseModel):
     due_at: datetime = Field(description="The deadline (UTC); an extension replaces it.")
     at_risk_at: datetime = Field(description="When the at-risk share of the window is reached.")
     status: Status = Field(
-        description="pending (running), met, breached, or excluded (a short abandon or a "
-        "contact withdrawn within the target)."
+        description="pending (running), met, breached, excluded (a short abandon or a "
+        "contact withdrawn within the target), or cancelled (its contact was voided, or "
+        "corrected so that the commitment no longer applies)."
     )
     stopped_at: datetime | None = Field(description="When the clock was stopped, if it was.")
     breached_at: datetime | None = Field(description="When it was breached: the deadline.")

@@ -39,6 +39,7 @@ from sla_monitor.alerts import service as alerts
 from sla_monitor.clocks import repository
 from sla_monitor.clocks.domain import (
     AFTER_WITHDRAWAL,
+    AMENDMENTS,
     Evaluation,
     Notice,
     SlaClock,
@@ -69,15 +70,16 @@ def notice_event(notice: Notice) -> CloudEvent:
     }
     event_id = notice_id(notice)
     if notice.kind == "sla.withdrawn":
-        assert notice.withdrawn is not None and item.breached_at is not None
-        assert item.breach_withdrawn_at is not None
+        assert notice.withdrawn is not None and item.breach_withdrawn_at is not None
+        # A met clock withdrawn by a correction or a void names the deadline it was met by.
+        breached_at = item.breached_at or item.due_at
         return SlaWithdrawn.from_data(
             SlaWithdrawnData(
                 **common,
-                breached_at=item.breached_at,
+                breached_at=breached_at,
                 withdrawn_at=item.breach_withdrawn_at,
                 cause=notice.withdrawn,
-                status=AFTER_WITHDRAWAL[notice.withdrawn],
+                status=notice.status_after or AFTER_WITHDRAWAL[notice.withdrawn],
             ),
             source=SOURCE,
             id=event_id,
@@ -148,7 +150,8 @@ async def handle_contact_events(
     )
     steps = []
     for item in batch:
-        if item.event.id not in fresh or item.event.type not in policy.listening:
+        listened = item.event.type in policy.listening or item.event.type in AMENDMENTS
+        if item.event.id not in fresh or not listened:
             continue
         step = step_of(item.event)
         if step is not None:
@@ -160,7 +163,8 @@ async def handle_contact_events(
         {
             step.subject
             for step, _ in steps
-            if any(step.type in c.start_events for c in policy.listening[step.type])
+            if step.type in AMENDMENTS
+            or any(step.type in c.start_events for c in policy.listening[step.type])
         }
     )
     clocks = await repository.lock_clocks_of(session, subjects)
