@@ -65,6 +65,9 @@ async def test_dashboard_draws_every_panel(metrics_service, unique_area: str) ->
             assert (
                 await anonymous.get("/dashboard/data", params={"period": "2016-17"})
             ).status_code == 200
+            data = (await anonymous.get("/dashboard/data", params={"service_area": area})).json()
+            assert data["breaches_source"] == "metrics-api"
+            assert data["breaches"] and all(b["reference"] is None for b in data["breaches"])
             assert (await anonymous.get("/dashboard/static/dashboard.js")).status_code == 200
             assert (await anonymous.get("/dashboard/static/secrets.py")).status_code == 404
 
@@ -123,6 +126,13 @@ async def test_dashboard_draws_every_panel(metrics_service, unique_area: str) ->
                 assert await page.locator("figure details table").count() == 3
                 # Breached with no stop: 4 + 3 + 2 + 1.
                 assert await page.locator("#breaches tbody tr").count() == 10
+                # No sla-monitor configured: metrics-api's own list, whose events carry no
+                # reference or owner; the contact by its type and id, the owner not known.
+                owners = await page.locator("#breaches tbody td.owner").all_inner_texts()
+                assert owners == ["Not known"] * 10
+                contacts = await page.locator("#breaches tbody td.contact").all_inner_texts()
+                kinds = {"enquiry", "call", "complaint", "visit"}
+                assert contacts and all(c.split()[0] in kinds for c in contacts)
 
                 # The keyboard: the skip link first, then the period, refresh, and the tables.
                 await page.keyboard.press("Tab")

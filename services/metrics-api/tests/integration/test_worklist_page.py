@@ -175,6 +175,7 @@ async def _browse(url, area, api, producer, fresh, axe_script) -> None:  # type:
             await _keyboard_and_filters(page, area, api)
             await _refreshes_itself(page, url, area, api, producer, fresh)
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
+            await _dashboard_breaches(page, url, area, api)
             assert not errors, errors
             assert all(u.startswith(url) for u in fetched), fetched
         finally:
@@ -208,6 +209,36 @@ async def _rows_match_the_api(page: Page, api) -> None:  # type: ignore[no-untyp
     )
     summary = await page.locator("#summary").inner_text()
     assert summary.startswith("7 open commitments") and "Wed 3 Jun 2026, 10:00" in summary
+
+
+async def _dashboard_breaches(page: Page, url: str, area: str, api) -> None:  # type: ignore[no-untyped-def]
+    # The dashboard's open breaches are the worklist's (status=breached), row for row: each
+    # names its reference, links to it and names its owner.
+    await page.goto(f"{url}/dashboard#service_area={area}")
+    await page.wait_for_selector("body[data-loaded]", timeout=30_000)
+    expected = (await api(status="breached"))["items"]
+    assert expected, "the test's contacts have breaches"
+    rows = await page.locator("#breaches tbody tr[data-clock-id]").evaluate_all(
+        """rows => rows.map(r => ({
+            clock_id: r.dataset.clockId,
+            contact: r.cells[1].innerText,
+            href: r.cells[1].querySelector("a")?.getAttribute("href") ?? null,
+            owner: r.cells[2].innerText,
+        }))"""
+    )
+    assert [r["clock_id"] for r in rows] == [i["clock_id"] for i in expected]
+    for row, item in zip(rows, expected, strict=True):
+        assert row["contact"] == item["reference"]
+        assert row["owner"] == (item["assignee_name"] or item["assignee_id"] or "Unassigned")
+        if item["subject_type"] == "enquiry":
+            assert row["href"] == (
+                f"http://enquiry-api.council.internal/v1/enquiries/{item['subject_id']}"
+            )
+    late = next(r for r in rows if r["contact"] == "ENQ-2026-000501")
+    assert late["owner"] == "Jo Smith" and late["href"]
+    async with httpx.AsyncClient(base_url=url) as client:
+        data = (await client.get("/dashboard/data", params={"service_area": area})).json()
+    assert data["breaches_source"] == "sla-monitor"
 
 
 async def _accessible(page: Page, axe_script: Path) -> None:

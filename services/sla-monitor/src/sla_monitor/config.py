@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contact_common.settings import ServiceSettings
+from sla_monitor.alerts.domain import ContactLinks
 
 
 class Settings(ServiceSettings):
@@ -94,6 +95,26 @@ class Settings(ServiceSettings):
     alert_digest_max_rows: int = Field(
         default=100, ge=1, description="Clocks listed per digest section; the count is of all."
     )
+    contact_link_template: str = Field(
+        default="",
+        description="The URL a mail links a contact to, any type: {reference}, {id} and "
+        "{type} are filled in (e.g. https://crm.example/contacts/{reference}); empty: no link.",
+    )
+    contact_link_templates: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per contact type, overriding contact_link_template (JSON, e.g. "
+        '{"enquiry": "https://enquiries.example/v1/enquiries/{id}"}).',
+    )
+
+    @model_validator(mode="after")
+    def _links_are_valid(self) -> Settings:
+        _ = self.contact_links  # a template with an unknown {name} stops the start-up
+        return self
+
+    @property
+    def contact_links(self) -> ContactLinks:
+        """The links of contacts in the alert mails (none when no template is set)."""
+        return ContactLinks({"*": self.contact_link_template, **self.contact_link_templates})
 
     @property
     def alerts_enabled(self) -> bool:

@@ -14,6 +14,7 @@ from contact_common.service import ServiceRuntime
 from contact_common.service import create_app as create_service_app
 from sla_monitor.alerts.mailer import AlertMailer, SmtpServer
 from sla_monitor.alerts.router import router as alerts_router
+from sla_monitor.alerts.service import CONTACT_LINKS
 from sla_monitor.calendar.router import router as calendar_router
 from sla_monitor.clocks.router import router as clocks_router
 from sla_monitor.clocks.timers import ClockTimers
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     policy = settings.commitments  # a bad policy stops the start-up, naming the entry
     clock = clock or SystemClock(timedelta(seconds=settings.clock_offset_seconds))
     runtime = ServiceRuntime(settings)
+    # Breach mails are queued wherever a breach is recorded; every session knows the links.
+    runtime.session_factory.configure(info={CONTACT_LINKS: settings.contact_links})
     timers = ClockTimers(
         session_factory=runtime.session_factory,
         clock=clock,
@@ -152,4 +155,5 @@ def _alert_mailer(settings: Settings, runtime: ServiceRuntime, clock: Clock) -> 
         poll_seconds=settings.alert_poll_seconds,
         max_attempts=settings.alert_max_attempts,
         digest_max_rows=settings.alert_digest_max_rows,
+        links=settings.contact_links,
     )

@@ -192,6 +192,18 @@ async def mail_counter(client: httpx.AsyncClient, name: str, kind: str) -> float
     return 0.0
 
 
+CRM = "https://crm.council.example/case/{reference}"
+
+
+async def add_officer(admin: httpx.AsyncClient, staff_id: str, name: str) -> None:
+    """Puts an officer in the staff directory (mails name owners by it)."""
+    response = await admin.post(
+        "/v1/staff",
+        json={"staff_id": staff_id, "name": name, "team": "Waste", "team_email": "w@x.example"},
+    )
+    assert response.status_code == 201, response.text
+
+
 async def add_team(admin: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     response = await admin.post("/v1/alert-teams", json=body)
     assert response.status_code == 201, response.text
@@ -233,7 +245,11 @@ async def test_a_breach_is_mailed_once_within_five_seconds_and_not_again_after_a
     clock = FakeClock(london(WEDNESDAY, time(9)))
     enquiry = ReferencedEnquiry(london(WEDNESDAY, time(10)), area=area)
     unwatched = ReferencedEnquiry(london(WEDNESDAY, time(10)), area=elsewhere)
-    async with alerting(clock, (area, elsewhere), group) as (server, admin):
+    officer = f"jsmith-{uuid.uuid4().hex[:8]}"
+    async with alerting(clock, (area, elsewhere), group, contact_link_template=CRM) as (
+        server,
+        admin,
+    ):
         # A digest time the test never reaches: the only mail is the breach's.
         await add_team(
             admin,
@@ -242,7 +258,15 @@ async def test_a_breach_is_mailed_once_within_five_seconds_and_not_again_after_a
             service_areas=[area],
             digest_time="23:59",
         )
-        await publish(producer, [enquiry.opened(), unwatched.opened()])
+        await add_officer(admin, officer, "Jo Smith")
+        await publish(
+            producer,
+            [
+                enquiry.opened(),
+                enquiry.assigned(london(WEDNESDAY, time(10, 30)), officer),
+                unwatched.opened(),
+            ],
+        )
         await caught_up(server)
         # Friday 10:00: the acknowledgements (due Thursday 17:00) are overdue; replies are not.
         sent_before = await mail_counter(admin, "sla_alert_mails_sent_total", "breach")
@@ -262,6 +286,10 @@ async def test_a_breach_is_mailed_once_within_five_seconds_and_not_again_after_a
     assert enquiry.reference in text and "email-acknowledge" in text and area in text
     assert "Thu 04 Jun 2026 17:00 BST" in text
     assert enquiry.reference in html
+    # The owner by the directory's name, and a link to the contact (SLA_CONTACT_LINK_TEMPLATE).
+    link = CRM.format(reference=enquiry.reference)
+    assert "Owner:         Jo Smith" in text and f"Open it:       {link}" in text
+    assert f"<a href='{link}'>{enquiry.reference}</a></td><td>Jo Smith</td>" in html
     assert_no_personal_data(mail)
     assert len(smtp.inbox.messages) == 1  # nothing about the area the team does not cover
 
@@ -309,6 +337,86 @@ def digest_sections(text: str) -> dict[str, set[str]]:
         if current and line.startswith("  ENQ-"):
             found[current].add(line.split()[0])
     return found
+
+
+def digest_lines(text: str) -> dict[str, list[tuple[str, str, str]]]:
+    """Each section's (reference, commitment, owner) lines, in the digest's order."""
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    current = ""
+    for line in text.splitlines():
+        for title in ("Due today", "At risk", "Breached"):
+            if line.startswith(title):
+                current = title
+                found[current] = []
+        if current and line.startswith("  ENQ-"):
+            words = line.split()
+            found[current].append((words[0], words[1], words[words.index("owner") + 1]))
+    return found
+
+
+async def test_the_digest_lists_what_the_worklist_lists_row_for_row(
+    alerting, smtp: SmtpServer, producer: AIOKafkaProducer
+) -> None:
+    area, other = areas()
+    outside = f"outside_{uuid.uuid4().hex[:8]}"
+    clock = FakeClock(london(date(2026, 5, 22), time(9)))
+    letter = ReferencedEnquiry(london(date(2026, 5, 22), time(10)), area=area,
+                               channel=Channel.letter)  # fmt: skip
+    wednesday = ReferencedEnquiry(london(WEDNESDAY, time(10)), area=other)
+    thursday = ReferencedEnquiry(london(date(2026, 6, 4), time(10)), area=area)
+    friday = ReferencedEnquiry(london(FRIDAY, time(8)), area=other)
+    unwatched = ReferencedEnquiry(london(WEDNESDAY, time(10)), area=outside)
+    officer = f"akhan-{uuid.uuid4().hex[:8]}"
+    group = f"sla-alerts-{uuid.uuid4().hex[:12]}"
+    async with alerting(clock, (area, other, outside), group) as (server, admin):
+        await add_team(admin, name="both-team", email="both@council.example",
+                       service_areas=[area, other], digest_time="23:59")  # fmt: skip
+        await add_officer(admin, officer, "Asha")
+        await publish(
+            producer,
+            [
+                *(e.opened() for e in (letter, wednesday, thursday, friday, unwatched)),
+                thursday.assigned(london(date(2026, 6, 4), time(11)), officer),
+            ],
+        )
+        await caught_up(server)
+        await clock.set(london(FRIDAY, time(10)))
+        await wait_for_mail(smtp, wednesday.reference, what="the breach's mail")
+
+        async def worklist(**params: Any) -> list[dict[str, Any]]:
+            query = {"service_area": [area, other], "limit": 1000, **params}
+            response = await admin.get("/v1/worklist", params=query)
+            assert response.status_code == 200, response.text
+            return list(response.json()["items"])
+
+        due_today = await worklist(due="today")
+        urgent = await worklist(status=["at_risk", "breached"])
+        assert (await admin.post("/v1/alert-teams/both-team/digest")).status_code == 202
+        await wait_for_mail(smtp, "[both-team] SLA digest", what="the digest")
+    [digest] = smtp.inbox.about("[both-team] SLA digest")
+    text, _ = bodies(digest)
+    listed = digest_lines(text)
+
+    def line(item: dict[str, Any]) -> tuple[str, str, str]:
+        return item["reference"], item["commitment"], item["assignee_name"] or "unassigned"
+
+    rows = {i["clock_id"]: i for i in [*due_today, *urgent]}
+    ordered = sorted(rows.values(), key=lambda i: (i["due_at"], i["clock_id"]))
+    due_ids = {i["clock_id"] for i in due_today}
+    assert listed == {
+        "Breached": [line(i) for i in ordered if i["status"] == "breached"],
+        "Due today": [
+            line(i) for i in ordered if i["status"] != "breached" and i["clock_id"] in due_ids
+        ],
+        "At risk": [
+            line(i) for i in ordered if i["status"] != "breached" and i["clock_id"] not in due_ids
+        ],
+    }
+    # Not vacuous: each section has rows, across both areas, with an owner by name.
+    assert all(listed.values()), listed
+    assert {i["service_area"] for i in ordered} == {area, other}
+    assert (thursday.reference, "email-acknowledge", "Asha") in listed["Due today"]
+    assert unwatched.reference not in text
 
 
 async def test_a_digest_lists_exactly_the_open_clocks_once_a_local_day_across_a_restart(

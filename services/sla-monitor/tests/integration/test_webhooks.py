@@ -25,7 +25,7 @@ from sla_monitor.clocks.domain import clock_id
 from sla_monitor.timekeeping import FakeClock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from upstream_events import Call, london, publish, wait_until  # noqa: E402
+from upstream_events import Call, Enquiry, london, publish, wait_until  # noqa: E402
 
 T0 = london(date(2026, 6, 3), time(10))
 # Short enough that a test sees several attempts in seconds; the rules are the production ones.
@@ -168,6 +168,7 @@ async def test_a_breach_arrives_signed_after_a_failure_and_a_stall(
         assert body["type"] == "sla.breached" and body["data"]["event_id"] == delivery["event_id"]
         assert body["data"]["clock_id"] == str(clock_id("phone-answer", call.id, 0))
         assert body["data"]["contact_id"] == str(call.id)
+        assert body["data"]["reference"] is None  # a call has no reference
         assert body["data"]["due_at"] == "2026-06-03T09:00:15Z"
         assert body["data"]["service_area"] == area
         assert not {"name", "email", "phone", "address", "customer"} & set(body["data"])
@@ -195,6 +196,39 @@ async def test_a_breach_arrives_signed_after_a_failure_and_a_stall(
         metrics = (await client.get("/metrics")).text
         assert 'sla_webhook_attempts_total{outcome="timeout"}' in metrics
         assert 'sla_webhook_deliveries_total{outcome="delivered"}' in metrics
+
+
+async def test_a_payload_names_the_contacts_reference(
+    sla_monitor, producer: AIOKafkaProducer, receiver: Receiver, admin: dict[str, str]
+) -> None:
+    clock = FakeClock(T0 - timedelta(hours=1))
+    async with sla_monitor(clock, **FAST_RETRIES) as (_, client):
+        area = _area()
+        breaches = await _subscribe(
+            client, admin, url=receiver.url, event_types=["sla.breached"], service_areas=[area]
+        )
+        receiver.secret = breaches["secret"]
+        reference = f"ENQ-W-{uuid.uuid4().hex[:8].upper()}"
+        enquiry = Enquiry(T0, area=area, reference=reference)
+        await publish(producer, [enquiry.opened()])
+
+        async def listed() -> bool:
+            response = await client.get("/v1/worklist", params={"service_area": area})
+            return bool(response.json()["total"])
+
+        await wait_until(listed, timeout=60, what="the enquiry's clocks to start")
+        # Friday: the acknowledgement (due Thursday 17:00) has breached.
+        await clock.set(T0 + timedelta(days=2))
+
+        async def delivered() -> bool:
+            items = await _deliveries(client, admin, breaches["id"])
+            return bool(items) and all(i["status"] == "delivered" for i in items)
+
+        await wait_until(delivered, timeout=60, what="the breach to be delivered")
+    [body] = [orjson.loads(r["body"]) for r in receiver.requests]
+    assert body["type"] == "sla.breached" and body["data"]["commitment"] == "email-acknowledge"
+    assert body["data"]["reference"] == reference
+    assert body["data"]["contact_id"] == str(enquiry.id)
 
 
 def _other_secret() -> str:

@@ -11,18 +11,19 @@ import pytest
 
 from sla_monitor.alerts.domain import (
     AlertTeam,
-    OpenClock,
+    ContactLinks,
     Section,
     breach_mail_id,
     build_digest,
     covering,
-    day_ends_at,
     digest_due,
     digest_mail_id,
+    label_of,
+    owner_of,
     retry_delay,
-    section_of,
 )
 from sla_monitor.alerts.render import breach_mail, digest_mail, message
+from sla_monitor.worklist.domain import WorklistRow, WorkStatus
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -48,22 +49,30 @@ def open_clock(
     *,
     due_at: datetime,
     at_risk_at: datetime | None = None,
-    status: str = "pending",
+    status: WorkStatus = WorkStatus.open,
     service_area: str | None = "waste",
     reference: str | None = "ENQ-2026-000001",
     commitment: str = "email-respond",
-) -> OpenClock:
-    return OpenClock(
+    assignee_id: str | None = None,
+    assignee_name: str | None = None,
+    subject_type: str = "enquiry",
+) -> WorklistRow:
+    """A worklist row, as the worklist's query gives it."""
+    return WorklistRow(
         clock_id=uuid4(),
+        subject_type=subject_type,
+        subject_id=uuid4(),
         reference=reference,
-        contact_type="enquiry",
-        contact_id=uuid4(),
         commitment=commitment,
         service_area=service_area,
+        stage=None,
+        assignee_id=assignee_id,
+        assignee_name=assignee_name,
+        assignee_team=None,
+        started_at=due_at.astimezone(UTC) - timedelta(days=5),
         due_at=due_at.astimezone(UTC),
         at_risk_at=(at_risk_at or due_at - timedelta(days=1)).astimezone(UTC),
         status=status,
-        breached_at=due_at.astimezone(UTC) if status == "breached" else None,
     )
 
 
@@ -125,49 +134,36 @@ def test_a_digest_time_the_clocks_repeat_is_sent_once() -> None:
     )
 
 
-def test_a_local_day_ends_at_the_next_local_midnight_23_or_25_hours_on_a_change_day() -> None:
-    assert day_ends_at(date(2026, 3, 29), "Europe/London") == datetime(2026, 3, 29, 23, tzinfo=UTC)
-    assert day_ends_at(date(2026, 10, 25), "Europe/London") == datetime(2026, 10, 26, tzinfo=UTC)
-    assert day_ends_at(date(2026, 6, 3), "Europe/London") == datetime(2026, 6, 3, 23, tzinfo=UTC)
-
-
 # -- what the digest lists --------------------------------------------------------------------
 
 
-def test_each_open_clock_is_in_its_most_urgent_section() -> None:
+def test_each_row_is_in_one_section_from_the_worklists_answers() -> None:
     day = date(2026, 6, 3)
-    now = london(day, time(8))
-    end = day_ends_at(day, "Europe/London")
-    breached = open_clock(due_at=london(day - timedelta(days=1), time(17)), status="breached")
-    due_today = open_clock(due_at=london(day, time(23, 59)), at_risk_at=london(day, time(1)))
-    overdue_unflagged = open_clock(due_at=london(day, time(7, 59)))
-    at_risk = open_clock(due_at=london(day + timedelta(days=2), time(9)), at_risk_at=now)
-    not_yet = open_clock(
-        due_at=london(day + timedelta(days=2), time(9)), at_risk_at=now + timedelta(seconds=1)
+    breached = open_clock(due_at=london(day, time(7, 59)), status=WorkStatus.breached)
+    due_today = open_clock(due_at=london(day, time(23, 59)), status=WorkStatus.at_risk)
+    due_later = open_clock(
+        due_at=london(day + timedelta(days=2), time(9)), status=WorkStatus.at_risk
     )
-    due_tomorrow_midnight = open_clock(
-        due_at=london(day + timedelta(days=1), time(0)), at_risk_at=london(day, time(18))
+    # The breached and at-risk clocks due today come in both answers: listed once each.
+    digest = build_digest(
+        team(),
+        day=day,
+        due_today=[breached, due_today],
+        at_risk_or_breached=[breached, due_today, due_later],
     )
-    met = open_clock(due_at=london(day, time(12)), status="met")
-    assert section_of(breached, now=now, day_end=end) is Section.breached
-    assert section_of(due_today, now=now, day_end=end) is Section.due_today
-    assert section_of(overdue_unflagged, now=now, day_end=end) is Section.due_today
-    assert section_of(at_risk, now=now, day_end=end) is Section.at_risk
-    assert section_of(not_yet, now=now, day_end=end) is None
-    assert section_of(due_tomorrow_midnight, now=now, day_end=end) is None
-    assert section_of(met, now=now, day_end=end) is None
+    assert digest.breached == (breached,)
+    assert digest.due_today == (due_today,)
+    assert digest.at_risk == (due_later,)
+    assert digest.counts == {Section.due_today: 1, Section.at_risk: 1, Section.breached: 1}
 
 
-def test_a_digest_lists_its_service_areas_clocks_by_due_time() -> None:
+def test_a_digest_lists_rows_by_due_time() -> None:
     day = date(2026, 6, 3)
-    now = london(day, time(8))
     late = open_clock(due_at=london(day, time(16)), reference="ENQ-2026-000002")
     early = open_clock(due_at=london(day, time(10)), reference="ENQ-2026-000003")
-    elsewhere = open_clock(due_at=london(day, time(11)), service_area="parking")
-    digest = build_digest(team(), [late, elsewhere, early], now=now, day=day)
+    digest = build_digest(team(), day=day, due_today=[late, early], at_risk_or_breached=[])
     assert digest.due_today == (early, late)
     assert digest.breached == () and digest.at_risk == ()
-    assert digest.counts == {Section.due_today: 2, Section.at_risk: 0, Section.breached: 0}
 
 
 def test_retries_back_off_doubling_to_a_cap() -> None:
@@ -178,18 +174,67 @@ def test_retries_back_off_doubling_to_a_cap() -> None:
 # -- what the mails say -------------------------------------------------------------------------
 
 
-def test_a_breach_mail_names_team_reference_commitment_and_local_due_time() -> None:
-    item = open_clock(due_at=london(date(2026, 6, 3), time(17)), status="breached")
+def test_a_breach_mail_names_team_reference_owner_commitment_and_local_due_time() -> None:
+    item = open_clock(
+        due_at=london(date(2026, 6, 3), time(17)),
+        status=WorkStatus.breached,
+        assignee_id="jsmith",
+        assignee_name="Jo Smith",
+    )
     rendered = breach_mail(team(), item)
     assert "waste-team" in rendered.subject
     assert "ENQ-2026-000001" in rendered.subject and "email-respond" in rendered.subject
     assert "Wed 03 Jun 2026 17:00 BST" in rendered.text
-    assert "<td>ENQ-2026-000001</td>" in rendered.html
+    assert "Owner:         Jo Smith" in rendered.text
+    assert "<td>ENQ-2026-000001</td><td>Jo Smith</td>" in rendered.html
+    assert "http" not in rendered.text and "<a " not in rendered.html  # no template: no link
 
 
 def test_a_contact_with_no_reference_is_named_by_its_type_and_id() -> None:
     item = open_clock(due_at=london(date(2026, 6, 3), time(17)), reference=None)
-    assert item.label == f"enquiry {item.contact_id}"
+    assert label_of(item) == f"enquiry {item.subject_id}"
+
+
+def test_the_owner_is_the_directorys_name_else_the_staff_id_else_unassigned() -> None:
+    due = london(date(2026, 6, 3), time(17))
+    assert owner_of(open_clock(due_at=due, assignee_id="jsmith", assignee_name="Jo")) == "Jo"
+    assert owner_of(open_clock(due_at=due, assignee_id="jsmith")) == "jsmith"
+    assert owner_of(open_clock(due_at=due)) == "unassigned"
+
+
+def test_a_link_fills_the_template_of_the_contacts_type() -> None:
+    links = ContactLinks(
+        {
+            "*": "https://crm.example.gov.uk/case/{reference}",
+            "complaint": "https://complaints.example.gov.uk/v1/complaints/{id}?t={type}",
+        }
+    )
+    due = london(date(2026, 6, 3), time(17))
+    enquiry = open_clock(due_at=due)
+    complaint = open_clock(due_at=due, subject_type="complaint", reference="CMP-1")
+    unreferenced = open_clock(due_at=due, reference=None)
+    assert links.link(enquiry) == "https://crm.example.gov.uk/case/ENQ-2026-000001"
+    assert links.link(complaint) == (
+        f"https://complaints.example.gov.uk/v1/complaints/{complaint.subject_id}?t=complaint"
+    )
+    assert links.link(unreferenced) is None  # the template needs a reference it lacks
+    assert ContactLinks({"*": ""}).link(enquiry) is None
+    with pytest.raises(ValueError, match="name"):
+        ContactLinks({"*": "https://crm.example.gov.uk/{name}"})
+
+
+def test_mails_link_the_contact_when_a_template_is_set() -> None:
+    links = ContactLinks({"*": "https://crm.example.gov.uk/case/{reference}"})
+    day = date(2026, 6, 3)
+    item = open_clock(due_at=london(day, time(17)), status=WorkStatus.breached)
+    breach = breach_mail(team(), item, links=links)
+    assert "Open it:       https://crm.example.gov.uk/case/ENQ-2026-000001" in breach.text
+    anchor = "<a href='https://crm.example.gov.uk/case/ENQ-2026-000001'>ENQ-2026-000001</a>"
+    assert anchor in breach.html
+    digest = build_digest(team(), day=day, due_today=[item], at_risk_or_breached=[item])
+    rendered = digest_mail(digest, max_rows=10, links=links)
+    assert "owner unassigned  https://crm.example.gov.uk/case/ENQ-2026-000001" in rendered.text
+    assert anchor in rendered.html
 
 
 def test_a_digest_mail_counts_every_clock_and_lists_at_most_max_rows() -> None:
@@ -198,7 +243,7 @@ def test_a_digest_mail_counts_every_clock_and_lists_at_most_max_rows() -> None:
         open_clock(due_at=london(day, time(9 + n)), reference=f"ENQ-2026-00000{n}")
         for n in range(3)
     ]
-    digest = build_digest(team(), items, now=london(day, time(8)), day=day)
+    digest = build_digest(team(), day=day, due_today=items, at_risk_or_breached=[])
     rendered = digest_mail(digest, max_rows=2)
     assert rendered.subject == (
         "[waste-team] SLA digest Wed 02 Dec 2026: 3 due today, 0 at risk, 0 breached"

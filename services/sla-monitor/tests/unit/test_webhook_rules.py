@@ -122,6 +122,7 @@ def test_the_payload_has_ids_and_times_and_nothing_personal() -> None:
         "commitment": "email-respond",
         "contact_type": "enquiry",
         "contact_id": str(UUID(int=2)),
+        "reference": None,  # sla-monitor has not heard of the contact
         "channel": "email",
         "service_area": "waste",
         "started_at": "2026-06-03T09:00:00Z",
@@ -129,6 +130,12 @@ def test_the_payload_has_ids_and_times_and_nothing_personal() -> None:
         "breached_at": "2026-06-06T09:00:00Z",
         "stopped_at": None,
     }
+
+
+def test_the_payload_names_the_contacts_reference_when_known() -> None:
+    body = orjson.loads(payload_of(_breach(), reference="ENQ-2026-000042"))
+    assert body["data"]["reference"] == "ENQ-2026-000042"
+    assert body["data"]["contact_id"] == str(UUID(int=2))
 
 
 def test_a_signature_made_with_a_new_secret_verifies() -> None:

@@ -95,17 +95,30 @@ async def get_asset(name: str) -> Response:
     summary="Every figure the dashboard shows",
     description="The score card, SLA compliance and call waits by month, channels with "
     "shift, and the 20 longest-overdue open breaches, for `period` (default: this financial "
-    "year). Open when `dashboard_public` is true, else needs a metrics:read key.",
+    "year). The breaches come from sla-monitor's worklist (`status=breached`) when "
+    "METRICS_SLA_MONITOR_URL and its key are set: each row has `reference`, `link` (the "
+    "enquiry or complaints API's read URL, when configured) and `owner` (the staff "
+    "directory's name, else the staff id, else Unassigned); otherwise, or when sla-monitor "
+    "does not answer, metrics-api's own list with `reference` and `owner` null. "
+    "`breaches_source` says which (`sla-monitor` or `metrics-api`). Open when "
+    "`dashboard_public` is true, else needs a metrics:read key.",
     dependencies=[Depends(dashboard_access)],
     responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 422)},
 )
 async def get_dashboard_data(
+    request: Request,
     session: SessionDep,
     config: ConfigDep,
     period: PeriodDep,
     service_area: ServiceAreaQuery = None,
 ) -> dict[str, Any]:
-    return await dashboard_data(session, period=period, service_area=service_area, config=config)
+    return await dashboard_data(
+        session,
+        period=period,
+        service_area=service_area,
+        config=config,
+        settings=request.app.state.runtime.settings,
+    )
 
 
 def _optional(pattern: str, description: str) -> Any:

@@ -1,5 +1,6 @@
 """What the dashboard shows, in one answer: the score card, compliance and call waits by month,
-the channel mix and shift, and the open breaches."""
+the channel mix and shift, and the open breaches (from sla-monitor's worklist when configured:
+each names its contact's reference, links to it and names its owner)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from metrics_api.config import Settings
+from metrics_api.dashboard.worklist import (
+    WorklistFilters,
+    contact_link,
+    fetch_worklist,
+    worklist_configured,
+)
 from metrics_api.kpis import service as kpis
 from metrics_api.kpis.domain import Interval, Period
 from metrics_api.kpis.service import KpiConfig
@@ -16,7 +24,12 @@ BREACHES_SHOWN = 20
 
 
 async def dashboard_data(
-    session: AsyncSession, *, period: Period, service_area: str | None, config: KpiConfig
+    session: AsyncSession,
+    *,
+    period: Period,
+    service_area: str | None,
+    config: KpiConfig,
+    settings: Settings,
 ) -> dict[str, Any]:
     """Every panel's figures for a period."""
     scorecard = await kpis.scorecard(
@@ -34,14 +47,8 @@ async def dashboard_data(
         config=config,
     )
     channels = await kpis.channels(session, period=period, service_area=service_area, config=config)
-    breaches = await kpis.breaches(
-        session,
-        commitment=None,
-        service_area=service_area,
-        period=None,
-        limit=BREACHES_SHOWN,
-        now=datetime.now(UTC),
-        timezone=config.timezone,
+    breaches, source = await open_breaches(
+        session, settings=settings, service_area=service_area, config=config
     )
     return {
         "period": scorecard.period.model_dump(mode="json"),
@@ -53,5 +60,54 @@ async def dashboard_data(
         ],
         "calls_by_month": [row.model_dump(mode="json") for row in waits.rows],
         "channels": channels.model_dump(mode="json"),
-        "breaches": [row.model_dump(mode="json") for row in breaches.rows],
+        "breaches": breaches,
+        "breaches_source": source,
+    }
+
+
+async def open_breaches(
+    session: AsyncSession, *, settings: Settings, service_area: str | None, config: KpiConfig
+) -> tuple[list[dict[str, Any]], str]:
+    """The longest-overdue open breaches and where they came from: sla-monitor's worklist
+    (`status=breached`, each row with its reference, link and owner) when it is configured
+    and answers, else metrics-api's own list (no reference or owner: its events carry none)."""
+    if worklist_configured(settings):
+        filters = WorklistFilters(service_area=service_area or "", status="breached")
+        result = await fetch_worklist(settings, filters, limit=BREACHES_SHOWN)
+        if result.problem is None:
+            as_of = datetime.fromisoformat(result.page["as_of"])
+            return [_from_worklist(settings, i, as_of) for i in result.page["items"]], "sla-monitor"
+    found = await kpis.breaches(
+        session,
+        commitment=None,
+        service_area=service_area,
+        period=None,
+        limit=BREACHES_SHOWN,
+        now=datetime.now(UTC),
+        timezone=config.timezone,
+    )
+    return [
+        {
+            **row.model_dump(mode="json"),
+            "reference": None,
+            "link": contact_link(settings, row.contact_type, str(row.contact_id)),
+            "owner": None,
+        }
+        for row in found.rows
+    ], "metrics-api"
+
+
+def _from_worklist(settings: Settings, item: dict[str, Any], as_of: datetime) -> dict[str, Any]:
+    due_at = datetime.fromisoformat(item["due_at"])
+    return {
+        "clock_id": item["clock_id"],
+        "commitment": item["commitment"],
+        "contact_type": item["subject_type"],
+        "contact_id": item["subject_id"],
+        "reference": item["reference"],
+        "link": contact_link(settings, item["subject_type"], item["subject_id"]),
+        "owner": item["assignee_name"] or item["assignee_id"] or "Unassigned",
+        "service_area": item["service_area"],
+        "due_at": item["due_at"],
+        "overdue_seconds": max((as_of - due_at).total_seconds(), 0.0),
     }

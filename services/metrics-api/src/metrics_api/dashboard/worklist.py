@@ -62,7 +62,14 @@ class WorklistResult:
     problem: str | None = None
 
 
-async def fetch_worklist(settings: Settings, filters: WorklistFilters) -> WorklistResult:
+def worklist_configured(settings: Settings) -> bool:
+    """True if sla-monitor's worklist can be read (its URL and an sla:read key are set)."""
+    return bool(settings.sla_monitor_url) and settings.sla_monitor_api_key is not None
+
+
+async def fetch_worklist(
+    settings: Settings, filters: WorklistFilters, *, limit: int = PAGE_SIZE
+) -> WorklistResult:
     """One page of sla-monitor's worklist, or the problem to show instead."""
     if not settings.sla_monitor_url or settings.sla_monitor_api_key is None:
         # The page itself is served (200), like the dashboard's: it says what is missing.
@@ -73,7 +80,7 @@ async def fetch_worklist(settings: Settings, filters: WorklistFilters) -> Workli
         )
     url = f"{settings.sla_monitor_url.rstrip('/')}/v1/worklist"
     key = settings.sla_monitor_api_key.get_secret_value()
-    params = {**filters.query(cursor=filters.cursor or None), "limit": str(PAGE_SIZE)}
+    params = {**filters.query(cursor=filters.cursor or None), "limit": str(limit)}
     try:
         async with httpx.AsyncClient(timeout=settings.sla_monitor_timeout_seconds) as client:
             response = await client.get(
@@ -104,15 +111,20 @@ def _local(value: str, zone: ZoneInfo) -> str:
     return at.strftime("%a %-d %b %Y, %H:%M")
 
 
-def _link(settings: Settings, item: dict[str, Any]) -> str | None:
+def contact_link(settings: Settings, contact_type: str, contact_id: str) -> str | None:
+    """The contact's read URL on the enquiry or complaints API, if that API's URL is set."""
     bases = {
         "enquiry": (settings.enquiry_api_url, "enquiries"),
         "complaint": (settings.complaints_api_url, "complaints"),
     }
-    base, collection = bases.get(item["subject_type"], (None, None))
+    base, collection = bases.get(contact_type, (None, None))
     if not base:
         return None
-    return f"{base.rstrip('/')}/v1/{collection}/{item['subject_id']}"
+    return f"{base.rstrip('/')}/v1/{collection}/{contact_id}"
+
+
+def _link(settings: Settings, item: dict[str, Any]) -> str | None:
+    return contact_link(settings, item["subject_type"], item["subject_id"])
 
 
 def _row(settings: Settings, item: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:

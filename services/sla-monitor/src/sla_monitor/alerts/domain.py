@@ -1,19 +1,25 @@
 """The rules of the alert mails, on plain values, no I/O.
 
 What a team is told, and when: a breach in a service area it covers at once; a daily digest of
-its open clocks (due today, at risk, breached) once per local day at its digest time. A mail
-carries references, commitments, service areas and due times only: never a resident's
-personal data (sla-monitor holds none, and a mail must not become the place it leaks to).
+its open clocks (due today, at risk, breached) once per local day at its digest time. Which
+clocks are due, at risk or breached is the worklist's rule (worklist.domain), not one of ours.
+A mail carries references, owners, links, commitments, service areas and due times only:
+never a resident's personal data (sla-monitor holds none, and a mail must not become the
+place it leaks to).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from enum import StrEnum
+from string import Formatter
+from urllib.parse import quote
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
+
+from sla_monitor.worklist.domain import WorklistRow, WorkStatus
 
 # Mail ids are derived, not drawn: the same breach notice for the same team, or the same
 # team's digest of the same day, is one row however often it is queued.
@@ -49,36 +55,61 @@ class AlertTeam:
     last_digest_on: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class OpenClock:
-    """An open clock as a mail names it: no personal data, only what staff act on."""
+class ContactLinks:
+    """Where a mail links a contact to: a URL template per contact type ("*": any type), with
+    {reference}, {id} and {type} filled in; none configured, no link."""
 
-    clock_id: UUID
-    reference: str | None
-    contact_type: str
-    contact_id: UUID
-    commitment: str
-    service_area: str | None
-    due_at: datetime
-    at_risk_at: datetime
-    status: str
-    breached_at: datetime | None = None
+    FIELDS = frozenset({"reference", "id", "type"})
 
-    @property
-    def label(self) -> str:
-        """The contact as staff know it: its reference, or its type and id if it has none."""
-        return self.reference or f"{self.contact_type} {self.contact_id}"
+    def __init__(self, templates: Mapping[str, str] | None = None) -> None:
+        self.templates = {kind: t for kind, t in (templates or {}).items() if t}
+        for template in self.templates.values():
+            unknown = placeholders(template) - self.FIELDS
+            if unknown:
+                raise ValueError(
+                    f"a contact link template may use {{reference}}, {{id}} and {{type}}, "
+                    f"not {{{sorted(unknown)[0]}}}"
+                )
+
+    def link(self, row: WorklistRow) -> str | None:
+        """The contact's link, or None (no template, or one needing a reference it lacks)."""
+        template = self.templates.get(row.subject_type) or self.templates.get("*")
+        if template is None or (row.reference is None and "reference" in placeholders(template)):
+            return None
+        return template.format(
+            reference=quote(row.reference or "", safe=""),
+            id=row.subject_id,
+            type=quote(row.subject_type, safe=""),
+        )
+
+
+NO_LINKS = ContactLinks()
+
+
+def placeholders(template: str) -> frozenset[str]:
+    """The {names} a URL template uses."""
+    return frozenset(name for _, name, _, _ in Formatter().parse(template) if name is not None)
+
+
+def label_of(row: WorklistRow) -> str:
+    """The contact as staff know it: its reference, or its type and id if it has none."""
+    return row.reference or f"{row.subject_type} {row.subject_id}"
+
+
+def owner_of(row: WorklistRow) -> str:
+    """Who has the contact: the directory's name, else the staff id, else "unassigned"."""
+    return row.assignee_name or row.assignee_id or "unassigned"
 
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """A team's digest of one local day."""
+    """A team's digest of one local day: worklist rows, each in one section."""
 
     team: AlertTeam
     day: date
-    breached: tuple[OpenClock, ...]
-    due_today: tuple[OpenClock, ...]
-    at_risk: tuple[OpenClock, ...]
+    breached: tuple[WorklistRow, ...]
+    due_today: tuple[WorklistRow, ...]
+    at_risk: tuple[WorklistRow, ...]
 
     @property
     def counts(self) -> dict[Section, int]:
@@ -112,11 +143,6 @@ def local_day(now: datetime, timezone: str) -> date:
     return now.astimezone(ZoneInfo(timezone)).date()
 
 
-def day_ends_at(day: date, timezone: str) -> datetime:
-    """The instant the local `day` ends (the next local midnight): 23, 24 or 25 hours on."""
-    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=ZoneInfo(timezone))
-
-
 def digest_due(team: AlertTeam, now: datetime) -> date | None:
     """The local day whose digest is due at `now`, or None (sent already, or not yet time).
 
@@ -136,47 +162,29 @@ def digest_due(team: AlertTeam, now: datetime) -> date | None:
     return today
 
 
-def section_of(item: OpenClock, *, now: datetime, day_end: datetime) -> Section | None:
-    """Where an open clock goes in a digest, or None if it is not one to mention.
-
-    Breached: flagged, with no stop yet. Due today: running, its deadline before the local day
-    ends (one just past its deadline, its breach not flagged yet, still counts). At risk:
-    running, past its at-risk moment, due on a later day. Each clock in one section only,
-    the most urgent.
-    """
-    if item.status == "breached":
-        return Section.breached
-    if item.status != "pending":
-        return None
-    if item.due_at < day_end:
-        return Section.due_today
-    if item.at_risk_at <= now:
-        return Section.at_risk
-    return None
-
-
 def build_digest(
-    team: AlertTeam, clocks: Sequence[OpenClock], *, now: datetime, day: date
+    team: AlertTeam,
+    *,
+    day: date,
+    due_today: Sequence[WorklistRow],
+    at_risk_or_breached: Sequence[WorklistRow],
 ) -> Digest:
-    """The team's digest of `day` from its service areas' open clocks, each section by due time."""
-    day_end = day_ends_at(day, team.timezone)
-    sections: dict[Section, list[OpenClock]] = {s: [] for s in Section}
-    for item in clocks:
-        if item.service_area not in team.service_areas:
-            continue
-        section = section_of(item, now=now, day_end=day_end)
-        if section is not None:
-            sections[section].append(item)
-
-    def ordered(section: Section) -> tuple[OpenClock, ...]:
-        return tuple(sorted(sections[section], key=lambda c: (c.due_at, c.label, c.commitment)))
-
+    """The digest from two worklist answers, with the worklist's statuses: `due=today` and
+    `status=at_risk&status=breached` over the team's areas. Breached: a row the worklist calls
+    breached; due today: the rest of `due=today`; at risk: the rest. Worklist order in each."""
+    rows = {row.clock_id: row for row in [*due_today, *at_risk_or_breached]}
+    due_ids = {row.clock_id for row in due_today}
+    ordered = sorted(rows.values(), key=lambda row: (row.due_at, row.clock_id))
     return Digest(
         team=team,
         day=day,
-        breached=ordered(Section.breached),
-        due_today=ordered(Section.due_today),
-        at_risk=ordered(Section.at_risk),
+        breached=tuple(r for r in ordered if r.status is WorkStatus.breached),
+        due_today=tuple(
+            r for r in ordered if r.status is not WorkStatus.breached and r.clock_id in due_ids
+        ),
+        at_risk=tuple(
+            r for r in ordered if r.status is not WorkStatus.breached and r.clock_id not in due_ids
+        ),
     )
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contact_common.db import transaction
 from contact_common.logs import get_logger
 from sla_monitor.alerts import repository, service
-from sla_monitor.alerts.domain import retry_delay
+from sla_monitor.alerts.domain import NO_LINKS, ContactLinks, retry_delay
 from sla_monitor.alerts.render import Rendered, message
 from sla_monitor.timekeeping import Clock
 
@@ -64,6 +64,7 @@ class AlertMailer:
         batch_size: int = 20,
         max_attempts: int = 10,
         digest_max_rows: int = 100,
+        links: ContactLinks = NO_LINKS,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
@@ -72,6 +73,7 @@ class AlertMailer:
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.digest_max_rows = digest_max_rows
+        self.links = links
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -96,7 +98,7 @@ class AlertMailer:
         now = self.clock.now()
         async with transaction(self.session_factory) as session:
             queued = await service.queue_due_digests(
-                session, now=now, max_rows=self.digest_max_rows
+                session, now=now, max_rows=self.digest_max_rows, links=self.links
             )
         DIGESTS_QUEUED.inc(len(queued))
         for team in queued:

@@ -1,6 +1,7 @@
 """The alert mails' words: a subject, plain text and a simple HTML alternative, no I/O.
 
-Only references, commitments, service areas and times go in; times are shown in the team's
+Only references (linked when a contact link template is set), owners, commitments, service
+areas and times go in; times are shown in the team's
 own time zone, with the zone's abbreviation (GMT or BST), so nobody converts from UTC.
 """
 
@@ -16,7 +17,16 @@ from html import escape
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sla_monitor.alerts.domain import AlertTeam, Digest, OpenClock, Section
+from sla_monitor.alerts.domain import (
+    NO_LINKS,
+    AlertTeam,
+    ContactLinks,
+    Digest,
+    Section,
+    label_of,
+    owner_of,
+)
+from sla_monitor.worklist.domain import WorklistRow
 
 SECTION_TITLES = {
     Section.breached: "Breached (open, still to chase)",
@@ -42,35 +52,63 @@ def _local(at: datetime, timezone: str) -> str:
     return at.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y %H:%M %Z")
 
 
-def _row(item: OpenClock, timezone: str) -> tuple[str, str, str, str]:
-    return (item.label, item.commitment, item.service_area or "-", _local(item.due_at, timezone))
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """A clock as a mail shows it."""
+
+    label: str
+    link: str | None
+    owner: str
+    commitment: str
+    area: str
+    due: str
+
+    @classmethod
+    def of(cls, row: WorklistRow, *, timezone: str, links: ContactLinks) -> _Line:
+        return cls(
+            label=label_of(row),
+            link=links.link(row),
+            owner=owner_of(row),
+            commitment=row.commitment,
+            area=row.service_area or "-",
+            due=_local(row.due_at, timezone),
+        )
+
+    def text(self) -> str:
+        linked = f"  {self.link}" if self.link else ""
+        return (
+            f"  {self.label}  {self.commitment}  {self.area}  due {self.due}"
+            f"  owner {self.owner}{linked}"
+        )
 
 
-def breach_mail(team: AlertTeam, item: OpenClock) -> Rendered:
-    """The mail telling `team` at once that `item` has breached its commitment."""
-    label, commitment, area, due = _row(item, team.timezone)
-    subject = f"[{team.name}] SLA breach: {label} missed {commitment}"
+_HEADINGS = ("Reference", "Owner", "Commitment", "Service area", "Due")
+
+
+def breach_mail(team: AlertTeam, row: WorklistRow, *, links: ContactLinks = NO_LINKS) -> Rendered:
+    """The mail telling `team` at once that `row`'s clock has breached its commitment."""
+    line = _Line.of(row, timezone=team.timezone, links=links)
+    subject = f"[{team.name}] SLA breach: {line.label} missed {line.commitment}"
     lines = [
         f"A service commitment was missed in a service area the {team.name} team covers.",
         "",
-        f"Reference:     {label}",
-        f"Commitment:    {commitment}",
-        f"Service area:  {area}",
-        f"Was due:       {due}",
+        f"Reference:     {line.label}",
+        *([f"Open it:       {line.link}"] if line.link else []),
+        f"Owner:         {line.owner}",
+        f"Commitment:    {line.commitment}",
+        f"Service area:  {line.area}",
+        f"Was due:       {line.due}",
         "",
         "The contact is still waiting unless it has been answered since this mail was sent.",
     ]
     html = (
         f"<p>A service commitment was missed in a service area the "
-        f"<strong>{escape(team.name)}</strong> team covers.</p>"
-        + _html_table(
-            ("Reference", "Commitment", "Service area", "Was due"), [(label, commitment, area, due)]
-        )
+        f"<strong>{escape(team.name)}</strong> team covers.</p>" + _html_table([line])
     )
     return Rendered(subject=subject, text="\n".join(lines) + "\n", html=_page(subject, html))
 
 
-def digest_mail(digest: Digest, *, max_rows: int) -> Rendered:
+def digest_mail(digest: Digest, *, max_rows: int, links: ContactLinks = NO_LINKS) -> Rendered:
     """The team's daily digest: counts, then each section's clocks by due time."""
     team = digest.team
     counts = digest.counts
@@ -84,19 +122,19 @@ def digest_mail(digest: Digest, *, max_rows: int) -> Rendered:
         f"<p>Open clocks in the service areas of the <strong>{escape(team.name)}</strong> "
         f"team: {escape(summary)}.</p>"
     ]
-    for section, items in (
+    for section, rows in (
         (Section.due_today, digest.due_today),
         (Section.at_risk, digest.at_risk),
         (Section.breached, digest.breached),
     ):
-        title = f"{SECTION_TITLES[section]}: {len(items)}"
-        rows = [_row(item, team.timezone) for item in items[:max_rows]]
-        more = len(items) - len(rows)
+        title = f"{SECTION_TITLES[section]}: {len(rows)}"
+        lines = [_Line.of(row, timezone=team.timezone, links=links) for row in rows[:max_rows]]
+        more = len(rows) - len(lines)
         text.append(title)
-        text.extend(f"  {r[0]}  {r[1]}  {r[2]}  due {r[3]}" for r in rows)
+        text.extend(line.text() for line in lines)
         html.append(f"<h3>{escape(title)}</h3>")
-        if rows:
-            html.append(_html_table(("Reference", "Commitment", "Service area", "Due"), rows))
+        if lines:
+            html.append(_html_table(lines))
         if more:
             text.append(f"  ... and {more} more")
             html.append(f"<p>... and {more} more</p>")
@@ -104,10 +142,24 @@ def digest_mail(digest: Digest, *, max_rows: int) -> Rendered:
     return Rendered(subject=subject, text="\n".join(text), html=_page(subject, "".join(html)))
 
 
-def _html_table(headings: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
-    head = "".join(f"<th align='left'>{escape(h)}</th>" for h in headings)
+def _html_table(lines: Sequence[_Line]) -> str:
+    head = "".join(f"<th align='left'>{escape(h)}</th>" for h in _HEADINGS)
     body = "".join(
-        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+        "<tr>"
+        + "".join(
+            f"<td>{cell}</td>"
+            for cell in (
+                f"<a href='{escape(line.link)}'>{escape(line.label)}</a>"
+                if line.link
+                else escape(line.label),
+                escape(line.owner),
+                escape(line.commitment),
+                escape(line.area),
+                escape(line.due),
+            )
+        )
+        + "</tr>"
+        for line in lines
     )
     return f"<table cellpadding='4'><tr>{head}</tr>{body}</table>"
 

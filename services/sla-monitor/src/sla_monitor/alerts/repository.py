@@ -1,9 +1,5 @@
-"""The SQL of the alerts: teams, the mail queue, and the digest's clocks (with the references
-the worklist keeps in `contact`).
-
-`open_clocks` reads sla-monitor's clock table directly; it is the one query to swap for the
-worklist's when that lands (the selection rules stay in domain.section_of either way).
-"""
+"""The SQL of the alerts: teams and the mail queue. The digest's clocks are the worklist's
+(worklist.repository.worklist_rows): one definition of due today, at risk and breached."""
 
 from __future__ import annotations
 
@@ -12,16 +8,13 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, and_, delete, or_, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.db import insert_for
-from contact_common.events import ClockStatus as Status
-from sla_monitor.alerts.domain import AlertTeam, OpenClock
+from sla_monitor.alerts.domain import AlertTeam
 from sla_monitor.alerts.models import alert_mail, alert_team
-from sla_monitor.clocks.models import clock
-from sla_monitor.worklist.models import contact
 
 
 def team_from_row(row: Row[Any]) -> AlertTeam:
@@ -118,61 +111,6 @@ async def record_digest(session: AsyncSession, *, team_id: UUID, day: Any) -> No
     await session.execute(
         update(alert_team).where(alert_team.c.id == team_id).values(last_digest_on=day)
     )
-
-
-# -- references ------------------------------------------------------------------------------------
-
-
-async def references_of(session: AsyncSession, subjects: Sequence[UUID]) -> dict[UUID, str]:
-    """The references of the contacts among `subjects` that have one."""
-    if not subjects:
-        return {}
-    result = await session.execute(
-        select(contact.c.subject, contact.c.reference).where(
-            contact.c.subject.in_(sorted(set(subjects))), contact.c.reference.is_not(None)
-        )
-    )
-    return {row.subject: row.reference for row in result}
-
-
-# -- the digest's clocks ---------------------------------------------------------------------------
-
-
-async def open_clocks(
-    session: AsyncSession,
-    *,
-    service_areas: Sequence[str],
-    due_before: datetime,
-    at_risk_by: datetime,
-) -> list[OpenClock]:
-    """Open clocks of the service areas that a digest may list: breaches not yet stopped, and
-    running clocks due before `due_before` or at risk by `at_risk_by`."""
-    running = and_(
-        clock.c.status == Status.pending.value,
-        or_(clock.c.due_at < due_before, clock.c.at_risk_at <= at_risk_by),
-    )
-    open_breach = and_(clock.c.status == Status.breached.value, clock.c.stopped_at.is_(None))
-    statement = (
-        select(clock, contact.c.reference)
-        .outerjoin(contact, contact.c.subject == clock.c.subject)
-        .where(clock.c.service_area.in_(list(service_areas)), or_(running, open_breach))
-        .order_by(clock.c.due_at, clock.c.id)
-    )
-    return [
-        OpenClock(
-            clock_id=row.id,
-            reference=row.reference,
-            contact_type=row.contact_type,
-            contact_id=row.subject,
-            commitment=row.commitment,
-            service_area=row.service_area,
-            due_at=row.due_at,
-            at_risk_at=row.at_risk_at,
-            status=row.status,
-            breached_at=row.breached_at,
-        )
-        for row in await session.execute(statement)
-    ]
 
 
 # -- the mail queue --------------------------------------------------------------------------------

@@ -148,5 +148,6 @@ async def send_digest(
             now=clock.now(),
             max_rows=settings.alert_digest_max_rows,
             mail_on=settings.alerts_enabled,
+            links=settings.contact_links,
         )
     return DigestQueued(team=name, mail_id=mail_id)

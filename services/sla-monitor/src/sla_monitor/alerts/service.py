@@ -11,25 +11,36 @@ from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sla_monitor.alerts import repository
 from sla_monitor.alerts.domain import (
+    NO_LINKS,
     AlertTeam,
+    ContactLinks,
+    Digest,
     MailKind,
-    OpenClock,
     breach_mail_id,
     build_digest,
     covering,
-    day_ends_at,
     digest_due,
     digest_mail_id,
     local_day,
 )
 from sla_monitor.alerts.exceptions import MailOff, TeamExists, TeamNotFound, UnknownServiceArea
 from sla_monitor.alerts.render import Rendered, breach_mail, digest_mail
-from sla_monitor.clocks.domain import Notice, notice_id
+from sla_monitor.clocks.domain import Notice, SlaClock, notice_id
+from sla_monitor.worklist import repository as worklist
+from sla_monitor.worklist.domain import (
+    ContactOwner,
+    Due,
+    WorklistFilters,
+    WorklistRow,
+    WorkStatus,
+    due_before,
+)
 
 # -- teams -----------------------------------------------------------------------------------------
 
@@ -116,7 +127,7 @@ async def remove_team(session: AsyncSession, *, name: str) -> None:
         raise TeamNotFound(name)
 
 
-# -- references and breaches -----------------------------------------------------------------------
+# -- breaches --------------------------------------------------------------------------------------
 
 
 def _mail_row(
@@ -135,13 +146,51 @@ def _mail_row(
     }
 
 
+CONTACT_LINKS = "sla_monitor.contact_links"
+
+
+def links_of(session: AsyncSession) -> ContactLinks:
+    """The contact links the session's factory was configured with (main.py), else none.
+
+    Breach mails are queued from the clocks' code, which knows no settings: the links ride on
+    the session factory's `info`, as every session of the service gets it.
+    """
+    links = session.info.get(CONTACT_LINKS)
+    return links if isinstance(links, ContactLinks) else NO_LINKS
+
+
+def _breach_row(item: SlaClock, owner: ContactOwner | None) -> WorklistRow:
+    """The breached clock as the worklist shows it, with its contact's reference and owner."""
+    owner = owner or ContactOwner(None, None, None, None)
+    return WorklistRow(
+        clock_id=item.id,
+        subject_type=item.contact_type.value,
+        subject_id=item.subject,
+        reference=owner.reference,
+        commitment=item.commitment,
+        service_area=item.service_area,
+        stage=item.stage.value if item.stage else None,
+        assignee_id=owner.assignee_id,
+        assignee_name=owner.assignee_name,
+        assignee_team=owner.assignee_team,
+        started_at=item.started_at,
+        due_at=item.due_at,
+        at_risk_at=item.at_risk_at,
+        status=WorkStatus.breached,
+    )
+
+
 async def queue_breach_mails(
-    session: AsyncSession, *, notices: Sequence[Notice], now: datetime
+    session: AsyncSession,
+    *,
+    notices: Sequence[Notice],
+    now: datetime,
+    links: ContactLinks | None = None,
 ) -> int:
     """Queues a mail to each team covering a breached clock's service area; how many were new.
 
     One per (breach notice, team): the mail's id derives from both, so a notice recorded
-    again (a redelivered batch) queues nothing more.
+    again (a redelivered batch) queues nothing more. `links` None: the session's (links_of).
     """
     breaches = [n for n in notices if n.kind == "sla.breached"]
     if not breaches:
@@ -149,29 +198,18 @@ async def queue_breach_mails(
     teams = await repository.list_teams(session, enabled_only=True)
     if not teams:
         return 0
-    references = await repository.references_of(session, [n.clock.subject for n in breaches])
+    links = links if links is not None else links_of(session)
+    owners = await worklist.owners_of(session, [n.clock.subject for n in breaches])
     rows = []
     for notice in breaches:
-        item = notice.clock
-        opened = OpenClock(
-            clock_id=item.id,
-            reference=references.get(item.subject),
-            contact_type=item.contact_type.value,
-            contact_id=item.subject,
-            commitment=item.commitment,
-            service_area=item.service_area,
-            due_at=item.due_at,
-            at_risk_at=item.at_risk_at,
-            status=item.status.value,
-            breached_at=item.breached_at,
-        )
-        for team in covering(teams, item.service_area):
+        row = _breach_row(notice.clock, owners.get(notice.clock.subject))
+        for team in covering(teams, row.service_area):
             rows.append(
                 _mail_row(
                     mail_id=breach_mail_id(notice_id(notice), team.id),
                     team=team,
                     kind=MailKind.breach,
-                    rendered=breach_mail(team, opened),
+                    rendered=breach_mail(team, row, links=links),
                     now=now,
                 )
             )
@@ -181,21 +219,35 @@ async def queue_breach_mails(
 # -- digests ---------------------------------------------------------------------------------------
 
 
-async def _render_digest(
-    session: AsyncSession, team: AlertTeam, *, now: datetime, max_rows: int
-) -> Rendered:
-    day = local_day(now, team.timezone)
-    clocks = await repository.open_clocks(
-        session,
-        service_areas=team.service_areas,
-        due_before=day_ends_at(day, team.timezone),
-        at_risk_by=now,
+async def team_digest(session: AsyncSession, team: AlertTeam, *, now: datetime) -> Digest:
+    """The team's digest as at `now`: what the worklist lists for its service areas with
+    `due=today` and with `status=at_risk&status=breached` (today: the team's local day)."""
+    areas = frozenset(team.service_areas)
+    ends = due_before(Due.today, now=now, timezone=ZoneInfo(team.timezone))
+    due_today = await worklist.worklist_rows(
+        session, now=now, filters=WorklistFilters(service_areas=areas, due_before=ends)
     )
-    return digest_mail(build_digest(team, clocks, now=now, day=day), max_rows=max_rows)
+    urgent = WorklistFilters(
+        service_areas=areas, statuses=frozenset({WorkStatus.at_risk, WorkStatus.breached})
+    )
+    at_risk_or_breached = await worklist.worklist_rows(session, now=now, filters=urgent)
+    return build_digest(
+        team,
+        day=local_day(now, team.timezone),
+        due_today=due_today,
+        at_risk_or_breached=at_risk_or_breached,
+    )
+
+
+async def _render_digest(
+    session: AsyncSession, team: AlertTeam, *, now: datetime, max_rows: int, links: ContactLinks
+) -> Rendered:
+    digest = await team_digest(session, team, now=now)
+    return digest_mail(digest, max_rows=max_rows, links=links)
 
 
 async def queue_due_digests(
-    session: AsyncSession, *, now: datetime, max_rows: int
+    session: AsyncSession, *, now: datetime, max_rows: int, links: ContactLinks = NO_LINKS
 ) -> list[AlertTeam]:
     """Queues the digest of each team whose digest time has come today; the teams queued."""
     queued = []
@@ -203,7 +255,7 @@ async def queue_due_digests(
         day = digest_due(team, now)
         if day is None:
             continue
-        rendered = await _render_digest(session, team, now=now, max_rows=max_rows)
+        rendered = await _render_digest(session, team, now=now, max_rows=max_rows, links=links)
         row = _mail_row(
             mail_id=digest_mail_id(team.id, day),
             team=team,
@@ -218,7 +270,13 @@ async def queue_due_digests(
 
 
 async def queue_digest_now(
-    session: AsyncSession, *, name: str, now: datetime, max_rows: int, mail_on: bool
+    session: AsyncSession,
+    *,
+    name: str,
+    now: datetime,
+    max_rows: int,
+    mail_on: bool,
+    links: ContactLinks = NO_LINKS,
 ) -> UUID:
     """Queues a digest of the team's open clocks now (an operator's manual send); its mail id.
 
@@ -228,7 +286,7 @@ async def queue_digest_now(
     team = await get_team(session, name=name)
     if not mail_on:
         raise MailOff()
-    rendered = await _render_digest(session, team, now=now, max_rows=max_rows)
+    rendered = await _render_digest(session, team, now=now, max_rows=max_rows, links=links)
     mail_id = uuid4()
     await repository.queue_mails(
         session,

@@ -33,12 +33,14 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 SECRET_PREFIX = "whsec_"
 _DELIVERY_NAMESPACE = UUID("5c1d8f0e-8f2b-4b53-9d3c-6f1f7b2a9e40")
-# The event's data fields a receiver gets: ids, times and the commitment, no personal data.
+# The event's data fields a receiver gets: ids, the reference, times and the commitment, no
+# personal data (a reference names a case, not a person).
 _PAYLOAD_FIELDS = (
     "clock_id",
     "commitment",
     "contact_type",
     "contact_id",
+    "reference",
     "channel",
     "service_area",
     "started_at",
@@ -93,9 +95,10 @@ def delivery_id(subscription_id: UUID, event_id: UUID) -> UUID:
     return uuid5(_DELIVERY_NAMESPACE, f"{subscription_id}:{event_id}")
 
 
-def payload_of(event: CloudEvent) -> bytes:
-    """The body sent: the Standard Webhooks shape (type, timestamp, data) of an sla.* event."""
-    data = event.data.model_dump(mode="json")
+def payload_of(event: CloudEvent, *, reference: str | None = None) -> bytes:
+    """The body sent: the Standard Webhooks shape (type, timestamp, data) of an sla.* event,
+    with the contact's human reference (ENQ-…, CMP-…) when sla-monitor has it, else null."""
+    data = {**event.data.model_dump(mode="json"), "reference": reference}
     body = {
         "type": event.type,
         "timestamp": event.time.isoformat().replace("+00:00", "Z"),

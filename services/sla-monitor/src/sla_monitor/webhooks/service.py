@@ -26,6 +26,7 @@ from sla_monitor.webhooks.domain import (
     new_secret,
     payload_of,
 )
+from sla_monitor.worklist import repository as worklist
 
 # The wakes of this process's delivery workers, called after a commit that added deliveries.
 _workers: list[Callable[[], None]] = []
@@ -47,6 +48,11 @@ def _wake_workers() -> None:
         wake()
 
 
+def _contact_of(event: CloudEvent) -> UUID | None:
+    value = getattr(event.data, "contact_id", None)
+    return value if isinstance(value, UUID) else None
+
+
 async def enqueue(session: AsyncSession, *, events: Sequence[CloudEvent], now: datetime) -> int:
     """Adds a delivery of each event for each subscription that wants it (a repeat is ignored);
     how many were asked for."""
@@ -55,13 +61,18 @@ async def enqueue(session: AsyncSession, *, events: Sequence[CloudEvent], now: d
     subscriptions = await repository.matchable_subscriptions(session)
     if not subscriptions:
         return 0
+    owners = await worklist.owners_of(
+        session, [c for e in events if (c := _contact_of(e)) is not None]
+    )
     rows = []
     for event in events:
         area = getattr(event.data, "service_area", None)
         wanted = [s for s in subscriptions if matches(s, event_type=event.type, service_area=area)]
         if not wanted:
             continue
-        payload = payload_of(event)
+        contact = _contact_of(event)
+        owner = owners.get(contact) if contact is not None else None
+        payload = payload_of(event, reference=owner.reference if owner else None)
         rows += [
             {
                 "id": delivery_id(s.id, event.id),

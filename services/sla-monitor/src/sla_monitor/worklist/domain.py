@@ -32,7 +32,7 @@ class Due(StrEnum):
 class WorklistFilters:
     """What a worklist is narrowed to; every field optional (None or empty: all)."""
 
-    service_area: str | None = None
+    service_areas: frozenset[str] = frozenset()  # any of these
     assignee: str | None = None
     commitment: str | None = None
     statuses: frozenset[WorkStatus] = frozenset()
@@ -57,6 +57,16 @@ class WorklistRow:
     due_at: datetime
     at_risk_at: datetime
     status: WorkStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ContactOwner:
+    """What sla-monitor knows of a contact besides its clocks: its reference and its owner."""
+
+    reference: str | None
+    assignee_id: str | None
+    assignee_name: str | None
+    assignee_team: str | None
 
 
 def status_of(

@@ -1,6 +1,7 @@
 """All the SQL of the worklist: the contacts' references and owners, and the open clocks.
 
-`worklist_rows` is the one worklist query: the API, its CSV and the alert mails read it.
+`worklist_rows` is the one worklist query: the API, its CSV and the alerts' digest read it;
+`owners_of` names a contact's reference and owner for a breach mail and a webhook.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sla_monitor.clocks.models import clock
 from sla_monitor.staff.models import staff
 from sla_monitor.worklist.domain import (
     ContactFacts,
+    ContactOwner,
     WorklistFilters,
     WorklistRow,
     WorkStatus,
@@ -64,6 +66,28 @@ async def record_contacts(session: AsyncSession, facts: Sequence[ContactFacts]) 
     )
 
 
+async def owners_of(session: AsyncSession, subjects: Sequence[UUID]) -> dict[UUID, ContactOwner]:
+    """The reference and owner (with the directory's name) of the contacts among `subjects`
+    that sla-monitor has heard of."""
+    if not subjects:
+        return {}
+    result = await session.execute(
+        select(
+            contact.c.subject,
+            contact.c.reference,
+            contact.c.assignee_id,
+            staff.c.name,
+            staff.c.team,
+        )
+        .select_from(contact.outerjoin(staff, staff.c.staff_id == contact.c.assignee_id))
+        .where(contact.c.subject.in_(sorted(set(subjects))))
+    )
+    return {
+        row.subject: ContactOwner(row.reference, row.assignee_id, row.name, row.team)
+        for row in result
+    }
+
+
 def _status_condition(status: WorkStatus, now: datetime) -> ColumnElement[bool]:
     if status is WorkStatus.breached:
         return or_(
@@ -88,8 +112,8 @@ def _filtered(statement: Select[Any], filters: WorklistFilters, now: datetime) -
             and_(clock.c.status == _BREACHED, clock.c.stopped_at.is_(None)),
         )
     )
-    if filters.service_area is not None:
-        statement = statement.where(clock.c.service_area == filters.service_area)
+    if filters.service_areas:
+        statement = statement.where(clock.c.service_area.in_(sorted(filters.service_areas)))
     if filters.commitment is not None:
         statement = statement.where(clock.c.commitment == filters.commitment)
     if filters.assignee is not None:

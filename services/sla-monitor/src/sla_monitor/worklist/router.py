@@ -45,8 +45,10 @@ _CSV_RESPONSE = {
     "a page at a time (follow next_cursor) with the total over all pages. Each row names the "
     "contact by its reference and its owner from the staff directory. `due`: today (due by "
     "the end of today in the council's time zone, overdue ones included), week (by the end of "
-    "this Sunday), any. `status` (repeatable): breached, at_risk, open (on track). As CSV "
-    "with `?format=csv` or `Accept: text/csv`.",
+    "this Sunday), any. `service_area` (repeatable): any of these areas. `status` "
+    "(repeatable): breached, at_risk, open (on track). As CSV with `?format=csv` or "
+    "`Accept: text/csv`. The alert digest of a team lists exactly `due=today` and "
+    "`status=at_risk&status=breached` over the team's service areas.",
     responses={
         **{s: PROBLEM_RESPONSES[s] for s in (401, 403, 422)},
         200: {"content": _CSV_RESPONSE["content"]},
@@ -57,7 +59,9 @@ async def get_worklist(
     calendar: CalendarDep,
     clock: ClockDep,
     due: Annotated[Due, Query(description="today, week or any.")] = Due.any,
-    service_area: Annotated[ServiceArea | None, Query(description="A service area.")] = None,
+    service_area: Annotated[
+        list[ServiceArea], Query(description="A service area; repeat for any of several.")
+    ] = [],  # noqa: B006 - FastAPI copies a query list's default
     assignee: Annotated[StaffId | None, Query(description="An assignee's staff id.")] = None,
     commitment: Annotated[CommitmentId | None, Query(description="A commitment's id.")] = None,
     status: Annotated[
@@ -77,7 +81,7 @@ async def get_worklist(
         calendar=calendar,
         now=clock.now(),
         due=due,
-        service_area=service_area,
+        service_areas=service_area,
         assignee=assignee,
         commitment=commitment,
         statuses=status,

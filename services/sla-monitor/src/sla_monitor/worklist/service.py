@@ -71,7 +71,7 @@ async def worklist_page(
     calendar: WorkingCalendar,
     now: datetime,
     due: Due,
-    service_area: str | None,
+    service_areas: Sequence[str],
     assignee: str | None,
     commitment: str | None,
     statuses: Sequence[WorkStatus],
@@ -80,7 +80,7 @@ async def worklist_page(
 ) -> WorklistPage:
     """Open clocks matching the filters, earliest deadline first, one page after `cursor`."""
     filters = WorklistFilters(
-        service_area=service_area,
+        service_areas=frozenset(service_areas),
         assignee=assignee,
         commitment=commitment,
         statuses=frozenset(statuses),

@@ -242,14 +242,20 @@
     tbody.replaceChildren();
     if (!breaches.length) {
       const tr = el("tr");
-      tr.appendChild(el("td", { colspan: "5", class: "empty" }, "No open breaches."));
+      tr.appendChild(el("td", { colspan: "6", class: "empty" }, "No open breaches."));
       tbody.appendChild(tr);
       return;
     }
     for (const b of breaches) {
-      const tr = el("tr");
+      const tr = el("tr", { "data-clock-id": b.clock_id });
       tr.appendChild(el("th", { scope: "row" }, b.commitment));
-      tr.appendChild(el("td", {}, `${b.contact_type} ${b.contact_id.slice(0, 8)}`));
+      // The contact by its reference (an id only when sla-monitor is not configured), a link
+      // to it when the contact service's URL is set.
+      const name = b.reference || `${b.contact_type} ${b.contact_id.slice(0, 8)}`;
+      const contact = el("td", { class: "contact" });
+      contact.appendChild(b.link ? el("a", { href: b.link }, name) : document.createTextNode(name));
+      tr.appendChild(contact);
+      tr.appendChild(el("td", { class: "owner" }, b.owner || "Not known"));
       tr.appendChild(el("td", {}, b.service_area || "Not known"));
       tr.appendChild(el("td", {}, new Date(b.due_at).toLocaleString("en-GB", { timeZone: "Europe/London" })));
       const days = b.overdue_seconds / 86400;
