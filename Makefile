@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --frozen
 
-.PHONY: install run test test-fast lint schemas clean test-tools demo bench
+.PHONY: install run test test-fast lint schemas clean test-tools demo bench soak
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -50,6 +50,15 @@ test-fast: install  ## all but the cross-process end-to-end tests (tests/e2e)
 
 bench: install  ## the benchmarks (20-30 minutes), written up in BENCHMARKS.md; not in `make test`
 	$(RUN) python bench/run.py $(BENCH_ARGS)
+
+# A fault soak (tests/faults/soak.py): contacts at a steady rate for SOAK_MINUTES while a seeded
+# random schedule of faults hits the whole system; a table of what was lost or doubled. Not in
+# `make test` (which runs a 75 s one); SOAK_SEED repeats a schedule, random when not given;
+# SOAK_RATE contacts a second (4).
+SOAK_MINUTES ?= 10
+soak: install  ## the fault soak (SOAK_MINUTES, default 10; SOAK_SEED), against PostgreSQL
+	$(RUN) python tests/faults/soak.py --minutes $(SOAK_MINUTES) $(if $(SOAK_SEED),--seed $(SOAK_SEED)) \
+		$(if $(SOAK_RATE),--rate $(SOAK_RATE))
 
 lint: install  ## ruff, and mypy --strict over every package's src/ (config in pyproject.toml)
 	$(RUN) ruff check .

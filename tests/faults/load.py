@@ -61,6 +61,10 @@ class Contact:
     accepted: bool = False
     unknown_outcomes: int = 0
     refused: int = 0
+    # The stream's own id of the contact: in a call's or visit's id, in an enquiry's or
+    # complaint's description, so the services' tables can be searched for what it became.
+    key: str = ""
+    created: float = 0.0  # when the stream made it, on the event loop's clock
 
     @property
     def first_event(self) -> str:
@@ -105,7 +109,7 @@ def new_contact(kind: str, system: System) -> Contact:
         else:
             record["abandoned_at"] = (offered + 25 * S).isoformat()
         record["ended_at"] = (now - 2 * S).isoformat()
-        return Contact(kind, "enquiry-api", "/v1/calls", record, idempotent=True)
+        return Contact(kind, "enquiry-api", "/v1/calls", record, idempotent=True, key=key)
     if kind.startswith("visit"):
         # Checked in 297 s ago: the 5-minute commitment falls due 3 s from now, so sla-monitor's
         # timer, not an arriving event, must flag the ones never seen.
@@ -113,22 +117,22 @@ def new_contact(kind: str, system: System) -> Contact:
         record = {"visit_id": f"visit-{key}", "arrived_at": arrived.isoformat()}
         if kind == "visit-seen-in-time":
             record["attended_at"] = (arrived + 60 * S).isoformat()
-        return Contact(kind, "enquiry-api", "/v1/visits", record, idempotent=True)
+        return Contact(kind, "enquiry-api", "/v1/visits", record, idempotent=True, key=key)
     if kind == "email-enquiry":
         body = {
             "channel": "email",
             "service_area": "waste",
             "received_at": now.isoformat(),
-            "description": "The bin was not emptied on collection day.",
+            "description": f"The bin was not emptied on collection day. (stream {key})",
         }
-        return Contact(kind, "enquiry-api", "/v1/enquiries", body, idempotent=False)
+        return Contact(kind, "enquiry-api", "/v1/enquiries", body, idempotent=False, key=key)
     body = {
         "channel": "web_form",
         "service_area": "housing",
         "received_at": now.isoformat(),
-        "description": "The repair was promised within a week and nobody came.",
+        "description": f"The repair was promised within a week and nobody came. (stream {key})",
     }
-    return Contact(kind, "complaints-api", "/v1/complaints", body, idempotent=False)
+    return Contact(kind, "complaints-api", "/v1/complaints", body, idempotent=False, key=key)
 
 
 def subject_of(contact: Contact, answer: dict[str, Any]) -> UUID:
@@ -166,6 +170,7 @@ class Load:
         next_probe = loop.time()
         while not self._stopping.is_set():
             contact = new_contact(next(kinds), self.system)
+            contact.created = loop.time()
             self.contacts.append(contact)
             self._spawn(self._send(contact))
             if loop.time() >= next_probe:

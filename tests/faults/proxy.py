@@ -3,6 +3,8 @@
 `stall()` stops forwarding bytes while every socket stays open (a network that silently drops
 traffic, a server stuck on a lock), `resume()` lets the held bytes through, and `reset()` closes
 every live connection with an RST (SO_LINGER 0), as a firewall or a failing load balancer does.
+`outage()` is a server going away and coming back: every connection reset, new ones refused
+(the port closed) for a while, then accepted again on the same port.
 It counts connections, bytes, bytes that arrived while stalled and the resets it sent, so a
 test can prove the fault it injected really happened.
 """
@@ -26,6 +28,7 @@ class ProxyStats:
     bytes_held: int = 0
     resets: int = 0
     stalls: int = 0
+    outages: int = 0
 
 
 @dataclass(eq=False)
@@ -83,6 +86,19 @@ class TcpProxy:
             await self._close(link, rst=True)
         self.stats.resets += len(links)
         return len(links)
+
+    async def outage(self, seconds: float) -> int:
+        """Resets every connection and refuses new ones for `seconds`, then listens again on
+        the same port; returns how many connections were reset."""
+        self.stats.outages += 1
+        if self._server is not None:
+            self._server.close()
+        reset = await self.reset()
+        if self._server is not None:
+            await self._server.wait_closed()
+        await asyncio.sleep(seconds)
+        await self.start(self.port)
+        return reset
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -2,7 +2,8 @@
 four services as real processes started as `make run` starts them (scripts/run_local.py).
 
 enquiry-api reaches PostgreSQL through the suite's TCP proxy (proxy.py), so a test can stall or
-reset its connections; the other services connect directly.
+reset its connections; the other services connect directly. The soak (soak.py) puts every
+service's database connections behind the proxy, and the broker behind a second one.
 """
 
 from __future__ import annotations
@@ -111,6 +112,13 @@ class ServiceProcess:
         self.process.send_signal(signal.SIGKILL)
         return self.process.wait(timeout=30)
 
+    def terminate(self) -> int:
+        """SIGTERM, as an orchestrator stops a container: the process finishes what it is doing
+        and exits. Returns the exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
     def stop(self) -> None:
         """A graceful stop (SIGTERM), SIGKILL if it does not go."""
         if self.process is None or self.process.poll() is not None:
@@ -151,6 +159,8 @@ class System:
     clock_offset: float
     work_dir: Path
     stops: contextlib.AsyncExitStack = field(repr=False)
+    # In front of the broker, which advertises it to clients (the soak's system only).
+    broker_proxy: TcpProxy | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -204,9 +214,39 @@ class System:
             await consumer.stop()
 
 
-async def start_system(postgres_server_url: str, work_dir: Path) -> System:
+async def start_broker(
+    work_dir: Path, stops: contextlib.AsyncExitStack, *, proxied: bool
+) -> tuple[DevBroker, S3Store, TcpProxy | None]:
+    """The broker on a local S3 store, its topics created; with `proxied`, behind a TCP proxy
+    whose port the broker advertises, so every client connection (bootstrap and the ones the
+    metadata names) passes the proxy. Each part is pushed on `stops`."""
+    store = S3Store().start()
+    stops.callback(store.stop)
+    broker = DevBroker(
+        storage=f"s3://{store.bucket}/", env=store.broker_env, log_path=work_dir / "broker.log"
+    )
+    proxy = None
+    if proxied:
+        proxy = await TcpProxy("127.0.0.1", broker.port).start()
+        stops.push_async_callback(proxy.stop)
+        broker.advertised_port = proxy.port
+    stops.callback(broker.stop)  # the broker the tests restart: whichever process runs
+    broker.start()
+    await ensure_topics(broker.bootstrap_servers, partitions=PARTITIONS)
+    return broker, store, proxy
+
+
+async def start_system(
+    postgres_server_url: str,
+    work_dir: Path,
+    *,
+    proxy_broker: bool = False,
+    proxy_every_database: bool = False,
+) -> System:
     """Creates the database, broker, proxy and the four services, and waits until they serve.
 
+    Only enquiry-api's database connections pass the proxy, unless `proxy_every_database`;
+    `proxy_broker` puts the broker behind a proxy of its own (`System.broker_proxy`).
     What is started is stopped again by `stop_system`, or here if a later step fails, so a
     failed start leaves no broker or store running.
     """
@@ -217,14 +257,7 @@ async def start_system(postgres_server_url: str, work_dir: Path) -> System:
         for service, _module, _prefix, _schema in SERVICES:
             await upgrade(ROOT / "services" / service, database_url)
 
-        store = S3Store().start()
-        stops.callback(store.stop)
-        broker = DevBroker(
-            storage=f"s3://{store.bucket}/", env=store.broker_env, log_path=work_dir / "broker.log"
-        )
-        stops.callback(broker.stop)  # the broker the tests restart: whichever process runs
-        broker.start()
-        await ensure_topics(broker.bootstrap_servers, partitions=PARTITIONS)
+        broker, store, broker_proxy = await start_broker(work_dir, stops, proxied=proxy_broker)
 
         url = make_url(database_url)
         proxy = await TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
@@ -236,7 +269,7 @@ async def start_system(postgres_server_url: str, work_dir: Path) -> System:
         clock_offset = (OFFICE_MORNING - datetime.now(UTC)).total_seconds()
         # Only what the services are meant to see, not the developer's settings.
         env = minimal_env(
-            DATABASE_URL=database_url,
+            DATABASE_URL=proxied if proxy_every_database else database_url,
             KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
             API_KEYS_FILE=str(keys_file),
             TOPIC_PARTITIONS=str(PARTITIONS),
@@ -262,6 +295,7 @@ async def start_system(postgres_server_url: str, work_dir: Path) -> System:
             clock_offset=clock_offset,
             work_dir=work_dir,
             stops=stops,
+            broker_proxy=broker_proxy,
         )
     except BaseException:
         await stops.aclose()

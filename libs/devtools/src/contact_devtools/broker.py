@@ -61,16 +61,20 @@ class DevBroker:
     storage: str = "memory://tansu/"
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    # The port told to clients in metadata, when they must reach the broker through something
+    # else on 127.0.0.1 (a test's TCP proxy); the broker's own port by default.
+    advertised_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
         """The address clients connect to."""
-        return f"127.0.0.1:{self.port}"
+        return f"127.0.0.1:{self.advertised_port or self.port}"
 
     def start(self) -> DevBroker:
         """Starts the broker and waits until it accepts connections; stops it if it does not."""
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port or self.port}"
         # Only what tansu is given: its options also read the environment (AWS_*, for one).
         self.process = start_group(
             [
@@ -79,7 +83,7 @@ class DevBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                advertised,
                 "--storage-engine",
                 self.storage,
             ],
