@@ -5,8 +5,10 @@ traffic, a server stuck on a lock), `resume()` lets the held bytes through, and 
 every live connection with an RST (SO_LINGER 0), as a firewall or a failing load balancer does.
 `outage()` is a server going away and coming back: every connection reset, new ones refused
 (the port closed) for a while, then accepted again on the same port.
-It counts connections, bytes, bytes that arrived while stalled and the resets it sent, so a
-test can prove the fault it injected really happened.
+`cut_request(api_key)` resets every connection when one sends a Kafka request of that type (a
+SyncGroup in the middle of a group join, say) before the broker sees it. It counts connections,
+bytes, bytes that arrived while stalled, the resets it sent and its cuts, so a test can prove
+the fault it injected really happened.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class ProxyStats:
     resets: int = 0
     stalls: int = 0
     outages: int = 0
+    cuts: int = 0
 
 
 @dataclass(eq=False)
@@ -49,6 +52,7 @@ class TcpProxy:
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._links: set[_Link] = set()
+        self._cut_api_key: int | None = None
         self._server: asyncio.Server | None = None
 
     @property
@@ -78,6 +82,23 @@ class TcpProxy:
     def resume(self) -> None:
         """Forwards again, the held bytes first."""
         self._flowing.set()
+
+    def cut_request(self, api_key: int) -> None:
+        """Resets, with an RST, every connection once a client sends a Kafka request with this
+        api key (a frame is a 4-byte size, then the 2-byte api key), before it is forwarded.
+
+        Looks at the start of what each read returns: a client's small requests arrive whole.
+        """
+        self._cut_api_key = api_key
+
+    def _cuts(self, data: bytes) -> bool:
+        if self._cut_api_key is None or len(data) < 6:
+            return False
+        if int.from_bytes(data[4:6], "big") != self._cut_api_key:
+            return False
+        self._cut_api_key = None
+        self.stats.cuts += 1
+        return True
 
     async def reset(self) -> int:
         """Closes every live connection, both sides, with an RST; returns how many."""
@@ -127,6 +148,9 @@ class TcpProxy:
                 if not self._flowing.is_set():
                     self.stats.bytes_held += len(data)
                     await self._flowing.wait()
+                if up and self._cuts(data):
+                    await self.reset()  # every connection, as the soak's broker reset does
+                    return
                 writer.write(data)
                 await writer.drain()
                 if up:

@@ -12,6 +12,13 @@ the service to use what it can (`read_record`).
 
 With a tracer, each event is handled under a span that continues its producer's trace (the
 `traceparent` extension it carries; contact_common.tracing).
+
+A member that has not settled in its group for `rejoin_stall_seconds` is started afresh. The soak
+found aiokafka's group coordinator stuck after a connection reset in the middle of a group join
+(SyncGroup): no exception reaches the caller, `getmany` returns nothing for ever, and the
+partitions it would own are read by nobody. "Settled" means a known coordinator and a completed
+join with no rejoin pending; an idle member of a group with more members than partitions is
+settled (its assignment is empty, not missing), so it is never restarted for that.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -57,6 +65,38 @@ EVENTS_UNKNOWN = Counter(
     "Events of a newer producer: a type (skipped) or vocabulary value (kept) this build lacks",
     ["consumer", "type", "reason"],
 )
+
+# Longer than a normal rebalance (a session timeout, 10 s, and a join round), shorter than the
+# minutes for which a stuck member's partitions would otherwise go unread.
+DEFAULT_REJOIN_STALL_SECONDS = 60.0
+
+
+class ConsumerStalled(KafkaError):  # type: ignore[misc]  # aiokafka has no types
+    """The member did not settle in its group in time; `run` starts it afresh."""
+
+
+def settled_in_group(consumer: AIOKafkaConsumer) -> bool:
+    """Whether the consumer knows its coordinator and holds a completed assignment.
+
+    aiokafka has no public view of this; these are its group coordinator's own fields
+    (aiokafka 0.14, `GroupCoordinator.need_rejoin`). If a later release renames them, the
+    member counts as settled, so the check can only ever fail to restart, never restart wrongly.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    state = getattr(consumer, "_subscription", None)
+    subscription = getattr(state, "subscription", None)
+    if coordinator is None or subscription is None:
+        return True
+    try:
+        rejoin_needed = coordinator._rejoin_needed_fut.done()
+        return (
+            coordinator.coordinator_id is not None
+            and subscription.assignment is not None
+            and not rejoin_needed
+        )
+    except AttributeError:
+        return True
+
 
 _TYPE_LABEL = re.compile(r"^[a-z][a-z0-9_]{0,31}(\.[a-z0-9_]{1,32}){1,3}$")
 _KINDS_REMEMBERED = 1000
@@ -158,6 +198,7 @@ class EventConsumer:
         auto_offset_reset: str = "earliest",
         fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
         tracer: Tracer | None = None,
+        rejoin_stall_seconds: float = DEFAULT_REJOIN_STALL_SECONDS,
     ) -> None:
         self.group_id = group_id
         self.topics = tuple(topics)
@@ -171,6 +212,8 @@ class EventConsumer:
         self.fetch_max_wait_ms = fetch_max_wait_ms
         # The service's tracer (ServiceRuntime.tracing): a span per event, none when None.
         self.tracer = tracer
+        self.rejoin_stall_seconds = rejoin_stall_seconds
+        self._unsettled_since: float | None = None
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: AIOKafkaProducer | None = None
@@ -250,7 +293,9 @@ class EventConsumer:
     async def _consume(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        self._unsettled_since = None
         while not self._stopping.is_set():
+            self._check_settled(consumer)
             batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
             self._in_hand = set(batches)
             for tp, records in batches.items():
@@ -260,6 +305,19 @@ class EventConsumer:
                     self._in_hand.discard(tp)
             if batches:
                 self._record_lag(consumer)
+
+    def _check_settled(self, consumer: AIOKafkaConsumer) -> None:
+        """Raises ConsumerStalled once the member has been unsettled for too long."""
+        if settled_in_group(consumer):
+            self._unsettled_since = None
+            return
+        now = time.monotonic()
+        if self._unsettled_since is None:
+            self._unsettled_since = now
+        elif now - self._unsettled_since > self.rejoin_stall_seconds:
+            raise ConsumerStalled(
+                f"not settled in group {self.group_id} for {self.rejoin_stall_seconds:.0f} s"
+            )
 
     async def _handle_partition(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord]
