@@ -45,22 +45,25 @@ def log(message: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(prefix: str, *, service: str | None = None) -> AsyncIterator[str]:
-    """A new PostgreSQL database (migrations of `service` applied), dropped afterwards.
+async def scratch_database(
+    prefix: str, *, service: str | None = None, server: str = SERVER
+) -> AsyncIterator[str]:
+    """A new PostgreSQL database on `server` (migrations of `service` applied), dropped
+    afterwards.
 
     Yields the SQLAlchemy URL (postgresql+asyncpg://...).
     """
     name = f"bench_{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(f"{SERVER}/postgres")
+    admin = await asyncpg.connect(f"{server}/postgres")
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    url = f"{SERVER.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+    url = f"{server.replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
     try:
         if service:
             await upgrade(ROOT / "services" / service, url)
         yield url
     finally:
-        admin = await asyncpg.connect(f"{SERVER}/postgres")
+        admin = await asyncpg.connect(f"{server}/postgres")
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 

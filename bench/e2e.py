@@ -46,6 +46,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,7 +56,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import percentile  # noqa: E402
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import httpx
+
+    from contact_devtools.broker import DevBroker
 
 CYCLE_SECONDS = 10.0
 BURST_SECONDS = 2.0
@@ -690,10 +695,30 @@ async def _wait(condition, timeout: float, what: str) -> None:  # noqa: ANN001
         await asyncio.sleep(0.5)
 
 
-async def measure_once(*, rate: float, seconds: float) -> dict:
-    """Runs the whole system under the load once; returns every figure."""
+async def measure_once(*, rate: float, seconds: float, private_postgres: bool = False) -> dict:
+    """Runs the whole system under the load once; returns every figure. With
+    `private_postgres`, on a cluster of its own (pgcluster.py): its CPU and pg_stat_statements'
+    top statements are then measured too."""
+    from common import SERVER, broker, scratch_database
+    from pgcluster import cluster_cpu_seconds, private_cluster
+
+    with contextlib.ExitStack() as outer:
+        cluster = outer.enter_context(private_cluster()) if private_postgres else None
+        cpu_readers = {"postgresql": partial(cluster_cpu_seconds, cluster.pid)} if cluster else {}
+        dev = outer.enter_context(broker())
+        async with scratch_database("e2e", server=cluster.server if cluster else SERVER) as url:
+            return await _measure_on(
+                rate=rate, seconds=seconds, url=url, dev=dev, cpu_readers=cpu_readers
+            )
+    raise AssertionError("unreachable")  # the ExitStack does not swallow exceptions
+
+
+async def _measure_on(
+    *, rate: float, seconds: float, url: str, dev: DevBroker, cpu_readers: dict
+) -> dict:
+    """One run against a migrated-on-demand scratch database and a running broker."""
     import httpx
-    from common import BENCH_DIR, WORK_DIR, api_key, broker, log, scratch_database
+    from common import BENCH_DIR, WORK_DIR, api_key, cpu_seconds, log
 
     from contact_common.bus.kafka import ensure_topics
 
@@ -702,35 +727,34 @@ async def measure_once(*, rate: float, seconds: float) -> dict:
     run_id = uuid.uuid4().hex[:8]
     samples = WORK_DIR / f"e2e-samples-{run_id}.txt"
     moment = contact_time(datetime.now(UTC))
-    with broker() as dev:
-        bootstrap = dev.bootstrap_servers
-        await ensure_topics(bootstrap)
-        async with scratch_database("e2e") as url:
-            with contextlib.ExitStack() as stack:
-                servers = await _start_services(stack, url=url, bootstrap=bootstrap, keys=keys)
-                log(f"e2e: four services up; contacts timed at {moment.isoformat()}")
-                headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-                async with (
-                    httpx.AsyncClient(headers=headers, timeout=30) as client,
-                    LagSampler(bootstrap) as lag,
-                ):
-                    clocks_url = f"{servers['sla-monitor'].url}/v1/clocks"
-                    await _ready(client, servers, lag, Bodies(f"{run_id}-w", moment))
-                    log(f"e2e: ready; {rate:,.0f} contact events/s in bursts for {seconds:.0f} s")
-                    pids = {name: s.process.pid for name, s in servers.items()}
-                    pids["broker (tansu)"] = dev.process.pid
-                    command = [sys.executable, str(BENCH_DIR / "e2e.py"), "load"]
-                    command += ["--enquiry", servers["enquiry-api"].url]
-                    command += ["--complaints", servers["complaints-api"].url]
-                    command += ["--token", token, "--rate", str(rate), "--duration", str(seconds)]
-                    command += ["--run", run_id, "--moment", moment.isoformat()]
-                    command += ["--samples", str(samples)]
-                    measured = await _under_load(command, pids, url, samples, lag, seconds)
-                    measured["drained_at"] = await _drained_at(lag)
-                    await lag.stop_sampling()
-                    measured["api_checked"] = await _clocks_in_api(
-                        client, clocks_url, measured["poller"]
-                    )
+    bootstrap = dev.bootstrap_servers
+    await ensure_topics(bootstrap)
+    with contextlib.ExitStack() as stack:
+        servers = await _start_services(stack, url=url, bootstrap=bootstrap, keys=keys)
+        log(f"e2e: four services up; contacts timed at {moment.isoformat()}")
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        async with (
+            httpx.AsyncClient(headers=headers, timeout=30) as client,
+            LagSampler(bootstrap) as lag,
+        ):
+            clocks_url = f"{servers['sla-monitor'].url}/v1/clocks"
+            await _ready(client, servers, lag, Bodies(f"{run_id}-w", moment))
+            log(f"e2e: ready; {rate:,.0f} contact events/s in bursts for {seconds:.0f} s")
+            readers = {name: partial(cpu_seconds, s.process.pid) for name, s in servers.items()}
+            readers["broker (tansu)"] = partial(cpu_seconds, dev.process.pid)
+            command = [sys.executable, str(BENCH_DIR / "e2e.py"), "load"]
+            command += ["--enquiry", servers["enquiry-api"].url]
+            command += ["--complaints", servers["complaints-api"].url]
+            command += ["--token", token, "--rate", str(rate), "--duration", str(seconds)]
+            command += ["--run", run_id, "--moment", moment.isoformat()]
+            command += ["--samples", str(samples)]
+            measured = await _under_load(
+                command, {**readers, **cpu_readers}, url, samples, lag, seconds,
+                statements=bool(cpu_readers),
+            )  # fmt: skip
+            measured["drained_at"] = await _drained_at(lag)
+            await lag.stop_sampling()
+            measured["api_checked"] = await _clocks_in_api(client, clocks_url, measured["poller"])
     samples.unlink(missing_ok=True)
     return _figures(measured, lag.samples, rate=rate, seconds=seconds, moment=moment)
 
@@ -783,17 +807,22 @@ async def _ready(client: httpx.AsyncClient, servers: dict, lag: LagSampler, bodi
 
 async def _under_load(
     command: list[str],
-    pids: dict[str, int],
+    cpu_readers: dict[str, Callable[[], float]],
     url: str,
     samples: Path,
     lag: LagSampler,
     seconds: float,
+    *,
+    statements: bool = False,
 ) -> dict:
     """Runs the load generator while polling the clocks, PostgreSQL's waits and locks and the
     lag; returns what it offered and the processes' CPU, until every sampled clock shows."""
-    from common import WaitSampler, cpu_seconds, log, plain_dsn, run_json_async
+    from common import WaitSampler, log, plain_dsn, run_json_async
+    from pgcluster import reset_statements, top_statements
 
-    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    if statements:
+        await reset_statements(plain_dsn(url))
+    cpu_before = {name: read() for name, read in cpu_readers.items()}
     cpu_from = time.monotonic()
     busy_before = machine_busy()
     load_average = [os.getloadavg()[0]]
@@ -804,7 +833,7 @@ async def _under_load(
         BlockSampler(plain_dsn(url)) as blocks,
     ):
         generated = await run_json_async(command, timeout=seconds + 300)
-        cpu_after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        cpu_after = {name: read() for name, read in cpu_readers.items()}
         cpu_wall = time.monotonic() - cpu_from
         busy_after = machine_busy()
         backlog = await _outbox_backlog(plain_dsn(url))
@@ -815,7 +844,8 @@ async def _under_load(
     return {
         "generated": generated,
         "poller": poller,
-        "cpu": {name: (cpu_after[name] - cpu_before[name]) / cpu_wall for name in pids},
+        "cpu": {name: (cpu_after[name] - cpu_before[name]) / cpu_wall for name in cpu_readers},
+        "statements": await top_statements(plain_dsn(url)) if statements else [],
         "cpu_wall_s": cpu_wall,
         "machine_busy": busy * (os.cpu_count() or 1),
         "load_average": load_average,
@@ -912,6 +942,12 @@ def _figures(
         "lag": lag_figures,
         "drained_after_load_s": (drained_at - load_end) if drained_at is not None else None,
         "cpu": measured["cpu"],
+        # CPU milliseconds per contact event answered 2xx, per process (the same span).
+        "cpu_ms_per_event": {
+            name: 1000 * cores * measured["cpu_wall_s"] / max(generated["events_ok"], 1)
+            for name, cores in measured["cpu"].items()
+        },
+        "statements": measured.get("statements", []),
         "cpu_wall_s": measured["cpu_wall_s"],
         "machine_busy": measured["machine_busy"],
         "load_average": measured["load_average"],
@@ -1049,12 +1085,31 @@ def _system_extra(f: dict) -> list[str]:
         "(PostgreSQL, the load generator and whatever else ran included); 1-minute load "
         f"average at the load's start and end {f['load_average'][0]:.1f}, "
         f"{f['load_average'][1]:.1f}",
+        "CPU per contact event answered 2xx (ms): "
+        + ", ".join(f"{name} {ms:.3f}" for name, ms in f.get("cpu_ms_per_event", {}).items())
+        + f"; all of them {sum(f.get('cpu_ms_per_event', {}).values()):.3f}",
+        *_statements_extra(f.get("statements", [])),
         "outbox rows not yet published when the last answer came: "
         + ", ".join(f"{schema} {count:,}" for schema, count in f["outbox_backlog"].items()),
         f"PostgreSQL backends by wait (mean per 50 ms sample): {f['postgres_waits']}; "
         f"the statements waiting on a lock and the one holding it (last statement of the "
         f"holder's transaction; sampled every second): {f.get('postgres_blocks', '—')}",
         f"contacts' times: {f['contacts_at']} (office hours, so calls and visits start clocks)",
+    ]
+
+
+def _statements_extra(statements: list[dict]) -> list[str]:
+    """pg_stat_statements' top statements by execution time (private cluster runs only)."""
+    if not statements:
+        return []
+    total = statements[0]["all_statements_ms"]
+    return [
+        f"PostgreSQL statements by execution time (pg_stat_statements, all {total / 1000:,.1f} s "
+        "of the database's statement time from the load's start to the clocks' settling): "
+        + "; ".join(
+            f"{s['share_pct']:.1f}% {s['calls']:,} calls × {s['mean_ms']:.3f} ms `{s['query']}`"
+            for s in statements
+        )
     ]
 
 

@@ -20,11 +20,12 @@ import intake  # noqa: E402
 import metrics_consume  # noqa: E402
 import relay  # noqa: E402
 import standby  # noqa: E402
+import sustainable  # noqa: E402
 from common import ROOT, WORK_DIR, log, machine  # noqa: E402
 
 import services  # noqa: E402
 
-BENCHMARKS = ("intake", "standby", "relay", "sla", "metrics", "metrics-consume", "e2e")
+BENCHMARKS = ("intake", "standby", "relay", "sla", "metrics", "metrics-consume", "e2e", "e2e-rate")
 RESULTS = WORK_DIR / "results.json"
 
 METHODS = {
@@ -37,6 +38,7 @@ METHODS = {
     "20/s, each breach timed from its deadline to its sla.breached read back from the topic; "
     "resident memory.",
     "e2e": e2e.__doc__,
+    "e2e-rate": sustainable.__doc__,
     "metrics-consume": metrics_consume.__doc__,
     "metrics": "metrics-api's own benchmark (services/metrics-api/README.md, Benchmark): the read "
     "models of a financial year filled as N contacts fill them, plus a raw events table of N "
@@ -277,6 +279,8 @@ async def main() -> None:
             result = await relay.run(**kwargs)
         elif name == "e2e":
             result = await e2e.run(**kwargs)
+        elif name == "e2e-rate":
+            result = await sustainable.run(**kwargs)
         elif name == "sla":
             result = await services.run_sla(**kwargs, full=args.full)
         elif name == "metrics-consume":
