@@ -42,7 +42,7 @@ from metrics_api.kpis.domain import (
     slices,
     target_for,
 )
-from metrics_api.readmodel.domain import Tally, local_day, wait_bucket, within
+from metrics_api.readmodel.domain import local_day, wait_bucket, within
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -152,20 +152,6 @@ def test_rates_costs_and_shift() -> None:
     # St Albans: face-to-face visits from 4,568 to 2,896 is down 36.6%.
     assert change_percent(2896, 4568) == -36.6
     assert change_percent(5, 0) is None
-
-
-def test_tally_adds_and_keeps_peaks() -> None:
-    tally = Tally()
-    tally.add("call_day", ("k",), answered=1, wait_seconds_sum=10)
-    tally.add("call_day", ("k",), answered=1, wait_seconds_sum=5)
-    tally.peak("call_day", ("k",), "wait_seconds_max", 10)
-    tally.peak("call_day", ("k",), "wait_seconds_max", 5)
-    [(key, sums, peaks)] = tally.rows("call_day")
-    assert (key, sums, peaks) == (
-        ("k",),
-        {"answered": 2, "wait_seconds_sum": 15},
-        {"wait_seconds_max": 10},
-    )
 
 
 def test_month_split_reads_whole_months_from_the_roll_ups() -> None:
@@ -484,3 +470,4 @@ def test_a_channel_of_a_newer_producer_counts_its_enquiries() -> None:
         0.0,
     )
     assert every.contacts == sum(contacts.values())
+
