@@ -31,8 +31,7 @@ from contact_common.migrations import upgrade
 from contact_devtools.testing import LiveServer
 from metrics_api.config import Settings
 from metrics_api.main import create_app
-from metrics_api.readmodel.models import MONTHLY
-from metrics_api.readmodel.repository import COUNTER_TABLES
+from metrics_api.readmodel.models import COUNTER_TABLES, MONTHLY
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"

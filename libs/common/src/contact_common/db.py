@@ -87,6 +87,11 @@ def postgresql_arrays(table: Table, names: Sequence[str]) -> str:
     )
 
 
+def is_postgresql(session: AsyncSession) -> bool:
+    """True if the session runs on PostgreSQL (else SQLite, the embedded default)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def insert_for(session: AsyncSession, table: Table) -> Any:
     """An INSERT on the session's dialect (PostgreSQL or SQLite), so `on_conflict_do_*` works on
     both: the one place repositories choose between them."""

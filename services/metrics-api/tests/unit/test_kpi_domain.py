@@ -30,7 +30,10 @@ from metrics_api.kpis.domain import (
     contacts_by_channel,
     cost,
     date_range,
+    due_window,
+    enquiries_of,
     mean,
+    overdue_seconds,
     parse_period,
     percent,
     percentile,
@@ -42,7 +45,7 @@ from metrics_api.kpis.domain import (
     slices,
     target_for,
 )
-from metrics_api.readmodel.domain import Tally, local_day, wait_bucket, within
+from metrics_api.readmodel.domain import local_day, wait_bucket, within
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -152,20 +155,6 @@ def test_rates_costs_and_shift() -> None:
     # St Albans: face-to-face visits from 4,568 to 2,896 is down 36.6%.
     assert change_percent(2896, 4568) == -36.6
     assert change_percent(5, 0) is None
-
-
-def test_tally_adds_and_keeps_peaks() -> None:
-    tally = Tally()
-    tally.add("call_day", ("k",), answered=1, wait_seconds_sum=10)
-    tally.add("call_day", ("k",), answered=1, wait_seconds_sum=5)
-    tally.peak("call_day", ("k",), "wait_seconds_max", 10)
-    tally.peak("call_day", ("k",), "wait_seconds_max", 5)
-    [(key, sums, peaks)] = tally.rows("call_day")
-    assert (key, sums, peaks) == (
-        ("k",),
-        {"answered": 2, "wait_seconds_sum": 15},
-        {"wait_seconds_max": 10},
-    )
 
 
 def test_month_split_reads_whole_months_from_the_roll_ups() -> None:
@@ -484,3 +473,28 @@ def test_a_channel_of_a_newer_producer_counts_its_enquiries() -> None:
         0.0,
     )
     assert every.contacts == sum(contacts.values())
+
+
+def test_the_all_row_of_the_channel_mix_has_every_channels_enquiries() -> None:
+    # 120 by email and 30 by web form: the email row has 120, "all" has 150, phone (whose
+    # contacts are calls, not enquiries) none.
+    opened: dict[str | None, int] = {"email": 120, "web_form": 30}
+    assert enquiries_of("email", opened) == 120
+    assert enquiries_of("all", opened) == 150
+    assert enquiries_of("phone", opened) == 0
+
+
+def test_the_deadlines_in_a_period_are_those_of_its_local_dates() -> None:
+    # 2026-27's first quarter is 1 April to 30 June, both in BST: deadlines from 23:00 UTC on
+    # 31 March up to 23:00 UTC on 30 June.
+    start, end = due_window(parse_period("2026-27-Q1"), LONDON)
+    assert start == datetime(2026, 3, 31, 23, tzinfo=UTC)
+    assert end == datetime(2026, 6, 30, 23, tzinfo=UTC)
+    # The third quarter ends in GMT: up to midnight UTC on 1 January.
+    assert due_window(parse_period("2026-27-Q3"), LONDON)[1] == datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_a_breach_is_overdue_by_the_time_since_its_deadline_to_the_millisecond() -> None:
+    # Due at 09:00, asked at 10:30:00.12345: 5400.123 seconds overdue.
+    due = datetime(2026, 6, 1, 9, tzinfo=UTC)
+    assert overdue_seconds(due, datetime(2026, 6, 1, 10, 30, 0, 123450, tzinfo=UTC)) == 5400.123

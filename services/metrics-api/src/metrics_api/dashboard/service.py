@@ -78,13 +78,7 @@ async def open_breaches(
             as_of = datetime.fromisoformat(result.page["as_of"])
             return [_from_worklist(settings, i, as_of) for i in result.page["items"]], "sla-monitor"
     found = await kpis.breaches(
-        session,
-        commitment=None,
-        service_area=service_area,
-        period=None,
-        limit=BREACHES_SHOWN,
-        now=datetime.now(UTC),
-        timezone=config.timezone,
+        session, service_area=service_area, limit=BREACHES_SHOWN, timezone=config.timezone
     )
     return [
         {

@@ -10,10 +10,11 @@ import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import TypeVar
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from metrics_api.readmodel.domain import (
     WAIT_OVERFLOW_SECOND,
@@ -827,6 +828,26 @@ def channel_mix(
         change_percent=change_percent(total, previous_total),
     )
     return [*rows, every]
+
+
+def enquiries_of(channel: str, opened: Mapping[str | None, int]) -> int:
+    """Enquiries received by a channel of the channel mix ("all": every channel's)."""
+    return sum(opened.values()) if channel == "all" else opened.get(channel, 0)
+
+
+# -- open breaches ---------------------------------------------------------------------------------
+
+
+def due_window(period: Period, timezone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The deadlines that fall in a period of local dates: from its first day's local midnight
+    up to (not including) the midnight after its last day."""
+    start = datetime.combine(period.start, time(0), tzinfo=timezone)
+    return start, datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=timezone)
+
+
+def overdue_seconds(due_at: datetime, now: datetime) -> float:
+    """How long past its deadline a breach is, to the millisecond."""
+    return round((now - due_at).total_seconds(), 3)
 
 
 def encode_breach_cursor(due_at: datetime, clock_id: UUID) -> str:

@@ -20,8 +20,7 @@ from metrics_api.kpis.domain import (
     SlaTotals,
     VisitTotals,
 )
-from metrics_api.readmodel.models import MONTHLY, OpenBreach
-from metrics_api.readmodel.repository import COUNTER_TABLES
+from metrics_api.readmodel.models import COUNTER_TABLES, MONTHLY, OpenBreach
 
 Totals = TypeVar(
     "Totals",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
 
 from contact_common.auth import require_scope
 from contact_common.errors import PROBLEM_RESPONSES
@@ -35,7 +36,7 @@ from metrics_api.kpis.schemas import (
     WaitRow,
     WaitTimes,
 )
-from metrics_api.kpis.tables import CSV_RESPONSE, csv_response
+from metrics_api.kpis.tables import CSV_RESPONSE, table_response
 
 router = APIRouter(
     prefix="/v1", tags=["metrics"], dependencies=[Depends(require_scope("metrics:read"))]
@@ -48,13 +49,38 @@ IntervalQuery = Annotated[
     Interval,
     Query(description="Cut the period into days or calendar months, or none for the whole."),
 ]
+CommitmentQuery = Annotated[
+    str | None, Query(pattern=r"^[a-z][a-z0-9_-]{0,63}$", description="Only this commitment.")
+]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     200: CSV_RESPONSE,
     **{k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 422)},
 }
 
 
-@router.get(
+def _area_table(
+    answer: Callable[..., Awaitable[Scorecard | Channels]], row: type[BaseModel], *, name: str
+) -> Callable[..., Awaitable[Any]]:
+    """The endpoint of a table of a period, for one service area or all: `answer` (a service
+    function) makes it, and `?format=csv` gives its rows as `name`.csv."""
+
+    async def endpoint(
+        session: SessionDep,
+        config: ConfigDep,
+        period: PeriodDep,
+        service_area: ServiceAreaQuery = None,
+        format_: FormatQuery = Format.json,
+    ) -> Any:
+        result = await answer(session, period=period, service_area=service_area, config=config)
+        return table_response(
+            result, row, csv=format_ is Format.csv, name=name, period=period.label
+        )
+
+    endpoint.__name__ = f"get_{name}"
+    return endpoint
+
+
+router.get(
     "/scorecard",
     response_model=Scorecard,
     summary="The KPI score card",
@@ -62,20 +88,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     "mean and longest, commitments met) with its target for the period's financial year, the "
     "actual, and red/amber/green in words. `?period=2026-27` or `2026-27-Q1`, or `from`/`to`.",
     responses=RESPONSES,
-)
-async def get_scorecard(
-    session: SessionDep,
-    config: ConfigDep,
-    period: PeriodDep,
-    service_area: ServiceAreaQuery = None,
-    format_: FormatQuery = Format.json,
-) -> Any:
-    result = await service.scorecard(
-        session, period=period, service_area=service_area, config=config
-    )
-    if format_ is Format.csv:
-        return csv_response(result.rows, ScorecardRow, name="scorecard", period=period.label)
-    return result
+)(_area_table(service.scorecard, ScorecardRow, name="scorecard"))
 
 
 @router.get(
@@ -100,9 +113,9 @@ async def get_kpis(
     result = await service.kpis(
         session, period=period, by=by, service_area=service_area, config=config
     )
-    if format_ is Format.csv:
-        return csv_response(result.rows, KpiRow, name="kpis", period=period.label)
-    return result
+    return table_response(
+        result, KpiRow, csv=format_ is Format.csv, name="kpis", period=period.label
+    )
 
 
 @router.get(
@@ -117,10 +130,7 @@ async def get_sla_compliance(
     session: SessionDep,
     period: PeriodDep,
     interval: IntervalQuery = Interval.none,
-    commitment: Annotated[
-        str | None,
-        Query(pattern=r"^[a-z][a-z0-9_-]{0,63}$", description="Only this commitment."),
-    ] = None,
+    commitment: CommitmentQuery = None,
     service_area: ServiceAreaQuery = None,
     format_: FormatQuery = Format.json,
 ) -> Any:
@@ -131,9 +141,9 @@ async def get_sla_compliance(
         commitment=commitment,
         service_area=service_area,
     )
-    if format_ is Format.csv:
-        return csv_response(result.rows, SlaRow, name="sla-compliance", period=period.label)
-    return result
+    return table_response(
+        result, SlaRow, csv=format_ is Format.csv, name="sla-compliance", period=period.label
+    )
 
 
 @router.get(
@@ -165,12 +175,12 @@ async def get_wait_times(
         service_area=service_area,
         config=config,
     )
-    if format_ is Format.csv:
-        return csv_response(result.rows, WaitRow, name="call-wait-times", period=period.label)
-    return result
+    return table_response(
+        result, WaitRow, csv=format_ is Format.csv, name="call-wait-times", period=period.label
+    )
 
 
-@router.get(
+router.get(
     "/channels",
     response_model=Channels,
     summary="Channel mix, cost and shift",
@@ -178,20 +188,7 @@ async def get_wait_times(
     "shift from the previous period (the financial year or quarter before; for from/to, the "
     "same number of days before).",
     responses=RESPONSES,
-)
-async def get_channels(
-    session: SessionDep,
-    config: ConfigDep,
-    period: PeriodDep,
-    service_area: ServiceAreaQuery = None,
-    format_: FormatQuery = Format.json,
-) -> Any:
-    result = await service.channels(
-        session, period=period, service_area=service_area, config=config
-    )
-    if format_ is Format.csv:
-        return csv_response(result.rows, ChannelRow, name="channels", period=period.label)
-    return result
+)(_area_table(service.channels, ChannelRow, name="channels"))
 
 
 @router.get(
@@ -207,10 +204,7 @@ async def get_breaches(
     session: SessionDep,
     config: ConfigDep,
     period: OptionalPeriodDep,
-    commitment: Annotated[
-        str | None,
-        Query(pattern=r"^[a-z][a-z0-9_-]{0,63}$", description="Only this commitment."),
-    ] = None,
+    commitment: CommitmentQuery = None,
     service_area: Annotated[
         str | None, Query(pattern=SERVICE_AREA_PATTERN, description="Only this service area.")
     ] = None,
@@ -229,12 +223,13 @@ async def get_breaches(
         service_area=service_area,
         period=period,
         limit=limit,
-        now=datetime.now(UTC),
         timezone=config.timezone,
         after=after,
     )
-    if format_ is Format.csv:
-        return csv_response(
-            result.rows, BreachRow, name="breaches", period=period.label if period else None
-        )
-    return result
+    return table_response(
+        result,
+        BreachRow,
+        csv=format_ is Format.csv,
+        name="breaches",
+        period=period.label if period else None,
+    )

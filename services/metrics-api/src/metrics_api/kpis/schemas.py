@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from metrics_api.kpis.domain import Breakdown, Direction, Interval, Rag
+
+SliceStart = Annotated[date, Field(description="First local date of the slice.")]
+SliceEnd = Annotated[date, Field(description="Last local date of the slice.")]
 
 
 class Format(StrEnum):
@@ -81,8 +85,8 @@ class SlaRow(BaseModel):
     """Compliance with one commitment for deadlines falling in a slice of the period."""
 
     commitment: str = Field(description="The commitment's id, e.g. email-acknowledge; all = total.")
-    start: date = Field(description="First local date of the slice.")
-    end: date = Field(description="Last local date of the slice.")
+    start: SliceStart
+    end: SliceEnd
     met: int = Field(description="Clocks met whose deadline fell in the slice.")
     breached: int = Field(description="Clocks breached whose deadline fell in the slice.")
     compliance_percent: float | None = Field(description="met / (met + breached), as a percent.")
@@ -100,8 +104,8 @@ class WaitRow(BaseModel):
     """Call figures for one channel over a slice of the period (calls by the day offered)."""
 
     channel: str = Field(description="phone (the contact centre) or standby (out of hours).")
-    start: date = Field(description="First local date of the slice.")
-    end: date = Field(description="Last local date of the slice.")
+    start: SliceStart
+    end: SliceEnd
     offered: int = Field(description="Calls offered.")
     answered: int = Field(description="Calls answered.")
     abandoned: int = Field(description="Calls abandoned, short abandons included.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -341,12 +341,8 @@ async def channels(
     previous = domain.previous_period(period)
     contacts, enquiries = await _volumes(session, period, service_area)
     before, _ = await _volumes(session, previous, service_area)
-    every = sum(enquiries.values())
     rows = [
-        ChannelRow(
-            **asdict(shift),
-            enquiries=every if shift.channel == "all" else enquiries.get(shift.channel, 0),
-        )
+        ChannelRow(**asdict(shift), enquiries=domain.enquiries_of(shift.channel, enquiries))
         for shift in domain.channel_mix(contacts, before, config.unit_costs)
     ]
     return Channels(period=period_out(period), previous_period=period_out(previous), rows=rows)
@@ -355,19 +351,18 @@ async def channels(
 async def breaches(
     session: AsyncSession,
     *,
-    commitment: str | None,
     service_area: str | None,
-    period: Period | None,
     limit: int,
-    now: datetime,
     timezone: ZoneInfo,
+    commitment: str | None = None,
+    period: Period | None = None,
     after: tuple[datetime, UUID] | None = None,
+    now: datetime | None = None,
 ) -> Breaches:
-    """A page of the open breaches, the longest overdue first, with how many there are."""
-    due_from = due_to = None
-    if period is not None:
-        due_from = datetime.combine(period.start, time(0), tzinfo=timezone)
-        due_to = datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=timezone)
+    """A page of the open breaches, the longest overdue first, with how many there are; each
+    overdue as of `now` (the time of asking unless given)."""
+    now = now or datetime.now(UTC)
+    due_from, due_to = (None, None) if period is None else domain.due_window(period, timezone)
     where = repository.BreachFilter(
         commitment=commitment, service_area=service_area, due_from=due_from, due_to=due_to
     )
@@ -384,7 +379,7 @@ async def breaches(
             started_at=b.started_at,
             due_at=b.due_at,
             breached_at=b.breached_at,
-            overdue_seconds=round((now - b.due_at).total_seconds(), 3),
+            overdue_seconds=domain.overdue_seconds(b.due_at, now),
         )
         for b in page
     ]

@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 from enum import Enum
+from typing import Any
 
 from fastapi import Response
 from pydantic import BaseModel
@@ -54,3 +55,10 @@ def csv_response(
         media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def table_response(
+    result: Any, model: type[BaseModel], *, csv: bool, name: str, period: str | None
+) -> Any:
+    """An endpoint's answer: the result as it is (JSON), or its rows as a CSV download."""
+    return csv_response(result.rows, model, name=name, period=period) if csv else result

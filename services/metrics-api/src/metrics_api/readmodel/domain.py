@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -56,44 +57,6 @@ def wait_bucket(wait_seconds: float) -> int:
 def within(wait_seconds: float, target_seconds: float) -> bool:
     """True if a wait kept a seconds target (DESIGN.md: an abandon within it is a short abandon)."""
     return wait_seconds <= target_seconds
-
-
-@dataclass
-class Tally:
-    """Counter changes by table and key, and the largest value seen for `max` columns."""
-
-    sums: dict[str, dict[tuple[object, ...], dict[str, float]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(float)))
-    )
-    peaks: dict[str, dict[tuple[object, ...], dict[str, float]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
-    )
-
-    def add(self, table: str, key: tuple[object, ...], **deltas: float) -> None:
-        """Adds `deltas` to the counters of `key` in `table`."""
-        counters = self.sums[table][key]
-        for column, delta in deltas.items():
-            counters[column] += delta
-
-    def peak(self, table: str, key: tuple[object, ...], column: str, value: float) -> None:
-        """Keeps the largest `value` of `column` for `key`."""
-        current = self.peaks[table][key].get(column)
-        if current is None or value > current:
-            self.peaks[table][key][column] = value
-        self.sums[table][key]  # noqa: B018  (the key needs a row even with no sums)
-
-    def tables(self) -> list[str]:
-        """The tables with changes."""
-        return list(self.sums)
-
-    def rows(
-        self, table: str
-    ) -> list[tuple[tuple[object, ...], dict[str, float], dict[str, float]]]:
-        """(key, sums, peaks) for every key of `table`."""
-        peaks = self.peaks.get(table, {})
-        return [
-            (key, dict(sums), dict(peaks.get(key, {}))) for key, sums in self.sums[table].items()
-        ]
 
 
 # -- the read models' rows: a key (named as the table's key columns) and its counters --------------
@@ -252,6 +215,22 @@ Counts = (
     | ComplaintDayCounts
     | SlaDayCounts
 )
+
+
+def by_month(rows: Iterable[tuple[CounterKey, Counts]]) -> list[tuple[CounterKey, Counts]]:
+    """Counter rows summed by calendar month, as the monthly roll-ups keep them: every key leads
+    with its local date, and the month's key has that date's first day; a `_max` counter keeps
+    the largest, every other counter is summed."""
+    months: dict[CounterKey, Counts] = {}
+    for key, counts in rows:
+        day = fields(key)[0].name
+        month = replace(key, **{day: getattr(key, day).replace(day=1)})
+        total = months.setdefault(month, type(counts)())
+        for column in fields(counts):
+            held, more = getattr(total, column.name), getattr(counts, column.name)
+            peak = column.name.endswith("_max")
+            setattr(total, column.name, max(held, more) if peak else held + more)
+    return list(months.items())
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,121 +8,93 @@ counting rules (`domain.py`) count it so.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date, datetime
+from typing import Any, get_type_hints
 from uuid import UUID
 
 from sqlalchemy import Boolean, Column, Date, Float, Index, Integer, String, Table, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from contact_common.db import UTCDateTime
 from metrics_api.models import Base
+from metrics_api.readmodel.domain import (
+    CallDayCounts,
+    CallDayKey,
+    CallWaitDayCounts,
+    CallWaitDayKey,
+    ComplaintDayCounts,
+    ComplaintDayKey,
+    CounterKey,
+    Counts,
+    EnquiryDayCounts,
+    EnquiryDayKey,
+    FeedbackDayCounts,
+    FeedbackDayKey,
+    SlaDayCounts,
+    SlaDayKey,
+    VisitDayCounts,
+    VisitDayKey,
+)
+
+_KEY_STRINGS = {"channel": 32, "service_area": 64, "stage": 16, "commitment": 64}
+"""The length of each text key column."""
+
+_SQL_TYPES: dict[type, type[TypeEngine[Any]]] = {
+    date: Date,
+    bool: Boolean,
+    int: Integer,
+    float: Float,
+}
 
 
-def _counter() -> Mapped[int]:
-    return mapped_column(Integer, nullable=False, default=0, server_default="0")
+def _key_column(name: str, python_type: type) -> Column[Any]:
+    sql_type = String(_KEY_STRINGS[name]) if python_type is str else _SQL_TYPES[python_type]()
+    return Column(name, sql_type, primary_key=True)
 
 
-def _seconds() -> Mapped[float]:
-    return mapped_column(Float, nullable=False, default=0.0, server_default="0")
+def _counter_column(name: str, python_type: type) -> Column[Any]:
+    # Whole counts are integers, seconds floats; every counter starts at 0.
+    return Column(
+        name,
+        _SQL_TYPES[python_type](),
+        nullable=False,
+        default=python_type(0),
+        server_default="0",
+    )
 
 
-class EnquiryDay(Base):
-    """Enquiries by the local date they were received: the cohort CX03 and CX04 are rates of."""
-
-    __tablename__ = "enquiry_day"
-
-    received_on: Mapped[date] = mapped_column(Date, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    service_area: Mapped[str] = mapped_column(String(64), primary_key=True)
-    opened: Mapped[int] = _counter()
-    resolved: Mapped[int] = _counter()
-    first_point: Mapped[int] = _counter()
-
-
-class CallDay(Base):
-    """Calls by the local date they were offered, and whether that was in office hours."""
-
-    __tablename__ = "call_day"
-
-    offered_on: Mapped[date] = mapped_column(Date, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    service_area: Mapped[str] = mapped_column(String(64), primary_key=True)
-    in_office_hours: Mapped[bool] = mapped_column(Boolean, primary_key=True)
-    offered: Mapped[int] = _counter()
-    answered: Mapped[int] = _counter()
-    answered_within_target: Mapped[int] = _counter()
-    abandoned: Mapped[int] = _counter()
-    short_abandoned: Mapped[int] = _counter()
-    wait_seconds_sum: Mapped[float] = _seconds()
-    wait_seconds_max: Mapped[float] = _seconds()
+def _counter_table(name: str, key: type[CounterKey], counts: type[Counts]) -> Table:
+    """A counter table: the key's fields as its primary key, the counts' as its counters, by
+    name and type (a typed row is written to it as it is)."""
+    key_types, count_types = get_type_hints(key), get_type_hints(counts)
+    return Table(
+        name,
+        Base.metadata,
+        *(_key_column(f.name, key_types[f.name]) for f in fields(key)),
+        *(_counter_column(f.name, count_types[f.name]) for f in fields(counts)),
+    )
 
 
-class CallWaitDay(Base):
-    """Answered calls by offered date and whole seconds waited: 0..599, and 600 for 10 min+."""
+COUNTERS: dict[type[CounterKey], Table] = {
+    # Every key leads with its local date (Europe/London), then the dimensions a KPI is broken
+    # down by; the domain's row types say what each table counts.
+    key: _counter_table(name, key, counts)
+    for name, key, counts in (
+        ("enquiry_day", EnquiryDayKey, EnquiryDayCounts),
+        ("call_day", CallDayKey, CallDayCounts),
+        ("call_wait_day", CallWaitDayKey, CallWaitDayCounts),
+        ("visit_day", VisitDayKey, VisitDayCounts),
+        ("feedback_day", FeedbackDayKey, FeedbackDayCounts),
+        ("complaint_day", ComplaintDayKey, ComplaintDayCounts),
+        ("sla_day", SlaDayKey, SlaDayCounts),
+    )
+}
+"""The daily counter table of each kind of counter row."""
 
-    __tablename__ = "call_wait_day"
-
-    offered_on: Mapped[date] = mapped_column(Date, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    wait_second: Mapped[int] = mapped_column(Integer, primary_key=True)
-    answered: Mapped[int] = _counter()
-
-
-class VisitDay(Base):
-    """Visits to reception by the local date the visitor arrived."""
-
-    __tablename__ = "visit_day"
-
-    arrived_on: Mapped[date] = mapped_column(Date, primary_key=True)
-    service_area: Mapped[str] = mapped_column(String(64), primary_key=True)
-    arrived: Mapped[int] = _counter()
-    attended: Mapped[int] = _counter()
-    attended_within_target: Mapped[int] = _counter()
-    wait_seconds_sum: Mapped[float] = _seconds()
-    wait_seconds_max: Mapped[float] = _seconds()
-
-
-class FeedbackDay(Base):
-    """Satisfaction scores by the local date they were given."""
-
-    __tablename__ = "feedback_day"
-
-    submitted_on: Mapped[date] = mapped_column(Date, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    service_area: Mapped[str] = mapped_column(String(64), primary_key=True)
-    responses: Mapped[int] = _counter()
-    score_sum: Mapped[int] = _counter()
-
-
-class ComplaintDay(Base):
-    """Complaint steps per stage, each counted on the local date of the step it counts."""
-
-    __tablename__ = "complaint_day"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    service_area: Mapped[str] = mapped_column(String(64), primary_key=True)
-    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
-    received: Mapped[int] = _counter()
-    escalated_in: Mapped[int] = _counter()
-    extended: Mapped[int] = _counter()
-    decided: Mapped[int] = _counter()
-    upheld: Mapped[int] = _counter()
-    partly_upheld: Mapped[int] = _counter()
-    not_upheld: Mapped[int] = _counter()
-
-
-class SlaDay(Base):
-    """Clocks met or breached, by the local date of their deadline."""
-
-    __tablename__ = "sla_day"
-
-    due_on: Mapped[date] = mapped_column(Date, primary_key=True)
-    commitment: Mapped[str] = mapped_column(String(64), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    service_area: Mapped[str] = mapped_column(String(64), primary_key=True)
-    met: Mapped[int] = _counter()
-    breached: Mapped[int] = _counter()
+COUNTER_TABLES: dict[str, Table] = {table.name: table for table in COUNTERS.values()}
+"""The daily counter tables by name."""
 
 
 class OpenBreach(Base):
@@ -191,12 +163,11 @@ class CountedPlace(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
-def _monthly(model: type[Base]) -> Table:
+def _monthly(day_table: Table) -> Table:
     """The same counters summed by calendar month: the date column holds the month's first day.
 
     A financial year's score card reads twelve rows where the daily table has 365.
     """
-    day_table: Table = model.__table__
     name = day_table.name.removesuffix("_day") + "_month"
     return Table(
         name,
@@ -215,8 +186,5 @@ def _monthly(model: type[Base]) -> Table:
     )
 
 
-MONTHLY: dict[str, Table] = {
-    model.__tablename__: _monthly(model)
-    for model in (EnquiryDay, CallDay, CallWaitDay, VisitDay, FeedbackDay, ComplaintDay, SlaDay)
-}
+MONTHLY: dict[str, Table] = {name: _monthly(table) for name, table in COUNTER_TABLES.items()}
 """The monthly table of each daily table, by the daily table's name."""

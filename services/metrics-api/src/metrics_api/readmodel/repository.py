@@ -15,16 +15,13 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, Integer, Table, TextClause, delete, func, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, RowMapping
+from sqlalchemy import CursorResult, Table, TextClause, delete, func, or_, select, text
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.db import postgresql_arrays, postgresql_name
+from contact_common.db import insert_for, is_postgresql, postgresql_arrays, postgresql_name
 from metrics_api.readmodel.domain import (
     Breach,
-    CallDayKey,
-    CallWaitDayKey,
     Clock,
     ClockCount,
     ComplaintDayKey,
@@ -32,49 +29,21 @@ from metrics_api.readmodel.domain import (
     CounterKey,
     Counts,
     EnquiryDayKey,
-    FeedbackDayKey,
     Place,
     SlaDayKey,
-    Tally,
-    VisitDayKey,
+    by_month,
 )
 from metrics_api.readmodel.models import (
+    COUNTER_TABLES,
+    COUNTERS,
     MONTHLY,
-    CallDay,
-    CallWaitDay,
-    ComplaintDay,
     CountedClock,
     CountedPlace,
     CountedStep,
-    EnquiryDay,
-    FeedbackDay,
     OpenBreach,
-    SlaDay,
-    VisitDay,
 )
 
-COUNTER_TABLES: dict[str, Table] = {
-    model.__tablename__: model.__table__
-    for model in (
-        EnquiryDay,
-        CallDay,
-        CallWaitDay,
-        VisitDay,
-        FeedbackDay,
-        ComplaintDay,
-        SlaDay,
-    )
-}
-
-_TABLE_OF_KEY: dict[type[CounterKey], str] = {
-    EnquiryDayKey: EnquiryDay.__tablename__,
-    CallDayKey: CallDay.__tablename__,
-    CallWaitDayKey: CallWaitDay.__tablename__,
-    VisitDayKey: VisitDay.__tablename__,
-    FeedbackDayKey: FeedbackDay.__tablename__,
-    ComplaintDayKey: ComplaintDay.__tablename__,
-    SlaDayKey: SlaDay.__tablename__,
-}
+_TABLE_OF_KEY: dict[type[CounterKey], str] = {key: table.name for key, table in COUNTERS.items()}
 """The daily table of each kind of counter row: a key's fields are its key columns by name."""
 
 _STEP: Table = CountedStep.__table__
@@ -85,8 +54,6 @@ _CLOCK_COLUMNS = tuple(column.name for column in _CLOCK.columns)
 _BREACH_COLUMNS = tuple(column.name for column in _BREACH.columns)
 _CLOCK_FIELDS = tuple(f.name for f in fields(Clock))
 _SLA_KEY_FIELDS = tuple(f.name for f in fields(SlaDayKey))
-# The dialect module's `dialect` alias carries no annotations.
-_POSTGRESQL: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _record(*parts: Any) -> dict[str, Any]:
@@ -94,25 +61,11 @@ def _record(*parts: Any) -> dict[str, Any]:
     return {f.name: getattr(part, f.name) for part in parts for f in fields(part)}
 
 
-def _on_postgresql(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if _on_postgresql(session) else sqlite.insert
-
-
 def _greatest(session: AsyncSession, left: Any, right: Any) -> Any:
     # PostgreSQL's greatest() is SQLite's two-argument max().
-    if _on_postgresql(session):
+    if is_postgresql(session):
         return func.greatest(left, right)
     return func.max(left, right)
-
-
-def _array(table: Table, column: str, parameter: str | None = None) -> str:
-    """A typed array parameter of `column`'s type."""
-    sql_type = table.c[column].type.compile(dialect=_POSTGRESQL)
-    return f"CAST(:{parameter or column} AS {sql_type}[])"
 
 
 def _unnest(table: Table, columns: Sequence[str]) -> str:
@@ -127,15 +80,15 @@ def _arrays(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[s
 
 _STEPS_OF = text(
     f"SELECT subject_id, step, occurred_at FROM {postgresql_name(_STEP)} "
-    f"WHERE subject_id = ANY({_array(_STEP, 'subject_id', 'subjects')})"
+    f"WHERE subject_id = ANY({postgresql_arrays(_STEP, ['subject_id'])})"
 )
 _CLOCKS_OF = text(
     f"SELECT {', '.join(_CLOCK_COLUMNS)} FROM {postgresql_name(_CLOCK)} "
-    f"WHERE clock_id = ANY({_array(_CLOCK, 'clock_id', 'clocks')})"
+    f"WHERE clock_id = ANY({postgresql_arrays(_CLOCK, ['clock_id'])})"
 )
 _BREACHES_OF = text(
     f"SELECT {', '.join(_BREACH_COLUMNS)} FROM {postgresql_name(_BREACH)} "
-    f"WHERE clock_id = ANY({_array(_BREACH, 'clock_id', 'clocks')})"
+    f"WHERE clock_id = ANY({postgresql_arrays(_BREACH, ['clock_id'])})"
 )
 _ADD_STEPS = text(
     f"INSERT INTO {postgresql_name(_STEP)} ({', '.join(_STEP_COLUMNS)}) "
@@ -156,8 +109,8 @@ _COUNT_CLOCKS = text(
 )
 _CLOSE_BREACHES = text(
     f"DELETE FROM {postgresql_name(_BREACH)} "
-    f"WHERE clock_id = ANY({_array(_BREACH, 'clock_id', 'clocks')}) "
-    f"OR contact_id = ANY({_array(_BREACH, 'contact_id', 'contacts')})"
+    f"WHERE clock_id = ANY({postgresql_arrays(_BREACH, ['clock_id'])}) "
+    f"OR contact_id = ANY({postgresql_arrays(_BREACH, ['contact_id'])})"
 )
 _OPEN_BREACHES = text(
     f"INSERT INTO {postgresql_name(_BREACH)} ({', '.join(_BREACH_COLUMNS)}) "
@@ -206,8 +159,8 @@ async def steps_of(
     """The counted steps of these contacts, and when each happened."""
     if not subjects:
         return {}
-    if _on_postgresql(session):
-        result = await session.execute(_STEPS_OF, {"subjects": list(subjects)})
+    if is_postgresql(session):
+        result = await session.execute(_STEPS_OF, {"subject_id": list(subjects)})
     else:
         result = await session.execute(
             select(_STEP.c.subject_id, _STEP.c.step, _STEP.c.occurred_at).where(
@@ -221,8 +174,8 @@ async def clocks_of(session: AsyncSession, clock_ids: Collection[UUID]) -> dict[
     """Where each of these SLA clocks is counted, for those that are."""
     if not clock_ids:
         return {}
-    if _on_postgresql(session):
-        result = await session.execute(_CLOCKS_OF, {"clocks": list(clock_ids)})
+    if is_postgresql(session):
+        result = await session.execute(_CLOCKS_OF, {"clock_id": list(clock_ids)})
     else:
         result = await session.execute(select(_CLOCK).where(_CLOCK.c.clock_id.in_(list(clock_ids))))
     return {row.clock_id: _clock_count(row._mapping) for row in result}
@@ -239,8 +192,8 @@ async def breaches_of(session: AsyncSession, clock_ids: Collection[UUID]) -> dic
     """The open breaches of these SLA clocks, by clock."""
     if not clock_ids:
         return {}
-    if _on_postgresql(session):
-        result = await session.execute(_BREACHES_OF, {"clocks": list(clock_ids)})
+    if is_postgresql(session):
+        result = await session.execute(_BREACHES_OF, {"clock_id": list(clock_ids)})
     else:
         result = await session.execute(
             select(_BREACH).where(_BREACH.c.clock_id.in_(list(clock_ids)))
@@ -261,10 +214,10 @@ async def add_steps(session: AsyncSession, steps: Mapping[ContactStep, datetime]
     if not steps:
         return
     rows = [{**_record(step), "occurred_at": at} for step, at in steps.items()]
-    if _on_postgresql(session):
+    if is_postgresql(session):
         await session.execute(_ADD_STEPS, _arrays(rows, _STEP_COLUMNS))
     else:
-        await session.execute(sqlite.insert(_STEP).on_conflict_do_nothing(), rows)
+        await session.execute(insert_for(session, _STEP).on_conflict_do_nothing(), rows)
 
 
 async def mark_finished(session: AsyncSession, finished: Mapping[UUID, datetime]) -> None:
@@ -272,10 +225,10 @@ async def mark_finished(session: AsyncSession, finished: Mapping[UUID, datetime]
     if not finished:
         return
     rows = [{"subject_id": s, "occurred_at": at} for s, at in finished.items()]
-    if _on_postgresql(session):
+    if is_postgresql(session):
         await session.execute(_MARK_FINISHED, _arrays(rows, ("subject_id", "occurred_at")))
         return
-    statement = sqlite.insert(_STEP)
+    statement = insert_for(session, _STEP)
     statement = statement.on_conflict_do_update(
         index_elements=["subject_id", "step"],
         set_={"occurred_at": func.max(_STEP.c.occurred_at, statement.excluded.occurred_at)},
@@ -291,10 +244,10 @@ async def count_clocks(session: AsyncSession, counts: Mapping[UUID, ClockCount])
         {"clock_id": clock_id, "outcome": count.outcome, **_record(count.key)}
         for clock_id, count in counts.items()
     ]
-    if _on_postgresql(session):
+    if is_postgresql(session):
         await session.execute(_COUNT_CLOCKS, _arrays(rows, _CLOCK_COLUMNS))
         return
-    statement = sqlite.insert(_CLOCK)
+    statement = insert_for(session, _CLOCK)
     statement = statement.on_conflict_do_update(
         index_elements=["clock_id"],
         set_={c: statement.excluded[c] for c in _CLOCK_COLUMNS if c != "clock_id"},
@@ -309,9 +262,9 @@ async def close_breaches(
     were finished with); how many rows went."""
     if not clock_ids and not contact_ids:
         return 0
-    if _on_postgresql(session):
+    if is_postgresql(session):
         result = await session.execute(
-            _CLOSE_BREACHES, {"clocks": list(clock_ids), "contacts": list(contact_ids)}
+            _CLOSE_BREACHES, {"clock_id": list(clock_ids), "contact_id": list(contact_ids)}
         )
     else:
         result = await session.execute(
@@ -331,62 +284,31 @@ async def open_breaches(session: AsyncSession, breaches: Sequence[Breach]) -> No
     if not breaches:
         return
     rows = [{**_record(b.clock), "breached_at": b.breached_at} for b in breaches]
-    if _on_postgresql(session):
+    if is_postgresql(session):
         await session.execute(_OPEN_BREACHES, _arrays(rows, _BREACH_COLUMNS))
     else:
-        await session.execute(sqlite.insert(_BREACH).on_conflict_do_nothing(), rows)
+        await session.execute(insert_for(session, _BREACH).on_conflict_do_nothing(), rows)
 
 
 async def add_counts(session: AsyncSession, counts: Iterable[tuple[CounterKey, Counts]]) -> None:
     """Adds a batch's counter changes to the daily tables and their monthly roll-ups: one
     statement per table on PostgreSQL, one multi-row upsert per table elsewhere."""
-    records: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_table: dict[str, list[tuple[CounterKey, Counts]]] = defaultdict(list)
     for key, changes in counts:
-        records[_TABLE_OF_KEY[type(key)]].append(_record(key, changes))
-    for name, rows in records.items():
-        if _on_postgresql(session):
-            await session.execute(_ADD_COUNTS[name], _arrays(rows, _COUNTS[name]))
+        by_table[_TABLE_OF_KEY[type(key)]].append((key, changes))
+    for name, rows in by_table.items():
+        records = [_record(key, changes) for key, changes in rows]
+        if is_postgresql(session):
+            await session.execute(_ADD_COUNTS[name], _arrays(records, _COUNTS[name]))
             continue
-        await _upsert(session, COUNTER_TABLES[name], rows)
-        await _upsert(session, MONTHLY[name], _by_month(COUNTER_TABLES[name], rows))
-
-
-def _by_month(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """A daily table's rows summed by calendar month (a `_max` column keeps the largest): every
-    key leads with its local date, and the month's key is that date's first day."""
-    keys = [c.name for c in table.primary_key.columns]
-    counters = [c.name for c in table.columns if not c.primary_key]
-    monthly = Tally()
-    for row in rows:
-        month = (row[keys[0]].replace(day=1), *(row[k] for k in keys[1:]))
-        monthly.add(table.name, month, **{c: row[c] for c in counters if not c.endswith("_max")})
-        for column in counters:
-            if column.endswith("_max"):
-                monthly.peak(table.name, month, column, row[column])
-    return _records(table, monthly.rows(table.name))
-
-
-def _records(
-    table: Table, rows: list[tuple[tuple[object, ...], dict[str, float], dict[str, float]]]
-) -> list[dict[str, Any]]:
-    """A tally's rows as records of `table`: every counter, 0 where the batch changed none."""
-    keys = [c.name for c in table.primary_key.columns]
-    values = [c.name for c in table.columns if not c.primary_key]
-    whole = {c.name for c in table.columns if isinstance(c.type, Integer) and not c.primary_key}
-    records = []
-    for key, sums, peaks in rows:
-        record: dict[str, Any] = dict(zip(keys, key, strict=True))
-        for column in values:
-            value = peaks.get(column, 0) if column.endswith("_max") else sums.get(column, 0)
-            record[column] = int(value) if column in whole else value
-        records.append(record)
-    return records
+        await _upsert(session, COUNTER_TABLES[name], records)
+        await _upsert(session, MONTHLY[name], [_record(k, c) for k, c in by_month(rows)])
 
 
 async def _upsert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     keys = [c.name for c in table.primary_key.columns]
     values = [c.name for c in table.columns if not c.primary_key]
-    statement = _insert(session)(table).values(rows)
+    statement = insert_for(session, table).values(rows)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=keys,
@@ -425,7 +347,7 @@ async def places_of(session: AsyncSession, subjects: Collection[UUID]) -> dict[C
 
 def _place_of(row: RowMapping) -> Place:
     common = {"channel": row["channel"], "service_area": row["service_area"]}
-    if row["counter"] == EnquiryDay.__tablename__:
+    if row["counter"] == COUNTERS[EnquiryDayKey].name:
         return Place(EnquiryDayKey(received_on=row["day"], **common))
     return Place(ComplaintDayKey(day=row["day"], stage=row["stage"], **common), row["outcome"])
 
@@ -450,7 +372,7 @@ async def save_places(session: AsyncSession, places: Mapping[ContactStep, Place]
     if not places:
         return
     rows = [_place_row(step, place) for step, place in places.items()]
-    statement = _insert(session)(_PLACE)
+    statement = insert_for(session, _PLACE)
     statement = statement.on_conflict_do_update(
         index_elements=["subject_id", "step"],
         set_={c.name: statement.excluded[c.name] for c in _PLACE.columns if not c.primary_key},

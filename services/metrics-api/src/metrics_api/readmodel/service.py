@@ -4,42 +4,16 @@ every figure on the local day of the thing it counts, however late the event arr
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contact_common import events as ev
 from contact_common.calendar import WorkingCalendar
-from contact_common.events import (
-    CallAbandoned,
-    CallAnswered,
-    CallOffered,
-    CloudEvent,
-    ComplaintAcknowledged,
-    ComplaintClosed,
-    ComplaintCorrected,
-    ComplaintEscalated,
-    ComplaintExtended,
-    ComplaintReceived,
-    ComplaintResponded,
-    ComplaintVoided,
-    EnquiryAcknowledged,
-    EnquiryAssigned,
-    EnquiryCorrected,
-    EnquiryOpened,
-    EnquiryReopened,
-    EnquiryResolved,
-    EnquiryResponded,
-    EnquiryVoided,
-    FeedbackSubmitted,
-    SlaAtRisk,
-    SlaBreached,
-    SlaMet,
-    SlaStopped,
-    SlaWithdrawn,
-    VisitArrived,
-    VisitAttended,
-)
+from contact_common.events import CloudEvent
 from contact_common.inbox import claim_many
 from metrics_api.models import inbox_message
 from metrics_api.readmodel import repository
@@ -58,26 +32,26 @@ from metrics_api.readmodel.domain import (
 CONSUMER = "metrics-api"
 
 EnquiryEvent = (
-    EnquiryOpened
-    | EnquiryAcknowledged
-    | EnquiryAssigned
-    | EnquiryResponded
-    | EnquiryResolved
-    | EnquiryReopened
+    ev.EnquiryOpened
+    | ev.EnquiryAcknowledged
+    | ev.EnquiryAssigned
+    | ev.EnquiryResponded
+    | ev.EnquiryResolved
+    | ev.EnquiryReopened
 )
-CallEvent = CallOffered | CallAnswered | CallAbandoned
-VisitEvent = VisitArrived | VisitAttended
+CallEvent = ev.CallOffered | ev.CallAnswered | ev.CallAbandoned
+VisitEvent = ev.VisitArrived | ev.VisitAttended
 ComplaintEvent = (
-    ComplaintReceived
-    | ComplaintAcknowledged
-    | ComplaintExtended
-    | ComplaintResponded
-    | ComplaintEscalated
-    | ComplaintClosed
+    ev.ComplaintReceived
+    | ev.ComplaintAcknowledged
+    | ev.ComplaintExtended
+    | ev.ComplaintResponded
+    | ev.ComplaintEscalated
+    | ev.ComplaintClosed
 )
-SlaEvent = SlaMet | SlaBreached | SlaStopped | SlaWithdrawn
-Corrected = EnquiryCorrected | ComplaintCorrected
-Voided = EnquiryVoided | ComplaintVoided
+SlaEvent = ev.SlaMet | ev.SlaBreached | ev.SlaStopped | ev.SlaWithdrawn
+Corrected = ev.EnquiryCorrected | ev.ComplaintCorrected
+Voided = ev.EnquiryVoided | ev.ComplaintVoided
 
 
 @dataclass
@@ -148,42 +122,42 @@ def _subjects(events: Iterable[CloudEvent]) -> set[UUID]:
     of its breaches with no stop (one opens unless its contact was finished with)."""
     subjects = set()
     for event in events:
-        if isinstance(event, SlaBreached):
+        if isinstance(event, ev.SlaBreached):
             if event.data.stopped_at is None:
                 subjects.add(event.data.contact_id)
-        elif not isinstance(event, SlaEvent | SlaAtRisk):
+        elif not isinstance(event, SlaEvent | ev.SlaAtRisk):
             subjects.add(event.data.subject_id)
     return subjects
+
+
+_Facts = TypeVar("_Facts", Enquiry, Call, Visit, Feedback, Complaint, Clock, Correction)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _facts(kind: type[_Facts], data: object) -> _Facts:
+    """The facts the counting rules take from an event's data: `kind`'s fields, by name, with a
+    vocabulary's member (a channel, a contact type) as its value."""
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in fields(kind))
+    values = {name: getattr(data, name) for name in names}
+    return kind(**{k: v.value if isinstance(v, Enum) else v for k, v in values.items()})
 
 
 def _apply(ledger: Ledger, event: CloudEvent) -> None:
     """Tells the ledger what an event says happened."""
     if isinstance(event, Corrected):
-        facts = event.data
-        ledger.contact_corrected(
-            Correction(
-                subject_id=facts.subject_id,
-                received_at=facts.received_at,
-                channel=facts.channel.value,
-                service_area=facts.service_area,
-            )
-        )
+        ledger.contact_corrected(_facts(Correction, event.data))
     elif isinstance(event, Voided):
         ledger.contact_voided(event.data.subject_id, at=event.time)
     elif isinstance(event, EnquiryEvent):
         _enquiry(ledger, event)
-    elif isinstance(event, CallEvent | VisitEvent):
-        _call_or_visit(ledger, event)
-    elif isinstance(event, FeedbackSubmitted):
-        data = event.data
-        feedback = Feedback(
-            feedback_id=data.feedback_id,
-            channel=data.channel.value,
-            service_area=data.service_area,
-            submitted_at=data.submitted_at,
-            score=data.score,
-        )
-        ledger.feedback_submitted(feedback, at=event.time)
+    elif isinstance(event, CallEvent):
+        _call(ledger, event)
+    elif isinstance(event, VisitEvent):
+        _visit(ledger, event)
+    elif isinstance(event, ev.FeedbackSubmitted):
+        ledger.feedback_submitted(_facts(Feedback, event.data), at=event.time)
     elif isinstance(event, ComplaintEvent):
         _complaint(ledger, event)
     elif isinstance(event, SlaEvent):
@@ -192,46 +166,30 @@ def _apply(ledger: Ledger, event: CloudEvent) -> None:
 
 
 def _enquiry(ledger: Ledger, event: EnquiryEvent) -> None:
-    data = event.data
-    enquiry = Enquiry(
-        enquiry_id=data.enquiry_id,
-        channel=data.channel.value,
-        service_area=data.service_area,
-        received_at=data.received_at,
-    )
-    if isinstance(event, EnquiryResolved):
+    enquiry = _facts(Enquiry, event.data)
+    if isinstance(event, ev.EnquiryResolved):
         ledger.enquiry_resolved(enquiry, at=event.time, first_point=event.data.first_point)
-    elif isinstance(event, EnquiryReopened):
+    elif isinstance(event, ev.EnquiryReopened):
         ledger.enquiry_reopened(enquiry, at=event.time)
     else:
         ledger.enquiry_seen(enquiry, at=event.time)
 
 
-def _call_or_visit(ledger: Ledger, event: CallEvent | VisitEvent) -> None:
-    if isinstance(event, VisitArrived | VisitAttended):
-        visit = Visit(
-            visit_id=event.data.visit_id,
-            service_area=event.data.service_area,
-            arrived_at=event.data.arrived_at,
-        )
-        if isinstance(event, VisitAttended):
-            ledger.visit_attended(visit, at=event.time, wait_seconds=event.data.wait_seconds)
-        else:
-            ledger.visit_arrived(visit, at=event.time)
-        return
-    data = event.data
-    call = Call(
-        call_id=data.call_id,
-        channel=data.channel.value,
-        service_area=data.service_area,
-        offered_at=data.offered_at,
-    )
-    if isinstance(event, CallAnswered):
-        ledger.call_answered(call, at=event.time, wait_seconds=event.data.wait_seconds)
-    elif isinstance(event, CallAbandoned):
-        ledger.call_abandoned(call, at=event.time, wait_seconds=event.data.wait_seconds)
+def _visit(ledger: Ledger, event: VisitEvent) -> None:
+    visit = _facts(Visit, event.data)
+    if isinstance(event, ev.VisitAttended):
+        ledger.visit_attended(visit, at=event.time, wait_seconds=event.data.wait_seconds)
     else:
+        ledger.visit_arrived(visit, at=event.time)
+
+
+def _call(ledger: Ledger, event: CallEvent) -> None:
+    call = _facts(Call, event.data)
+    if isinstance(event, ev.CallOffered):
         ledger.call_offered(call, at=event.time)
+        return
+    outcome = ledger.call_answered if isinstance(event, ev.CallAnswered) else ledger.call_abandoned
+    outcome(call, at=event.time, wait_seconds=event.data.wait_seconds)
 
 
 def _complaint(ledger: Ledger, event: ComplaintEvent) -> None:
@@ -239,22 +197,19 @@ def _complaint(ledger: Ledger, event: ComplaintEvent) -> None:
     # like any other; a decision this build does not know has no place among the outcomes
     # CX06 counts, so it is left uncounted (the consumer counted the event in
     # events_unknown_total), and a complaint closed with one is still finished.
-    data = event.data
-    complaint = Complaint(
-        complaint_id=data.complaint_id, channel=data.channel.value, service_area=data.service_area
-    )
+    complaint = _facts(Complaint, event.data)
     at = event.time
-    if isinstance(event, ComplaintReceived):
+    if isinstance(event, ev.ComplaintReceived):
         ledger.complaint_received(complaint, at=at, stage=event.data.stage.value)
-    elif isinstance(event, ComplaintEscalated):
+    elif isinstance(event, ev.ComplaintEscalated):
         ledger.complaint_escalated(complaint, at=at, to_stage=event.data.to_stage.value)
-    elif isinstance(event, ComplaintExtended):
+    elif isinstance(event, ev.ComplaintExtended):
         ledger.complaint_extended(complaint, at=at, stage=event.data.stage.value)
-    elif isinstance(event, ComplaintResponded):
+    elif isinstance(event, ev.ComplaintResponded):
         stage, outcome = event.data.stage.value, event.data.outcome
         if outcome.recognised:
             ledger.complaint_decided(complaint, at=at, stage=stage, outcome=outcome.value)
-    elif isinstance(event, ComplaintClosed):
+    elif isinstance(event, ev.ComplaintClosed):
         decision = event.data.ombudsman_decision
         known = decision.value if decision is not None and decision.recognised else None
         ledger.complaint_closed(complaint, at=at, ombudsman_decision=known)
@@ -262,24 +217,14 @@ def _complaint(ledger: Ledger, event: ComplaintEvent) -> None:
 
 
 def _clock(ledger: Ledger, event: SlaEvent) -> None:
-    data = event.data
-    clock = Clock(
-        clock_id=data.clock_id,
-        commitment=data.commitment,
-        contact_type=data.contact_type.value,
-        contact_id=data.contact_id,
-        channel=data.channel.value,
-        service_area=data.service_area,
-        started_at=data.started_at,
-        due_at=data.due_at,
-    )
-    if isinstance(event, SlaMet):
+    clock = _facts(Clock, event.data)
+    if isinstance(event, ev.SlaMet):
         ledger.clock_met(clock, corrects_breach=event.data.corrects_breach)
-    elif isinstance(event, SlaBreached):
+    elif isinstance(event, ev.SlaBreached):
         ledger.clock_breached(
             clock, breached_at=event.data.breached_at, stopped_at=event.data.stopped_at
         )
-    elif isinstance(event, SlaWithdrawn):
+    elif isinstance(event, ev.SlaWithdrawn):
         ledger.clock_withdrawn(clock)
     else:
         ledger.clock_stopped(clock)
