@@ -23,19 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from contact_common.calendar import WorkingCalendar
-
-SERVICE_AREAS = (
-    "waste",
-    "council_tax",
-    "benefits",
-    "planning",
-    "housing",
-    "parking",
-    "environmental_health",
-    "licensing",
-    "leisure",
-    "general",
-)
+from contact_common.settings import DEFAULT_SERVICE_AREAS
 
 _YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -216,8 +204,8 @@ class Feedback:
 
 
 @dataclass(frozen=True, slots=True)
-class Enquiry:
-    """An enquiry on any channel, with its lifecycle steps in order."""
+class _Recorded:
+    """A contact recorded with a description and lifecycle steps: an enquiry or a complaint."""
 
     channel: str
     service_area: str
@@ -225,7 +213,6 @@ class Enquiry:
     description: str
     steps: tuple[Step, ...]
     customer: Mapping[str, str] | None = None
-    feedback: Feedback | None = None
 
     @property
     def starts_at(self) -> datetime:
@@ -233,7 +220,7 @@ class Enquiry:
         return self.received_at
 
     def body(self) -> dict[str, Any]:
-        """The POST /v1/enquiries body."""
+        """The body that records it: POST /v1/enquiries or POST /v1/complaints."""
         body: dict[str, Any] = {
             "channel": self.channel,
             "service_area": self.service_area,
@@ -243,6 +230,18 @@ class Enquiry:
         if self.customer:
             body["customer"] = dict(self.customer)
         return body
+
+
+@dataclass(frozen=True, slots=True)
+class Enquiry(_Recorded):
+    """An enquiry on any channel, with its lifecycle steps in order."""
+
+    feedback: Feedback | None = None
+
+
+def _raised(record: dict[str, Any], enquiry_id: str | None) -> dict[str, Any]:
+    """A call's or visit's record, linked to the enquiry it raised (created first), if one."""
+    return {**record, "enquiry_id": enquiry_id} if enquiry_id else record
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,9 +284,7 @@ class Call:
         else:
             assert self.abandoned_at is not None
             body["abandoned_at"] = self.abandoned_at.isoformat()
-        if enquiry_id:
-            body["enquiry_id"] = enquiry_id
-        return body
+        return _raised(body, enquiry_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,16 +305,14 @@ class Visit:
 
     def body(self, enquiry_id: str | None = None) -> dict[str, Any]:
         """One record of a POST /v1/visits list."""
-        body: dict[str, Any] = {
+        body = {
             "visit_id": self.visit_id,
             "arrived_at": self.arrived_at.isoformat(),
             "attended_at": self.attended_at.isoformat(),
             "service_area": self.service_area,
             "agent_id": self.agent_id,
         }
-        if enquiry_id:
-            body["enquiry_id"] = enquiry_id
-        return body
+        return _raised(body, enquiry_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,37 +349,13 @@ class StandbyCall:
 
 
 @dataclass(frozen=True, slots=True)
-class Complaint:
+class Complaint(_Recorded):
     """A complaint with its steps through stage 1, stage 2 and the Ombudsman, in order."""
-
-    channel: str
-    service_area: str
-    received_at: datetime
-    description: str
-    steps: tuple[Step, ...]
-    customer: Mapping[str, str] | None = None
-
-    @property
-    def starts_at(self) -> datetime:
-        """When the contact began."""
-        return self.received_at
 
     @property
     def stages(self) -> int:
         """How many stages it reached: 1, 2 or 3 (the Ombudsman)."""
         return 1 + sum(1 for step in self.steps if step.action == "escalate")
-
-    def body(self) -> dict[str, Any]:
-        """The POST /v1/complaints body."""
-        body: dict[str, Any] = {
-            "channel": self.channel,
-            "service_area": self.service_area,
-            "received_at": self.received_at.isoformat(),
-            "description": self.description,
-        }
-        if self.customer:
-            body["customer"] = dict(self.customer)
-        return body
 
 
 Contact = Call | Visit | Enquiry | StandbyCall | Complaint
@@ -421,7 +392,7 @@ class DemoYear:
         seed: int = 7,
         fraction: float = 1.0,
         calendar: WorkingCalendar | None = None,
-        service_areas: Sequence[str] = SERVICE_AREAS,
+        service_areas: Sequence[str] = DEFAULT_SERVICE_AREAS,
         volumes: Volumes = Volumes(),  # noqa: B008 - frozen
     ) -> None:
         if scale <= 0:

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -150,6 +151,21 @@ ApiKey = Annotated[
     ),
 ]
 SlaUrl = Annotated[str, typer.Option(envvar="SLA_URL", help="sla-monitor's base URL.")]
+TableOrCsv = Annotated[str, typer.Option("--format", help="table or csv.", case_sensitive=False)]
+
+
+def _as_csv(output: str) -> bool:
+    """True for `--format csv`, False for table; any other format is a usage error."""
+    if output.lower() not in ("table", "csv"):
+        raise typer.BadParameter("table or csv", param_hint="--format")
+    return output.lower() == "csv"
+
+
+def _write_csv(rows: list[dict[str, Any]], *, columns: Sequence[str]) -> None:
+    """Prints `rows` as CSV with a header of `columns` (other keys left out)."""
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
 
 
 def _get(url: str, api_key: str, params: dict[str, Any] | None = None) -> Any:
@@ -436,15 +452,12 @@ def breaches_list(
         datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Breached on or before.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 100,
-    output: Annotated[
-        str, typer.Option("--format", help="table or csv.", case_sensitive=False)
-    ] = "table",
+    output: TableOrCsv = "table",
     sla_url: SlaUrl = "http://127.0.0.1:8003",
     api_key: ApiKey = None,
 ) -> None:
     """Lists breaches from sla-monitor, latest first, following its pages up to --limit."""
-    if output.lower() not in ("table", "csv"):
-        raise typer.BadParameter("table or csv", param_hint="--format")
+    as_csv = _as_csv(output)
     key = _api_key(api_key)
     params: dict[str, Any] = {"open": str(open_only).lower()}
     for name, value in (
@@ -466,10 +479,8 @@ def breaches_list(
         cursor = page.get("next_cursor")
         if not cursor:
             break
-    if output.lower() == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=BREACH_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(items)
+    if as_csv:
+        _write_csv(items, columns=BREACH_COLUMNS)
         return
     title = f"{len(items)} breaches" + (" (open)" if open_only else "") + ", times UTC"
     table = Table(*(Column(c, overflow="fold") for c in TABLE_COLUMNS), title=title)
@@ -677,20 +688,15 @@ def staff_add(
 
 @staff.command("list")
 def staff_list(
-    output: Annotated[
-        str, typer.Option("--format", help="table or csv.", case_sensitive=False)
-    ] = "table",
+    output: TableOrCsv = "table",
     sla_url: SlaUrl = "http://127.0.0.1:8003",
     api_key: ApiKey = None,
 ) -> None:
     """Lists the staff directory, by staff id."""
-    if output.lower() not in ("table", "csv"):
-        raise typer.BadParameter("table or csv", param_hint="--format")
+    as_csv = _as_csv(output)
     members = _get(f"{sla_url.rstrip('/')}/v1/staff", _api_key(api_key))
-    if output.lower() == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=STAFF_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(members)
+    if as_csv:
+        _write_csv(members, columns=STAFF_COLUMNS)
         return
     table = Table(*STAFF_COLUMNS, title=f"{len(members)} members of staff")
     for member in members:

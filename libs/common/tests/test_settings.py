@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from contact_common.commitments import PolicyError
-from contact_common.settings import ServiceSettings
+from contact_common.settings import IntakeSettings, ServiceSettings
 
 
 class TestServiceSettings(ServiceSettings):
@@ -234,3 +235,43 @@ def test_an_unknown_policy_fails_naming_it() -> None:
 
     with pytest.raises(PolicyError, match="'nonesuch.yaml' is neither a shipped policy"):
         _ = settings.commitments
+
+
+class TestIntakeSettings(IntakeSettings):
+    """A service recording clients' contacts, naming only its prefix as the real ones do."""
+
+    __test__ = False  # a settings class, not a test class
+
+    model_config = SettingsConfigDict(env_prefix="TESTSVC_")
+
+    service_name: ClassVar[str] = "test-intake"
+
+
+def test_intake_settings_default_the_skew_and_the_idempotency_window() -> None:
+    settings = TestIntakeSettings()
+
+    assert settings.clock_skew_seconds == 300
+    assert settings.idempotency_retention_hours == 48
+    assert settings.idempotency_lease_seconds == 60
+
+
+def test_intake_settings_read_the_prefix_from_the_environment_and_the_dotenv_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The subclass names only env_prefix: `.env` and the rest come from ServiceSettings.
+    (tmp_path / ".env").write_text("TESTSVC_IDEMPOTENCY_LEASE_SECONDS=90\nUNKNOWN_LINE=1\n")
+    monkeypatch.setenv("TESTSVC_CLOCK_SKEW_SECONDS", "30")
+
+    settings = TestIntakeSettings()
+
+    assert settings.clock_skew_seconds == 30
+    assert settings.idempotency_lease_seconds == 90
+
+
+def test_intake_settings_keep_an_idempotency_key_a_day_at_least(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TESTSVC_IDEMPOTENCY_RETENTION_HOURS", "23")
+
+    with pytest.raises(ValidationError, match="greater than or equal to 24"):
+        TestIntakeSettings()

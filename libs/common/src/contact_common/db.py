@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, event, exc, text
 from sqlalchemy.dialects import postgresql
@@ -47,13 +47,20 @@ def service_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def declarative_base(schema: str) -> type[DeclarativeBase]:
-    """The declarative base of one service's models."""
+if TYPE_CHECKING:
 
-    class Base(DeclarativeBase):
-        metadata = service_metadata(schema)
+    class TableModels(DeclarativeBase):
+        # Each model maps a Table; DeclarativeBase types __table__ as any FromClause.
+        __table__: ClassVar[Table]
 
-    return Base
+else:
+
+    class TableModels:
+        """Mixed into a service's declarative base, before `DeclarativeBase`: models are Tables.
+
+        The base is a class statement in the service, so that mypy sees a class:
+        `class Base(TableModels, DeclarativeBase): metadata = service_metadata("enquiry")`.
+        """
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -273,3 +273,24 @@ class ServiceSettings(BaseSettings):
             office_hours=OfficeHours(opens=self.office_opens, closes=self.office_closes),
             timezone=self.office_timezone,
         )
+
+
+class IntakeSettings(ServiceSettings):
+    """What a service recording clients' contacts adds: their clock skew, Idempotency-Key."""
+
+    clock_skew_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="How far in the future a client's `at` or `received_at` may be (clock skew).",
+    )
+    idempotency_retention_hours: int = Field(
+        default=48,
+        ge=24,
+        description="How long an Idempotency-Key and its answer are kept (at least 24 hours).",
+    )
+    idempotency_lease_seconds: int = Field(
+        default=60,
+        ge=5,
+        description="After this long, a request holding an Idempotency-Key that never answered "
+        "(its process died) gives the key up to a retry.",
+    )

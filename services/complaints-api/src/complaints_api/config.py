@@ -8,13 +8,13 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from contact_common.settings import ServiceSettings
+from contact_common.settings import IntakeSettings
 
 
-class Settings(ServiceSettings):
+class Settings(IntakeSettings):
     """What complaints-api can be told."""
 
-    model_config = SettingsConfigDict(env_prefix="COMPLAINTS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="COMPLAINTS_")
 
     service_name: ClassVar[str] = "complaints-api"
     database_schema: ClassVar[str] = "complaints"
@@ -25,20 +25,6 @@ class Settings(ServiceSettings):
         ge=1,
         description="Working days after the stage-1 response within which the customer may "
         "ask for stage 2 (counted like any deadline: to closing time on the last day).",
-    )
-    clock_skew_seconds: int = Field(
-        default=300, ge=0, description="How far in the future an `at` or `received_at` may be."
-    )
-    idempotency_retention_hours: int = Field(
-        default=48,
-        ge=24,
-        description="How long an Idempotency-Key and its answer are kept (at least 24 hours).",
-    )
-    idempotency_lease_seconds: int = Field(
-        default=60,
-        ge=5,
-        description="After this long, a request holding an Idempotency-Key that never answered "
-        "(its process died) gives the key up to a retry.",
     )
 
 

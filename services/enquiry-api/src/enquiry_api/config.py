@@ -9,13 +9,13 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from contact_common.settings import ServiceSettings
+from contact_common.settings import IntakeSettings
 
 
-class Settings(ServiceSettings):
+class Settings(IntakeSettings):
     """What enquiry-api can be told."""
 
-    model_config = SettingsConfigDict(env_prefix="ENQUIRY_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ENQUIRY_")
 
     service_name: ClassVar[str] = "enquiry-api"
     database_schema: ClassVar[str] = "enquiry"
@@ -29,11 +29,6 @@ class Settings(ServiceSettings):
         default="ENQ",
         pattern=r"^[A-Z]{2,8}$",
         description="The start of every enquiry reference, e.g. ENQ in ENQ-2026-000123.",
-    )
-    clock_skew_seconds: int = Field(
-        default=300,
-        ge=0,
-        description="How far in the future a client's `at` or `received_at` may be (clock skew).",
     )
     max_call_batch: int = Field(
         default=1000, ge=1, description="The most call records one POST /v1/calls may carry."
@@ -52,17 +47,6 @@ class Settings(ServiceSettings):
     open311_contact: str = Field(
         default="Customer services, the council",
         description="Who to contact about the Open311 endpoint (shown in discovery).",
-    )
-    idempotency_retention_hours: int = Field(
-        default=48,
-        ge=24,
-        description="How long an Idempotency-Key and its answer are kept (at least 24 hours).",
-    )
-    idempotency_lease_seconds: int = Field(
-        default=60,
-        ge=5,
-        description="After this long, a request holding an Idempotency-Key that never answered "
-        "(its process died) gives the key up to a retry.",
     )
 
 

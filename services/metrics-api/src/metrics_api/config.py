@@ -49,7 +49,7 @@ DEFAULT_TARGETS: dict[str, dict[str, float]] = {
 class Settings(ServiceSettings):
     """What metrics-api can be told."""
 
-    model_config = SettingsConfigDict(env_prefix="METRICS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="METRICS_")
 
     service_name: ClassVar[str] = "metrics-api"
     database_schema: ClassVar[str] = "metrics"

@@ -15,7 +15,7 @@ from sla_monitor.alerts.domain import ContactLinks
 class Settings(ServiceSettings):
     """What sla-monitor can be told."""
 
-    model_config = SettingsConfigDict(env_prefix="SLA_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SLA_")
 
     service_name: ClassVar[str] = "sla-monitor"
     database_schema: ClassVar[str] = "sla"

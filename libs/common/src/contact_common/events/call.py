@@ -1,12 +1,13 @@
 """Events for telephone calls (office hours and the standby contractor); subject = the call id."""
 
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field, NonNegativeFloat, model_validator
+from pydantic import Field, NonNegativeFloat
 
 from contact_common.events.common import Channel, ServiceArea, Slug, StaffId, UtcDatetime
 from contact_common.events.envelope import CloudEvent, EventData
+from contact_common.events.wait import WaitEndedData
 
 CallChannel = Literal[Channel.phone, Channel.standby]
 
@@ -31,38 +32,28 @@ class CallOfferedData(_CallData):
     time_field: ClassVar[str] = "offered_at"
 
 
-class CallAnsweredData(_CallData):
+class CallAnsweredData(WaitEndedData, _CallData):
     """A call was answered by an agent."""
 
     time_field: ClassVar[str] = "answered_at"
+    wait_began_field: ClassVar[str] = "offered_at"
 
     answered_at: UtcDatetime = Field(description="When an agent answered.")
     wait_seconds: NonNegativeFloat = Field(description="Seconds the caller waited to be answered.")
     agent_id: StaffId | None = Field(default=None, description="The answering agent's staff id.")
     ended_at: UtcDatetime | None = Field(default=None, description="When the call ended, if known.")
 
-    @model_validator(mode="after")
-    def _answered_after_offered(self) -> Self:
-        if self.answered_at < self.offered_at:
-            raise ValueError("answered_at is before offered_at")
-        return self
 
-
-class CallAbandonedData(_CallData):
+class CallAbandonedData(WaitEndedData, _CallData):
     """A caller hung up before being answered."""
 
     time_field: ClassVar[str] = "abandoned_at"
+    wait_began_field: ClassVar[str] = "offered_at"
 
     abandoned_at: UtcDatetime = Field(description="When the caller hung up.")
     wait_seconds: NonNegativeFloat = Field(
         description="Seconds the caller waited before hanging up."
     )
-
-    @model_validator(mode="after")
-    def _abandoned_after_offered(self) -> Self:
-        if self.abandoned_at < self.offered_at:
-            raise ValueError("abandoned_at is before offered_at")
-        return self
 
 
 class CallOffered(CloudEvent):

@@ -9,6 +9,13 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
+from contact_common.events.amendment import (
+    CorrectedData,
+    VoidedData,
+    correction_count,
+    duplicate_of,
+    voided_at,
+)
 from contact_common.events.common import (
     Channel,
     ComplaintOutcome,
@@ -16,7 +23,6 @@ from contact_common.events.common import (
     Reference,
     ServiceArea,
     UtcDatetime,
-    VoidReason,
 )
 from contact_common.events.envelope import CloudEvent, EventData
 
@@ -126,39 +132,17 @@ class ComplaintClosedData(_ComplaintData):
         return self
 
 
-class ComplaintCorrectedData(_ComplaintData):
+class ComplaintCorrectedData(CorrectedData, _ComplaintData):
     """A complaint's mistyped received_at, channel or service area was corrected."""
 
-    time_field: ClassVar[str] = "corrected_at"
-
-    corrected_at: UtcDatetime = Field(
-        description="When the correction was recorded. channel, service_area and "
-        "received_at are the corrected facts; consumers count and time the contact from them."
-    )
-    correction: int = Field(
-        ge=1,
-        description="How many corrections the complaint has now had: a consumer that sees two "
-        "out of order keeps the facts of the higher.",
-    )
-    previous_channel: Channel = Field(description="The channel before this correction.")
-    previous_service_area: ServiceArea = Field(
-        description="The service area before this correction."
-    )
-    previous_received_at: UtcDatetime = Field(description="received_at before this correction.")
+    correction: int = correction_count(contact="complaint")
 
 
-class ComplaintVoidedData(_ComplaintData):
+class ComplaintVoidedData(VoidedData, _ComplaintData):
     """A complaint was voided (duplicate, spam or test): it no longer counts anywhere."""
 
-    time_field: ClassVar[str] = "voided_at"
-
-    voided_at: UtcDatetime = Field(description="When the complaint was voided.")
-    cause: VoidReason = Field(
-        description="Why: duplicate, spam or test (the reason in words stays with the contact)."
-    )
-    duplicate_of: UUID | None = Field(
-        default=None, description="The complaint this one duplicates, for a duplicate."
-    )
+    voided_at: UtcDatetime = voided_at(contact="complaint")
+    duplicate_of: UUID | None = duplicate_of(contact="complaint")
 
 
 class ComplaintReceived(CloudEvent):

@@ -1,12 +1,13 @@
 """Events for visits to reception; subject = the visit id."""
 
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field, NonNegativeFloat, model_validator
+from pydantic import Field, NonNegativeFloat
 
 from contact_common.events.common import Channel, ServiceArea, StaffId, UtcDatetime
 from contact_common.events.envelope import CloudEvent, EventData
+from contact_common.events.wait import WaitEndedData
 
 
 class _VisitData(EventData):
@@ -28,20 +29,15 @@ class VisitArrivedData(_VisitData):
     time_field: ClassVar[str] = "arrived_at"
 
 
-class VisitAttendedData(_VisitData):
+class VisitAttendedData(WaitEndedData, _VisitData):
     """A visitor was seen by a member of staff."""
 
     time_field: ClassVar[str] = "attended_at"
+    wait_began_field: ClassVar[str] = "arrived_at"
 
     attended_at: UtcDatetime = Field(description="When staff began to see the visitor.")
     wait_seconds: NonNegativeFloat = Field(description="Seconds the visitor waited to be seen.")
     agent_id: StaffId | None = Field(default=None, description="The attending officer's staff id.")
-
-    @model_validator(mode="after")
-    def _attended_after_arrival(self) -> Self:
-        if self.attended_at < self.arrived_at:
-            raise ValueError("attended_at is before arrived_at")
-        return self
 
 
 class VisitArrived(CloudEvent):
