@@ -63,7 +63,8 @@ LENGTH = (2.0, 6.0)  # seconds a timed fault (outage, stall) lasts
 RECOVERY = 5.0  # seconds after a fault ends in which the APIs it touches may still fail
 # The bound within which everything recorded must reach every read model: at least as long as
 # the stream ran. The consumers' fetches of a backlog are bound by tansu's S3 store (moto, one
-# Python process), which on a busy 2-core machine falls behind after minutes of restarts.
+# Python process): slow, and with a fetch wait under a read's time never done, which is why the
+# fault stack sets KAFKA_FETCH_MAX_WAIT_MS=500 (docs/decisions.md).
 DRAIN = 180.0
 NAMES = [name for name, *_ in SERVICES]
 BEFORE_FAULTS = "(before the first fault)"

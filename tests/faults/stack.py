@@ -273,6 +273,9 @@ async def start_system(
             KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
             API_KEYS_FILE=str(keys_file),
             TOPIC_PARTITIONS=str(PARTITIONS),
+            # tansu on its S3 store abandons a fetch of a backlog held only 50 ms (the
+            # default): consumers restarted behind would starve (docs/decisions.md).
+            KAFKA_FETCH_MAX_WAIT_MS="500",
             ENQUIRY_DATABASE_URL=proxied,
             SLA_CLOCK_OFFSET_SECONDS=str(clock_offset),
             PYTHONUNBUFFERED="1",

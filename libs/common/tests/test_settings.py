@@ -30,7 +30,14 @@ class TestServiceSettings(ServiceSettings):
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No variable or `.env` file of the machine running the tests leaks in."""
-    for name in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "API_KEYS_FILE", "PORT", "LOG_LEVEL"):
+    for name in (
+        "DATABASE_URL",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "KAFKA_FETCH_MAX_WAIT_MS",
+        "API_KEYS_FILE",
+        "PORT",
+        "LOG_LEVEL",
+    ):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(f"TESTSVC_{name}", raising=False)
     for name in ("POLICY", "OFFICE_OPENS", "OFFICE_CLOSES", "OFFICE_TIMEZONE", "CLOSURE_DAYS"):
@@ -275,3 +282,16 @@ def test_intake_settings_keep_an_idempotency_key_a_day_at_least(
 
     with pytest.raises(ValidationError, match="greater than or equal to 24"):
         TestIntakeSettings()
+
+
+def test_the_fetch_wait_is_50_ms_unless_set_and_refuses_nonsense(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert TestServiceSettings().kafka_fetch_max_wait_ms == 50
+
+    monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "500")
+    assert TestServiceSettings().kafka_fetch_max_wait_ms == 500
+
+    monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "0")
+    with pytest.raises(ValidationError, match="kafka_fetch_max_wait_ms"):
+        TestServiceSettings()

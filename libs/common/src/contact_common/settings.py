@@ -40,6 +40,7 @@ from contact_common.ratelimit import parse_limit
 SHARED_VARIABLES = (
     "database_url",
     "kafka_bootstrap_servers",
+    "kafka_fetch_max_wait_ms",
     "api_keys_file",
     "topic_partitions",
     "rate_limit",
@@ -159,6 +160,16 @@ class ServiceSettings(BaseSettings):
     database_echo: bool = False
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str = ""
+    kafka_fetch_max_wait_ms: int = Field(
+        default=50,
+        ge=1,
+        le=60_000,
+        description="How long the broker may hold a consumer's fetch open when it has nothing "
+        "to give. Kafka answers as soon as records arrive, whatever this is; the bundled broker "
+        "(tansu) holds every fetch this long on a quiet topic, hence 50 ms. On tansu's S3 "
+        "store a read of a backlog takes longer than 50 ms and is abandoned each time: the "
+        "fault soak sets 500 (docs/decisions.md).",
+    )
     topic_partitions: int = Field(default=6, ge=1, description="Partitions when creating topics.")
     api_keys_file: Path = Path("var/api-keys.json")
     # A guard against a runaway client, not a quota: far above what the demo loader, the

@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             topics=[CONTACT_EVENTS, SLA_EVENTS],
             bootstrap_servers=settings.kafka_bootstrap_servers,
             client_id=settings.effective_client_id,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             handler=events_handler(
                 runtime.session_factory,
                 group=settings.consumer_group,
