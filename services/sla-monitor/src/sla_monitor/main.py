@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=settings.effective_client_id,
         max_records=settings.consumer_batch_size,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         handler=contact_events_handler(
             session_factory=runtime.session_factory,
             policy=policy,
