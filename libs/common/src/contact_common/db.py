@@ -87,13 +87,17 @@ def postgresql_arrays(table: Table, names: Sequence[str]) -> str:
     )
 
 
+def is_postgresql(session: AsyncSession) -> bool:
+    """True if the session's database is PostgreSQL (else it is SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def insert_for(session: AsyncSession, table: Table) -> Any:
     """An INSERT on the session's dialect (PostgreSQL or SQLite), so `on_conflict_do_*` works on
     both: the one place repositories choose between them."""
     from sqlalchemy.dialects import sqlite
 
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if is_postgresql(session) else sqlite.insert)(table)
 
 
 def is_sqlite(url: str) -> bool:

@@ -43,6 +43,11 @@ def invalid(field: str, message: str) -> ProblemError:
     )
 
 
+def record_field(position: int, name: str, *, single: bool) -> str:
+    """Where a field of a posted record is: `body.name` for one record, else `body.N.name`."""
+    return f"body.{name}" if single else f"body.{position}.{name}"
+
+
 def actor_of(principal: Principal) -> tuple[str, str]:
     """Who did it, for the audit history: the API key's id and name."""
     return principal.key_id, principal.name

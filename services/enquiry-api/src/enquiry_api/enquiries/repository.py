@@ -25,8 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from contact_common.db import insert_for, is_postgresql
 from contact_common.events import CloudEvent
-from enquiry_api.db import upsert
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory, EnquiryReferenceCounter
 from enquiry_api.models import outbox
 
@@ -44,12 +44,12 @@ async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: 
     (docs/decisions.md). SQLite has no sequences and one writer at a time, so it keeps a
     counter row per year.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         numbers = await session.execute(_RESERVE, {"year": year, "count": count})
         return sorted(int(number) for number in numbers.scalars())
     table = EnquiryReferenceCounter.__table__
     statement = (
-        upsert(session, table)
+        insert_for(session, table)
         .values(year=year, last_number=count)
         .on_conflict_do_update(
             index_elements=[table.c.year], set_={"last_number": table.c.last_number + count}
@@ -79,7 +79,7 @@ async def insert_opened(
     enquiry_rows = [_row_of(Enquiry.__table__, enquiry) for enquiry in enquiries]
     history_rows = [_row_of(EnquiryHistory.__table__, entry) for entry in history]
     outbox_rows = outbox.rows_to_insert(session, events)
-    if len(enquiry_rows) == 1 and session.get_bind().dialect.name == "postgresql":
+    if len(enquiry_rows) == 1 and is_postgresql(session):
         statement = _opening_statement(len(enquiry_rows), len(history_rows), len(outbox_rows))
         parameters = {
             f"{prefix}{position}_{column.key}": row.get(column.key)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -36,7 +36,7 @@ from contact_common.events import (
     EnquiryUpdateReceivedData,
     UpdateStatus,
 )
-from enquiry_api.common import SOURCE, invalid, utc_now
+from enquiry_api.common import SOURCE, invalid, record_field, utc_now
 from enquiry_api.config import Settings
 from enquiry_api.enquiries import repository
 from enquiry_api.enquiries.domain import (
@@ -112,6 +112,39 @@ def check_service_area(settings: Settings, service_area: str, field_name: str) -
             f"'{service_area}' is not a service area here; one of: "
             + ", ".join(settings.service_areas),
         )
+
+
+class ContactRecord(Protocol):
+    """A posted record of a contact (a call, a visit) that may name a service area and an
+    enquiry."""
+
+    @property
+    def service_area(self) -> str | None: ...
+
+    @property
+    def enquiry_id(self) -> UUID | None: ...
+
+
+async def check_contact_records(
+    session: AsyncSession,
+    *,
+    records: Sequence[ContactRecord],
+    single: bool,
+    settings: Settings,
+) -> None:
+    """Refuses records naming a service area not configured here or an enquiry there is not."""
+    for position, record in enumerate(records):
+        if record.service_area and record.service_area not in settings.service_areas:
+            raise invalid(
+                record_field(position, "service_area", single=single), "not a service area here"
+            )
+    known = await repository.existing_ids(session, [r.enquiry_id for r in records if r.enquiry_id])
+    for position, record in enumerate(records):
+        if record.enquiry_id and record.enquiry_id not in known:
+            raise invalid(
+                record_field(position, "enquiry_id", single=single),
+                f"there is no enquiry {record.enquiry_id}",
+            )
 
 
 def _history(

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from enquiry_api.db import upsert
+from enquiry_api import repository as shared
 from enquiry_api.open311.models import ResidentUpdate
 
 
@@ -21,13 +21,9 @@ async def insert_new(session: AsyncSession, row: dict[str, Any]) -> int | None:
     requests would otherwise both pass the look-up, and one fail on the unique constraint.
     """
     table = ResidentUpdate.__table__
-    statement = (
-        upsert(session, table)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=[table.c.sender_key_id, table.c.sender_update_id])
-        .returning(table.c.id)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    unique = [table.c.sender_key_id, table.c.sender_update_id]
+    inserted = await shared.insert_new(session, table, [row], unique=unique, returning=table.c.id)
+    return next(iter(inserted), None)
 
 
 async def link_history(session: AsyncSession, *, update_id: int, history_id: int) -> None:

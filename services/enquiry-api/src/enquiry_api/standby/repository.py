@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from enquiry_api.db import upsert
+from enquiry_api import repository as shared
 from enquiry_api.standby.models import StandbyRecord
 
 _CHUNK = 500
@@ -17,18 +17,14 @@ _CHUNK = 500
 
 async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Inserts the records new for their contractor; returns the record_ids inserted."""
-    if not rows:
-        return set()
     table = StandbyRecord.__table__
-    # One statement executed with many parameter sets: SQLAlchemy compiles it once (cached) and
-    # sends multi-row VALUES pages ("insertmanyvalues"), instead of compiling a statement of
-    # thousands of bind parameters afresh for every chunk.
-    statement = (
-        upsert(session, table)
-        .on_conflict_do_nothing(index_elements=[table.c.contractor_key_id, table.c.record_id])
-        .returning(table.c.record_id)
+    return await shared.insert_new(
+        session,
+        table,
+        rows,
+        unique=[table.c.contractor_key_id, table.c.record_id],
+        returning=table.c.record_id,
     )
-    return set((await session.execute(statement, list(rows))).scalars().all())
 
 
 async def link_enquiries(session: AsyncSession, links: dict[UUID, UUID]) -> None:
