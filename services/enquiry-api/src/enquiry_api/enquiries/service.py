@@ -6,7 +6,7 @@ transaction; nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -40,6 +40,7 @@ from enquiry_api.common import SOURCE, invalid, record_field, utc_now
 from enquiry_api.config import Settings
 from enquiry_api.enquiries import repository
 from enquiry_api.enquiries.domain import (
+    RECORDED_AS,
     Action,
     EnquiryState,
     EnquiryStatus,
@@ -147,7 +148,7 @@ async def check_contact_records(
             )
 
 
-def _history(
+def history_entry(
     enquiry: Enquiry,
     *,
     action: str,
@@ -158,6 +159,7 @@ def _history(
     details: dict[str, Any] | None = None,
     officer_id: str | None = None,
 ) -> EnquiryHistory:
+    """An entry of the enquiry's audit history: the step, who took it, and its status after."""
     return EnquiryHistory(
         enquiry_id=enquiry.id,
         action=action,
@@ -193,12 +195,7 @@ async def open_enquiries(
     if not drafts:
         return []
     now = now or utc_now()
-    skew = timedelta(seconds=settings.clock_skew_seconds)
-    for draft in drafts:
-        check_service_area(settings, draft.service_area, f"{draft.field_prefix}service_area")
-        problem = received_at_problem(draft.received_at, now=now, skew=skew)
-        if problem:
-            raise invalid(f"{draft.field_prefix}received_at", f"received_at {problem}")
+    _check_drafts(drafts, settings=settings, now=now)
     # The reference's year is the year it was issued, in the council's own time zone.
     year = now.astimezone(ZoneInfo(settings.office_timezone)).year
     numbers = await repository.reserve_reference_numbers(session, year=year, count=len(drafts))
@@ -207,36 +204,8 @@ async def open_enquiries(
     events: list[CloudEvent] = []
     for number, draft in zip(numbers, drafts, strict=True):
         draft.received_at = draft.received_at.astimezone(UTC)
-        enquiry = Enquiry(
-            id=uuid4(),
-            reference=format_reference(settings.reference_prefix, year, number),
-            channel=draft.channel.value,
-            service_area=draft.service_area,
-            received_at=draft.received_at,
-            status=EnquiryStatus.open.value,
-            description=draft.description,
-            source=draft.source,
-            call_id=draft.call_id,
-            customer_name=draft.customer_name,
-            customer_email=draft.customer_email,
-            customer_phone=draft.customer_phone,
-            customer_phone_digits=phone_digits(draft.customer_phone),
-            customer_address=draft.customer_address,
-            customer_uprn=draft.customer_uprn,
-            location_address=draft.location_address,
-            latitude=draft.latitude,
-            longitude=draft.longitude,
-            service_code=draft.service_code,
-            media_url=draft.media_url,
-            attributes=draft.attributes,
-            handed_off=False,
-            reopen_count=0,
-            correction_count=0,
-            last_step_at=draft.received_at,
-            created_at=now,
-            updated_at=now,
-            created_by=actor.key_id,
-        )
+        reference = format_reference(settings.reference_prefix, year, number)
+        enquiry = _new_enquiry(draft, reference=reference, actor=actor, now=now)
         enquiries.append(enquiry)
         events.append(
             EnquiryOpened.from_data(
@@ -246,45 +215,99 @@ async def open_enquiries(
                 source=SOURCE,
             )
         )
-        opened_details = {"channel": enquiry.channel, "service_area": enquiry.service_area}
-        opened_details.update(draft.details)
-        history = [
-            _history(
+        histories.append(
+            history_entry(
                 enquiry,
                 action="opened",
                 from_status=None,
                 occurred_at=draft.received_at,
                 now=now,
                 actor=actor,
-                details=opened_details,
+                details={
+                    "channel": enquiry.channel,
+                    "service_area": enquiry.service_area,
+                    **draft.details,
+                },
                 officer_id=draft.officer_id,
             )
-        ]
+        )
         if draft.assigned_at is not None:
-            assigned_at = max(draft.assigned_at.astimezone(UTC), draft.received_at)
-            enquiry.status = EnquiryStatus.assigned.value
-            enquiry.assigned_at = assigned_at
-            enquiry.last_step_at = assigned_at
-            events.append(
-                EnquiryAssigned.from_data(
-                    EnquiryAssignedData(**_common(enquiry), assigned_at=assigned_at), source=SOURCE
-                )
-            )
-            history.append(
-                _history(
-                    enquiry,
-                    action="assigned",
-                    from_status=EnquiryStatus.open.value,
-                    occurred_at=assigned_at,
-                    now=now,
-                    actor=actor,
-                    details={"service_area": enquiry.service_area},
-                    officer_id=draft.officer_id,
-                )
-            )
-        histories.extend(history)
+            event, entry = _assign_on_opening(enquiry, draft, actor=actor, now=now)
+            events.append(event)
+            histories.append(entry)
     await repository.insert_opened(session, enquiries=enquiries, history=histories, events=events)
     return enquiries
+
+
+def _check_drafts(drafts: Sequence[EnquiryDraft], *, settings: Settings, now: datetime) -> None:
+    """Refuses a draft in a service area not configured here or received at an impossible time."""
+    skew = timedelta(seconds=settings.clock_skew_seconds)
+    for draft in drafts:
+        check_service_area(settings, draft.service_area, f"{draft.field_prefix}service_area")
+        problem = received_at_problem(draft.received_at, now=now, skew=skew)
+        if problem:
+            raise invalid(f"{draft.field_prefix}received_at", f"received_at {problem}")
+
+
+def _new_enquiry(
+    draft: EnquiryDraft, *, reference: str, actor: Principal, now: datetime
+) -> Enquiry:
+    """The enquiry a draft opens, open, under its reference."""
+    return Enquiry(
+        id=uuid4(),
+        reference=reference,
+        channel=draft.channel.value,
+        service_area=draft.service_area,
+        received_at=draft.received_at,
+        status=EnquiryStatus.open.value,
+        description=draft.description,
+        source=draft.source,
+        call_id=draft.call_id,
+        customer_name=draft.customer_name,
+        customer_email=draft.customer_email,
+        customer_phone=draft.customer_phone,
+        customer_phone_digits=phone_digits(draft.customer_phone),
+        customer_address=draft.customer_address,
+        customer_uprn=draft.customer_uprn,
+        location_address=draft.location_address,
+        latitude=draft.latitude,
+        longitude=draft.longitude,
+        service_code=draft.service_code,
+        media_url=draft.media_url,
+        attributes=draft.attributes,
+        handed_off=False,
+        reopen_count=0,
+        correction_count=0,
+        last_step_at=draft.received_at,
+        created_at=now,
+        updated_at=now,
+        created_by=actor.key_id,
+    )
+
+
+def _assign_on_opening(
+    enquiry: Enquiry, draft: EnquiryDraft, *, actor: Principal, now: datetime
+) -> tuple[CloudEvent, EnquiryHistory]:
+    """Hands a just-opened enquiry to its service area: enquiry.assigned and its history."""
+    assert draft.assigned_at is not None
+    assigned_at = max(draft.assigned_at.astimezone(UTC), draft.received_at)
+    enquiry.status = EnquiryStatus.assigned.value
+    enquiry.assigned_at = assigned_at
+    enquiry.last_step_at = assigned_at
+    event = EnquiryAssigned.from_data(
+        EnquiryAssignedData(**_common(enquiry), assigned_at=assigned_at), source=SOURCE
+    )
+    entry = history_entry(
+        enquiry,
+        action="assigned",
+        from_status=EnquiryStatus.open.value,
+        occurred_at=assigned_at,
+        now=now,
+        actor=actor,
+        details={"service_area": enquiry.service_area},
+        officer_id=draft.officer_id,
+    )
+    return event, entry
 
 
 async def open_enquiry(
@@ -380,24 +403,23 @@ async def _begin_step(
     return enquiry, after, occurred_at
 
 
-async def _finish_step(
+async def record_change(
     session: AsyncSession,
-    *,
     enquiry: Enquiry,
+    *,
     action: str,
-    from_status: str,
+    from_status: str | None,
     occurred_at: datetime,
     now: datetime,
     actor: Principal,
     event: CloudEvent,
     details: dict[str, Any] | None = None,
     officer_id: str | None = None,
-) -> Enquiry:
-    enquiry.last_step_at = occurred_at
-    enquiry.updated_at = now
+) -> None:
+    """Writes a change of the enquiry's: its history entry and its event."""
     repository.add_history(
         session,
-        _history(
+        history_entry(
             enquiry,
             action=action,
             from_status=from_status,
@@ -410,6 +432,53 @@ async def _finish_step(
     )
     await outbox.add(session, event)
     await session.flush()
+
+
+# What a step does to the locked enquiry, given the step's time: its event, its history details.
+StepChange = Callable[[Enquiry, datetime], tuple[CloudEvent, dict[str, Any] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Who takes a step on which enquiry, and when (now if `at` is None)."""
+
+    enquiry_id: UUID
+    at: datetime | None
+    actor: Principal
+    settings: Settings
+    officer_id: str | None
+
+
+async def _take_step(
+    session: AsyncSession, step: Step, *, action: Action, change: StepChange
+) -> Enquiry:
+    """Locks the enquiry, checks the step, changes it and records the change (history, event)."""
+    now = utc_now()
+    enquiry, after, occurred_at = await _begin_step(
+        session,
+        enquiry_id=step.enquiry_id,
+        action=action,
+        at=step.at,
+        settings=step.settings,
+        now=now,
+    )
+    before = enquiry.status
+    event, details = change(enquiry, occurred_at)
+    enquiry.status = after.value
+    enquiry.last_step_at = occurred_at
+    enquiry.updated_at = now
+    await record_change(
+        session,
+        enquiry,
+        action=RECORDED_AS[action],
+        from_status=before,
+        occurred_at=occurred_at,
+        now=now,
+        actor=step.actor,
+        event=event,
+        details=details,
+        officer_id=step.officer_id,
+    )
     return enquiry
 
 
@@ -423,27 +492,14 @@ async def acknowledge(
     officer_id: str | None = None,
 ) -> Enquiry:
     """Acknowledges an enquiry (enquiry.acknowledged)."""
-    now = utc_now()
-    enquiry, after, occurred_at = await _begin_step(
-        session, enquiry_id=enquiry_id, action=Action.acknowledge, at=at, settings=settings, now=now
-    )
-    before = enquiry.status
-    enquiry.status = after.value
-    enquiry.acknowledged_at = occurred_at
-    event = EnquiryAcknowledged.from_data(
-        EnquiryAcknowledgedData(**_common(enquiry), acknowledged_at=occurred_at), source=SOURCE
-    )
-    return await _finish_step(
-        session,
-        enquiry=enquiry,
-        action="acknowledged",
-        from_status=before,
-        occurred_at=occurred_at,
-        now=now,
-        actor=actor,
-        event=event,
-        officer_id=officer_id,
-    )
+
+    def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, None]:
+        enquiry.acknowledged_at = occurred_at
+        data = EnquiryAcknowledgedData(**_common(enquiry), acknowledged_at=occurred_at)
+        return EnquiryAcknowledged.from_data(data, source=SOURCE), None
+
+    step = Step(enquiry_id, at, actor, settings, officer_id)
+    return await _take_step(session, step, action=Action.acknowledge, change=change)
 
 
 async def assign(
@@ -458,41 +514,28 @@ async def assign(
     officer_id: str | None = None,
 ) -> Enquiry:
     """Hands an enquiry to a service area and/or an officer (enquiry.assigned)."""
-    now = utc_now()
     if service_area is not None:
         check_service_area(settings, service_area, "body.service_area")
-    enquiry, after, occurred_at = await _begin_step(
-        session, enquiry_id=enquiry_id, action=Action.assign, at=at, settings=settings, now=now
-    )
-    before = enquiry.status
-    target_area = service_area or enquiry.service_area
-    if is_hand_off(enquiry.service_area, target_area):
-        enquiry.handed_off = True
-    details: dict[str, Any] = {"service_area": target_area}
-    if target_area != enquiry.service_area:
-        details["from_service_area"] = enquiry.service_area
-    if assignee_id:
-        details["assignee_id"] = assignee_id
-    enquiry.service_area = target_area
-    enquiry.assignee_id = assignee_id
-    enquiry.status = after.value
-    enquiry.assigned_at = occurred_at
-    event = EnquiryAssigned.from_data(
-        EnquiryAssignedData(**_common(enquiry), assigned_at=occurred_at, assignee_id=assignee_id),
-        source=SOURCE,
-    )
-    return await _finish_step(
-        session,
-        enquiry=enquiry,
-        action="assigned",
-        from_status=before,
-        occurred_at=occurred_at,
-        now=now,
-        actor=actor,
-        event=event,
-        officer_id=officer_id,
-        details=details,
-    )
+
+    def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, dict[str, Any]]:
+        target_area = service_area or enquiry.service_area
+        if is_hand_off(enquiry.service_area, target_area):
+            enquiry.handed_off = True
+        details: dict[str, Any] = {"service_area": target_area}
+        if target_area != enquiry.service_area:
+            details["from_service_area"] = enquiry.service_area
+        if assignee_id:
+            details["assignee_id"] = assignee_id
+        enquiry.service_area = target_area
+        enquiry.assignee_id = assignee_id
+        enquiry.assigned_at = occurred_at
+        data = EnquiryAssignedData(
+            **_common(enquiry), assigned_at=occurred_at, assignee_id=assignee_id
+        )
+        return EnquiryAssigned.from_data(data, source=SOURCE), details
+
+    step = Step(enquiry_id, at, actor, settings, officer_id)
+    return await _take_step(session, step, action=Action.assign, change=change)
 
 
 async def respond(
@@ -505,27 +548,14 @@ async def respond(
     officer_id: str | None = None,
 ) -> Enquiry:
     """Records that a substantive response was sent (enquiry.responded)."""
-    now = utc_now()
-    enquiry, after, occurred_at = await _begin_step(
-        session, enquiry_id=enquiry_id, action=Action.respond, at=at, settings=settings, now=now
-    )
-    before = enquiry.status
-    enquiry.status = after.value
-    enquiry.responded_at = occurred_at
-    event = EnquiryResponded.from_data(
-        EnquiryRespondedData(**_common(enquiry), responded_at=occurred_at), source=SOURCE
-    )
-    return await _finish_step(
-        session,
-        enquiry=enquiry,
-        action="responded",
-        from_status=before,
-        occurred_at=occurred_at,
-        now=now,
-        actor=actor,
-        event=event,
-        officer_id=officer_id,
-    )
+
+    def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, None]:
+        enquiry.responded_at = occurred_at
+        data = EnquiryRespondedData(**_common(enquiry), responded_at=occurred_at)
+        return EnquiryResponded.from_data(data, source=SOURCE), None
+
+    step = Step(enquiry_id, at, actor, settings, officer_id)
+    return await _take_step(session, step, action=Action.respond, change=change)
 
 
 async def resolve(
@@ -539,12 +569,9 @@ async def resolve(
     officer_id: str | None = None,
 ) -> Enquiry:
     """Resolves an enquiry, at first point or not (enquiry.resolved)."""
-    now = utc_now()
-    enquiry, after, occurred_at = await _begin_step(
-        session, enquiry_id=enquiry_id, action=Action.resolve, at=at, settings=settings, now=now
-    )
-    if first_point:
-        refusal = first_point_refusal(state_of(enquiry))
+
+    def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, dict[str, Any]]:
+        refusal = first_point_refusal(state_of(enquiry)) if first_point else None
         if refusal:
             raise ProblemError(
                 409,
@@ -553,26 +580,15 @@ async def resolve(
                 title="Not resolvable at first point",
                 current_status=enquiry.status,
             )
-    before = enquiry.status
-    enquiry.status = after.value
-    enquiry.resolved_at = occurred_at
-    enquiry.first_point = first_point
-    event = EnquiryResolved.from_data(
-        EnquiryResolvedData(**_common(enquiry), resolved_at=occurred_at, first_point=first_point),
-        source=SOURCE,
-    )
-    return await _finish_step(
-        session,
-        enquiry=enquiry,
-        action="resolved",
-        from_status=before,
-        occurred_at=occurred_at,
-        now=now,
-        actor=actor,
-        event=event,
-        officer_id=officer_id,
-        details={"first_point": first_point},
-    )
+        enquiry.resolved_at = occurred_at
+        enquiry.first_point = first_point
+        data = EnquiryResolvedData(
+            **_common(enquiry), resolved_at=occurred_at, first_point=first_point
+        )
+        return EnquiryResolved.from_data(data, source=SOURCE), {"first_point": first_point}
+
+    step = Step(enquiry_id, at, actor, settings, officer_id)
+    return await _take_step(session, step, action=Action.resolve, change=change)
 
 
 async def reopen(
@@ -589,36 +605,22 @@ async def reopen(
 
     `cause` names the history action that made it reopen (e.g. update_received), if not staff.
     """
-    now = utc_now()
-    enquiry, after, occurred_at = await _begin_step(
-        session, enquiry_id=enquiry_id, action=Action.reopen, at=at, settings=settings, now=now
-    )
-    before = enquiry.status
-    enquiry.status = after.value
-    enquiry.reopen_count += 1
-    enquiry.reopened_at = occurred_at
-    # The next response and resolution belong to the new clock.
-    enquiry.responded_at = None
-    enquiry.resolved_at = None
-    enquiry.first_point = None
-    event = EnquiryReopened.from_data(
-        EnquiryReopenedData(
+
+    def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, dict[str, Any]]:
+        enquiry.reopen_count += 1
+        enquiry.reopened_at = occurred_at
+        # The next response and resolution belong to the new clock.
+        enquiry.responded_at = None
+        enquiry.resolved_at = None
+        enquiry.first_point = None
+        data = EnquiryReopenedData(
             **_common(enquiry), reopened_at=occurred_at, reopen_count=enquiry.reopen_count
-        ),
-        source=SOURCE,
-    )
-    return await _finish_step(
-        session,
-        enquiry=enquiry,
-        action="reopened",
-        from_status=before,
-        occurred_at=occurred_at,
-        now=now,
-        actor=actor,
-        event=event,
-        officer_id=officer_id,
-        details={"reopen_count": enquiry.reopen_count, **({"cause": cause} if cause else {})},
-    )
+        )
+        details = {"reopen_count": enquiry.reopen_count, **({"cause": cause} if cause else {})}
+        return EnquiryReopened.from_data(data, source=SOURCE), details
+
+    step = Step(enquiry_id, at, actor, settings, officer_id)
+    return await _take_step(session, step, action=Action.reopen, change=change)
 
 
 async def receive_update(
@@ -649,7 +651,7 @@ async def receive_update(
             cause="update_received",
         )
     enquiry.updated_at = now
-    entry = _history(
+    entry = history_entry(
         enquiry,
         action="update_received",
         # Not a step of the lifecycle: a reopening it caused is the entry before.
