@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from pydantic import StringConstraints, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.auth import Principal
-from contact_common.errors import ProblemError
+from contact_common.auth import Principal, require_scope
+from contact_common.errors import PROBLEM_RESPONSES, ProblemError
+from contact_common.service import SessionDep
 from enquiry_api.config import Settings
 
 SOURCE = "/enquiry-api"
@@ -25,6 +28,32 @@ async def get_request_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_request_settings)]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactWrite:
+    """What a route recording contacts (calls, visits) works with: the request's session, the
+    API key with `contacts:write`, and the settings."""
+
+    session: AsyncSession
+    actor: Principal
+    settings: Settings
+
+
+async def _contact_write(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require_scope("contacts:write"))],
+    settings: SettingsDep,
+) -> ContactWrite:
+    return ContactWrite(session, principal, settings)
+
+
+ContactWriteDep = Annotated[ContactWrite, Depends(_contact_write)]
+
+BATCH_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    k: PROBLEM_RESPONSES[k] for k in (401, 403, 413, 422)
+}
+"""What a POST of one record or a list of them may be refused with."""
 
 
 def utc_now() -> datetime:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Response
 from pydantic import TypeAdapter
 
-from contact_common.auth import Principal, require_scope
-from contact_common.errors import PROBLEM_RESPONSES
-from contact_common.service import SessionDep
 from enquiry_api.calls import service
 from enquiry_api.calls.schemas import CallBatchResult, CallRecordIn, one_or_many_body
-from enquiry_api.common import SettingsDep, one_or_many
+from enquiry_api.common import BATCH_PROBLEMS, ContactWriteDep, one_or_many
 
 router = APIRouter(prefix="/v1", tags=["calls"])
 
@@ -32,20 +29,20 @@ _CALL = TypeAdapter(CallRecordIn)
     "(422, naming each bad field by position) if any record is invalid. Needs `contacts:write`.",
     responses={
         200: {"description": "Every record had been recorded before.", "model": CallBatchResult},
-        **{k: PROBLEM_RESPONSES[k] for k in (401, 403, 413, 422)},
+        **BATCH_PROBLEMS,
     },
     openapi_extra=one_or_many_body(CallRecordIn, "One call record or a list of them."),
 )
 async def record_calls(
     payload: Annotated[Any, Body(include_in_schema=False)],
-    session: SessionDep,
-    principal: Annotated[Principal, Depends(require_scope("contacts:write"))],
-    settings: SettingsDep,
+    write: ContactWriteDep,
     response: Response,
 ) -> CallBatchResult:
-    records, single = one_or_many(payload, _CALL, cap=settings.max_call_batch, what="call records")
+    records, single = one_or_many(
+        payload, _CALL, cap=write.settings.max_call_batch, what="call records"
+    )
     result = await service.record_calls(
-        session, records=records, single=single, actor=principal, settings=settings
+        write.session, records=records, single=single, actor=write.actor, settings=write.settings
     )
     if result.created == 0:
         response.status_code = 200

@@ -78,9 +78,8 @@ def _erase_enquiry(
         session,
         history_entry(
             enquiry,
-            action="customer_erased",
-            from_status=enquiry.status,
-            occurred_at=now,
+            "customer_erased",
+            enquiry.status,
             now=now,
             actor=actor,
             details={"erased": ["customer", "description", "location", "attributes"]},

@@ -40,6 +40,7 @@ from enquiry_api.enquiries.service import (
     _common,
     _not_found,
     check_service_area,
+    history_entry,
     record_change,
 )
 
@@ -105,17 +106,10 @@ async def correct(
             enquiry.last_step_at = requested.received_at
     event = _apply_correction(enquiry, current=current, requested=requested, now=now)
     details = {"reason": reason, "changes": _changes_to_record(changes)}
-    await record_change(
-        session,
-        enquiry,
-        action="corrected",
-        from_status=enquiry.status,
-        occurred_at=now,
-        now=now,
-        actor=actor,
-        event=event,
-        details=details,
+    entry = history_entry(
+        enquiry, "corrected", enquiry.status, now=now, actor=actor, details=details
     )
+    await record_change(session, entry, event)
     return enquiry
 
 
@@ -186,15 +180,6 @@ async def void(
         ),
         source=SOURCE,
     )
-    await record_change(
-        session,
-        enquiry,
-        action="voided",
-        from_status=before,
-        occurred_at=now,
-        now=now,
-        actor=actor,
-        event=event,
-        details=details,
-    )
+    entry = history_entry(enquiry, "voided", before, now=now, actor=actor, details=details)
+    await record_change(session, entry, event)
     return enquiry

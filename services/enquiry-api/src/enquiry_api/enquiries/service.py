@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ from contact_common.events import (
     EnquiryRespondedData,
     EnquiryUpdateReceived,
     EnquiryUpdateReceivedData,
+    EventData,
     UpdateStatus,
 )
 from enquiry_api.common import SOURCE, invalid, record_field, utc_now
@@ -150,22 +151,23 @@ async def check_contact_records(
 
 def history_entry(
     enquiry: Enquiry,
-    *,
     action: str,
     from_status: str | None,
-    occurred_at: datetime,
+    *,
     now: datetime,
     actor: Principal,
+    occurred_at: datetime | None = None,
     details: dict[str, Any] | None = None,
     officer_id: str | None = None,
 ) -> EnquiryHistory:
-    """An entry of the enquiry's audit history: the step, who took it, and its status after."""
+    """An entry of the enquiry's audit history: the step (taken at `occurred_at`, else now), who
+    took it, and the enquiry's status after."""
     return EnquiryHistory(
         enquiry_id=enquiry.id,
         action=action,
         from_status=from_status,
         to_status=enquiry.status,
-        occurred_at=occurred_at,
+        occurred_at=occurred_at or now,
         recorded_at=now,
         actor_key_id=actor.key_id,
         actor_name=actor.name,
@@ -218,8 +220,8 @@ async def open_enquiries(
         histories.append(
             history_entry(
                 enquiry,
-                action="opened",
-                from_status=None,
+                "opened",
+                None,
                 occurred_at=draft.received_at,
                 now=now,
                 actor=actor,
@@ -299,8 +301,8 @@ def _assign_on_opening(
     )
     entry = history_entry(
         enquiry,
-        action="assigned",
-        from_status=EnquiryStatus.open.value,
+        "assigned",
+        EnquiryStatus.open.value,
         occurred_at=assigned_at,
         now=now,
         actor=actor,
@@ -403,33 +405,9 @@ async def _begin_step(
     return enquiry, after, occurred_at
 
 
-async def record_change(
-    session: AsyncSession,
-    enquiry: Enquiry,
-    *,
-    action: str,
-    from_status: str | None,
-    occurred_at: datetime,
-    now: datetime,
-    actor: Principal,
-    event: CloudEvent,
-    details: dict[str, Any] | None = None,
-    officer_id: str | None = None,
-) -> None:
-    """Writes a change of the enquiry's: its history entry and its event."""
-    repository.add_history(
-        session,
-        history_entry(
-            enquiry,
-            action=action,
-            from_status=from_status,
-            occurred_at=occurred_at,
-            now=now,
-            actor=actor,
-            details=details,
-            officer_id=officer_id,
-        ),
-    )
+async def record_change(session: AsyncSession, entry: EnquiryHistory, event: CloudEvent) -> None:
+    """Writes a change of an enquiry's: its history entry and its event."""
+    repository.add_history(session, entry)
     await outbox.add(session, event)
     await session.flush()
 
@@ -438,15 +416,14 @@ async def record_change(
 StepChange = Callable[[Enquiry, datetime], tuple[CloudEvent, dict[str, Any] | None]]
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """Who takes a step on which enquiry, and when (now if `at` is None)."""
+class Step(TypedDict):
+    """Who takes a step on which enquiry, and when (now if `at` is None): every step's arguments."""
 
     enquiry_id: UUID
     at: datetime | None
     actor: Principal
     settings: Settings
-    officer_id: str | None
+    officer_id: NotRequired[str | None]
 
 
 async def _take_step(
@@ -456,10 +433,10 @@ async def _take_step(
     now = utc_now()
     enquiry, after, occurred_at = await _begin_step(
         session,
-        enquiry_id=step.enquiry_id,
+        enquiry_id=step["enquiry_id"],
         action=action,
-        at=step.at,
-        settings=step.settings,
+        at=step["at"],
+        settings=step["settings"],
         now=now,
     )
     before = enquiry.status
@@ -467,55 +444,47 @@ async def _take_step(
     enquiry.status = after.value
     enquiry.last_step_at = occurred_at
     enquiry.updated_at = now
-    await record_change(
-        session,
+    entry = history_entry(
         enquiry,
-        action=RECORDED_AS[action],
-        from_status=before,
-        occurred_at=occurred_at,
+        RECORDED_AS[action],
+        before,
         now=now,
-        actor=step.actor,
-        event=event,
+        actor=step["actor"],
+        occurred_at=occurred_at,
         details=details,
-        officer_id=step.officer_id,
+        officer_id=step.get("officer_id"),
     )
+    await record_change(session, entry, event)
     return enquiry
 
 
-async def acknowledge(
-    session: AsyncSession,
-    *,
-    enquiry_id: UUID,
-    at: datetime | None,
-    actor: Principal,
-    settings: Settings,
-    officer_id: str | None = None,
-) -> Enquiry:
-    """Acknowledges an enquiry (enquiry.acknowledged)."""
+def _stamp(field: str, event: type[CloudEvent], data: type[EventData]) -> StepChange:
+    """A step that only records when it was taken: in the enquiry's `field` and in its event."""
 
     def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, None]:
-        enquiry.acknowledged_at = occurred_at
-        data = EnquiryAcknowledgedData(**_common(enquiry), acknowledged_at=occurred_at)
-        return EnquiryAcknowledged.from_data(data, source=SOURCE), None
+        setattr(enquiry, field, occurred_at)
+        facts = data(**_common(enquiry), **{field: occurred_at})
+        return event.from_data(facts, source=SOURCE), None
 
-    step = Step(enquiry_id, at, actor, settings, officer_id)
+    return change
+
+
+async def acknowledge(session: AsyncSession, **step: Unpack[Step]) -> Enquiry:
+    """Acknowledges an enquiry (enquiry.acknowledged)."""
+    change = _stamp("acknowledged_at", EnquiryAcknowledged, EnquiryAcknowledgedData)
     return await _take_step(session, step, action=Action.acknowledge, change=change)
 
 
 async def assign(
     session: AsyncSession,
     *,
-    enquiry_id: UUID,
     service_area: str | None,
     assignee_id: str | None,
-    at: datetime | None,
-    actor: Principal,
-    settings: Settings,
-    officer_id: str | None = None,
+    **step: Unpack[Step],
 ) -> Enquiry:
     """Hands an enquiry to a service area and/or an officer (enquiry.assigned)."""
     if service_area is not None:
-        check_service_area(settings, service_area, "body.service_area")
+        check_service_area(step["settings"], service_area, "body.service_area")
 
     def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, dict[str, Any]]:
         target_area = service_area or enquiry.service_area
@@ -534,40 +503,16 @@ async def assign(
         )
         return EnquiryAssigned.from_data(data, source=SOURCE), details
 
-    step = Step(enquiry_id, at, actor, settings, officer_id)
     return await _take_step(session, step, action=Action.assign, change=change)
 
 
-async def respond(
-    session: AsyncSession,
-    *,
-    enquiry_id: UUID,
-    at: datetime | None,
-    actor: Principal,
-    settings: Settings,
-    officer_id: str | None = None,
-) -> Enquiry:
+async def respond(session: AsyncSession, **step: Unpack[Step]) -> Enquiry:
     """Records that a substantive response was sent (enquiry.responded)."""
-
-    def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, None]:
-        enquiry.responded_at = occurred_at
-        data = EnquiryRespondedData(**_common(enquiry), responded_at=occurred_at)
-        return EnquiryResponded.from_data(data, source=SOURCE), None
-
-    step = Step(enquiry_id, at, actor, settings, officer_id)
+    change = _stamp("responded_at", EnquiryResponded, EnquiryRespondedData)
     return await _take_step(session, step, action=Action.respond, change=change)
 
 
-async def resolve(
-    session: AsyncSession,
-    *,
-    enquiry_id: UUID,
-    first_point: bool,
-    at: datetime | None,
-    actor: Principal,
-    settings: Settings,
-    officer_id: str | None = None,
-) -> Enquiry:
+async def resolve(session: AsyncSession, *, first_point: bool, **step: Unpack[Step]) -> Enquiry:
     """Resolves an enquiry, at first point or not (enquiry.resolved)."""
 
     def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, dict[str, Any]]:
@@ -587,19 +532,11 @@ async def resolve(
         )
         return EnquiryResolved.from_data(data, source=SOURCE), {"first_point": first_point}
 
-    step = Step(enquiry_id, at, actor, settings, officer_id)
     return await _take_step(session, step, action=Action.resolve, change=change)
 
 
 async def reopen(
-    session: AsyncSession,
-    *,
-    enquiry_id: UUID,
-    at: datetime | None,
-    actor: Principal,
-    settings: Settings,
-    officer_id: str | None = None,
-    cause: str | None = None,
+    session: AsyncSession, *, cause: str | None = None, **step: Unpack[Step]
 ) -> Enquiry:
     """Reopens a resolved enquiry: a new response clock (enquiry.reopened).
 
@@ -619,7 +556,6 @@ async def reopen(
         details = {"reopen_count": enquiry.reopen_count, **({"cause": cause} if cause else {})}
         return EnquiryReopened.from_data(data, source=SOURCE), details
 
-    step = Step(enquiry_id, at, actor, settings, officer_id)
     return await _take_step(session, step, action=Action.reopen, change=change)
 
 
@@ -653,9 +589,9 @@ async def receive_update(
     enquiry.updated_at = now
     entry = history_entry(
         enquiry,
-        action="update_received",
+        "update_received",
         # Not a step of the lifecycle: a reopening it caused is the entry before.
-        from_status=enquiry.status,
+        enquiry.status,
         occurred_at=updated_at,
         now=now,
         actor=actor,

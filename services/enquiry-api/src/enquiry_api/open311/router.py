@@ -36,6 +36,7 @@ from enquiry_api.open311.schemas import (
     render_list,
     render_object,
     service_fields,
+    spec_format,
 )
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
@@ -65,8 +66,7 @@ FORM_KEY_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "api_key missing, invalid or without the enquiries:write scope."},
     429: {
         **RETRY_AFTER_RESPONSE,
-        "description": "The api_key is over its rate limit, in the spec's error format.",
-        "content": {"text/xml": {}, "application/json": {}},
+        **spec_format("The api_key is over its rate limit, in the spec's error format."),
     },
 }
 """What a POST whose api_key comes in its form may be refused with."""
@@ -195,16 +195,13 @@ async def service_definition(
     responses={
         **OPEN311_RESPONSES,
         **FORM_KEY_RESPONSES,
-        409: {
-            "description": "A request under the same key is still being served, in the spec's "
-            "error format.",
-            "content": {"text/xml": {}, "application/json": {}},
-        },
-        422: {
-            "description": "The key (Idempotency-Key, or the sender's report id) was used for "
-            "another request, in the spec's error format.",
-            "content": {"text/xml": {}, "application/json": {}},
-        },
+        409: spec_format(
+            "A request under the same key is still being served, in the spec's error format."
+        ),
+        422: spec_format(
+            "The key (Idempotency-Key, or the sender's report id) was used for "
+            "another request, in the spec's error format."
+        ),
     },
     openapi_extra=POST_REQUEST_BODY,
 )
@@ -357,16 +354,14 @@ async def service_request_updates(
     responses={
         **OPEN311_RESPONSES,
         **FORM_KEY_RESPONSES,
-        404: {
-            "description": "No service request made through Open311 has this "
-            "service_request_id, in the spec's error format.",
-            "content": {"text/xml": {}, "application/json": {}},
-        },
-        409: {
-            "description": "The sender posted another update under this update_id (different "
-            "words, status, time or writer, or on another request), in the spec's error format.",
-            "content": {"text/xml": {}, "application/json": {}},
-        },
+        404: spec_format(
+            "No service request made through Open311 has this "
+            "service_request_id, in the spec's error format."
+        ),
+        409: spec_format(
+            "The sender posted another update under this update_id (different "
+            "words, status, time or writer, or on another request), in the spec's error format."
+        ),
     },
     openapi_extra=POST_UPDATE_BODY,
 )
