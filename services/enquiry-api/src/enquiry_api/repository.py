@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, Table, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
 
 from contact_common.db import insert_for
+
+T = TypeVar("T")
 
 
 async def insert_new(
@@ -34,3 +38,26 @@ async def insert_new(
         .returning(returning)
     )
     return set((await session.execute(statement, list(rows))).scalars().all())
+
+
+def email_is(
+    column: InstrumentedAttribute[str | None], email: str | None
+) -> ColumnElement[bool] | None:
+    """The column holds this email, in any case; None (no condition) without an email."""
+    return func.lower(column) == email.lower() if email else None
+
+
+async def lock_any(
+    session: AsyncSession,
+    model: type[T],
+    *,
+    order_by: InstrumentedAttribute[Any],
+    conditions: Sequence[ColumnElement[bool] | None],
+) -> Sequence[T]:
+    """The rows meeting any of the conditions (a None one is not given), locked for the
+    transaction; none when no condition is given (an erasure finds a customer's rows so)."""
+    given = [condition for condition in conditions if condition is not None]
+    if not given:
+        return []
+    statement = select(model).where(or_(*given)).order_by(order_by).with_for_update()
+    return (await session.execute(statement)).scalars().all()

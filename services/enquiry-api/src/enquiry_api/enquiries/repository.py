@@ -23,10 +23,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from contact_common.db import insert_for, is_postgresql
 from contact_common.events import CloudEvent
+from enquiry_api import repository as shared
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory, EnquiryReferenceCounter
 from enquiry_api.models import outbox
 
@@ -256,17 +256,12 @@ async def find_for_erasure(
     phone_digits: str | None,
 ) -> Sequence[Enquiry]:
     """The enquiries of a customer, by id, email or phone, locked for the transaction."""
-    conditions: list[ColumnElement[bool]] = []
-    if enquiry_ids:
-        conditions.append(Enquiry.id.in_(enquiry_ids))
-    if email:
-        conditions.append(func.lower(Enquiry.customer_email) == email.lower())
-    if phone_digits:
-        conditions.append(Enquiry.customer_phone_digits == phone_digits)
-    if not conditions:
-        return []
-    statement = select(Enquiry).where(or_(*conditions)).order_by(Enquiry.id).with_for_update()
-    return (await session.execute(statement)).scalars().all()
+    conditions = [
+        Enquiry.id.in_(enquiry_ids) if enquiry_ids else None,
+        shared.email_is(Enquiry.customer_email, email),
+        Enquiry.customer_phone_digits == phone_digits if phone_digits else None,
+    ]
+    return await shared.lock_any(session, Enquiry, order_by=Enquiry.id, conditions=conditions)
 
 
 async def updates_between(

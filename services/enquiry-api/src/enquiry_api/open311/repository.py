@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from enquiry_api import repository as shared
 from enquiry_api.open311.models import ResidentUpdate
@@ -66,16 +65,11 @@ async def find_for_erasure(
     phone_digits: str | None,
 ) -> Sequence[ResidentUpdate]:
     """The updates on these enquiries, or written with this email or phone, locked."""
-    conditions: list[ColumnElement[bool]] = []
-    if enquiry_ids:
-        conditions.append(ResidentUpdate.enquiry_id.in_(enquiry_ids))
-    if email:
-        conditions.append(func.lower(ResidentUpdate.email) == email.lower())
-    if phone_digits:
-        conditions.append(ResidentUpdate.phone_digits == phone_digits)
-    if not conditions:
-        return []
-    statement = (
-        select(ResidentUpdate).where(or_(*conditions)).order_by(ResidentUpdate.id).with_for_update()
+    conditions = [
+        ResidentUpdate.enquiry_id.in_(enquiry_ids) if enquiry_ids else None,
+        shared.email_is(ResidentUpdate.email, email),
+        ResidentUpdate.phone_digits == phone_digits if phone_digits else None,
+    ]
+    return await shared.lock_any(
+        session, ResidentUpdate, order_by=ResidentUpdate.id, conditions=conditions
     )
-    return (await session.execute(statement)).scalars().all()

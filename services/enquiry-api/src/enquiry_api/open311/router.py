@@ -41,6 +41,9 @@ from enquiry_api.open311.schemas import (
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
+# Every GET answers in the format of its path's extension (XML or JSON), errors in the spec's.
+_get = partial(router.get, response_class=Response, responses=OPEN311_RESPONSES)
+
 Jurisdiction = Annotated[
     str | None, Query(description="Accepted and ignored: this endpoint serves one council.")
 ]
@@ -113,12 +116,10 @@ async def _form(request: Request) -> dict[str, list[str]]:
     return form
 
 
-@router.get(
+@_get(
     "/discovery.{fmt}",
     summary="Open311 discovery",
     description="Where this Open311 endpoint is and what it speaks (GeoReport v2, XML and JSON).",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def discovery(fmt: str, request: Request, settings: SettingsDep) -> Response:
     async def produce(fmt: str) -> Response:
@@ -145,12 +146,10 @@ async def discovery(fmt: str, request: Request, settings: SettingsDep) -> Respon
     return await _answer(fmt, produce)
 
 
-@router.get(
+@_get(
     "/services.{fmt}",
     summary="Open311 service list",
     description="The kinds of report residents can make, with their codes and groups.",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def services(
     fmt: str, settings: SettingsDep, jurisdiction_id: Jurisdiction = None
@@ -162,12 +161,10 @@ async def services(
     return await _answer(fmt, produce)
 
 
-@router.get(
+@_get(
     "/services/{service_code}.{fmt}",
     summary="Open311 service definition",
     description="The questions (attributes) a service asks, with their datatypes and values.",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def service_definition(
     service_code: str, fmt: str, settings: SettingsDep, jurisdiction_id: Jurisdiction = None
@@ -228,15 +225,13 @@ async def create_request(
     )
 
 
-@router.get(
+@_get(
     "/requests.{fmt}",
     summary="Open311: service requests",
     description="Requests made through Open311, newest first: by `service_request_id` (comma "
     "list, overriding the rest), or by `service_code`, `status` (open, closed) and "
     "`start_date`/`end_date` (W3C datetimes, the last 90 days by default, 90 days at most). "
     "Nothing about the reporter is returned.",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def list_requests(
     fmt: str,
@@ -264,12 +259,10 @@ async def list_requests(
     return await _answer(fmt, produce)
 
 
-@router.get(
+@_get(
     "/requests/{service_request_id}.{fmt}",
     summary="Open311: one service request",
     description="The request with this service_request_id (the enquiry's reference, or its token).",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def read_request(
     service_request_id: str,
@@ -287,13 +280,11 @@ async def read_request(
     return await _answer(fmt, produce)
 
 
-@router.get(
+@_get(
     "/tokens/{token}.{fmt}",
     summary="Open311: the service_request_id of a token",
     description="Every request here gets its service_request_id at once; the token (the "
     "enquiry's id) is answered too, for clients that ask.",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def read_token(
     token: str, fmt: str, session: SessionDep, jurisdiction_id: Jurisdiction = None
@@ -305,7 +296,7 @@ async def read_token(
     return await _answer(fmt, produce)
 
 
-@router.get(
+@_get(
     "/servicerequestupdates.{fmt}",
     summary="Open311 (mySociety extension): updates",
     description="Updates of Open311 requests recorded between `start_date` and `end_date` "
@@ -316,8 +307,6 @@ async def read_token(
     "investigating, in_progress, action_scheduled, fixed. A reopening caused by a posted update "
     "is not listed apart from it. `api_key` is accepted and not needed: no names, emails or "
     "phone numbers are returned.",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def service_request_updates(
     fmt: str,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from enquiry_api import repository as shared
@@ -54,15 +54,10 @@ async def find_for_erasure(
     session: AsyncSession, *, phone_digits: str | None, enquiry_ids: Sequence[UUID]
 ) -> Sequence[StandbyRecord]:
     """The records of a caller, by phone or by the enquiries they led to, locked."""
-    conditions = []
-    if phone_digits:
-        conditions.append(StandbyRecord.caller_phone_digits == phone_digits)
-    if enquiry_ids:
-        conditions.append(StandbyRecord.enquiry_id.in_(enquiry_ids))
-    if not conditions:
-        return []
-
-    statement = (
-        select(StandbyRecord).where(or_(*conditions)).order_by(StandbyRecord.id).with_for_update()
+    conditions = [
+        StandbyRecord.caller_phone_digits == phone_digits if phone_digits else None,
+        StandbyRecord.enquiry_id.in_(enquiry_ids) if enquiry_ids else None,
+    ]
+    return await shared.lock_any(
+        session, StandbyRecord, order_by=StandbyRecord.id, conditions=conditions
     )
-    return (await session.execute(statement)).scalars().all()
