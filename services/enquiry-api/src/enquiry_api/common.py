@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.auth import Principal, require_scope
@@ -54,6 +55,54 @@ BATCH_PROBLEMS: dict[int | str, dict[str, Any]] = {
     k: PROBLEM_RESPONSES[k] for k in (401, 403, 413, 422)
 }
 """What a POST of one record or a list of them may be refused with."""
+
+
+def one_or_many_body(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """The OpenAPI request body of a route that takes one record or a list of them."""
+    schema = model.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": [schema, {"type": "array", "items": schema}]}
+                }
+            },
+        }
+    }
+
+
+def one_or_many_route(
+    record: type[BaseModel], result: type[BaseModel], *, body: str, unchanged: str
+) -> dict[str, Any]:
+    """The route arguments of a POST of one record or a list of them: 201, or 200 (`unchanged`)
+    when nothing was new."""
+    return {
+        "response_model": result,
+        "status_code": 201,
+        "responses": {200: {"description": unchanged, "model": result}, **BATCH_PROBLEMS},
+        "openapi_extra": one_or_many_body(record, body),
+    }
+
+
+R = TypeVar("R")
+
+
+async def record_posted(
+    payload: Any,
+    adapter: TypeAdapter[T],
+    write: ContactWrite,
+    *,
+    what: str,
+    record: Callable[..., Awaitable[R]],
+) -> R:
+    """Records a posted body of one record or a list of them (at most `max_call_batch`) with the
+    service function `record`."""
+    records, single = one_or_many(payload, adapter, cap=write.settings.max_call_batch, what=what)
+    return await record(
+        write.session, records=records, single=single, actor=write.actor, settings=write.settings
+    )
 
 
 def utc_now() -> datetime:
