@@ -28,6 +28,17 @@ from enquiry_api.config import Settings
 from enquiry_api.enquiries.service import check_contact_records
 from enquiry_api.models import outbox
 
+# What a call record tells its events, by call_events' names.
+_CALL_FACTS = {
+    "queue",
+    "service_area",
+    "offered_at",
+    "answered_at",
+    "abandoned_at",
+    "agent_id",
+    "ended_at",
+}
+
 
 def call_events(
     *,
@@ -84,7 +95,8 @@ async def record_calls(
     events: list[CloudEvent] = []
     for call_id, (call_uuid, record) in fresh.items():
         if call_id in inserted:
-            events.extend(_events_of(call_uuid, record))
+            facts = record.model_dump(include=_CALL_FACTS)
+            events.extend(call_events(call_uuid=call_uuid, channel=Channel.phone, **facts))
     await outbox.add_many(session, events)
     seen_before = await repository.ids_of(
         session, [r.call_id for r in records if r.call_id not in inserted]
@@ -94,20 +106,6 @@ async def record_calls(
         fresh={k: v[0] for k, v in fresh.items()},
         inserted=inserted,
         seen_before=seen_before,
-    )
-
-
-def _events_of(call_uuid: UUID, record: CallRecordIn) -> list[CloudEvent]:
-    return call_events(
-        call_uuid=call_uuid,
-        channel=Channel.phone,
-        queue=record.queue,
-        service_area=record.service_area,
-        offered_at=record.offered_at,
-        answered_at=record.answered_at,
-        abandoned_at=record.abandoned_at,
-        agent_id=record.agent_id,
-        ended_at=record.ended_at,
     )
 
 
