@@ -37,10 +37,10 @@ from enquiry_api.enquiries.domain import (
 )
 from enquiry_api.enquiries.models import Enquiry
 from enquiry_api.enquiries.service import (
-    _common,
-    _not_found,
     check_service_area,
+    event_facts,
     history_entry,
+    not_found,
     record_change,
 )
 
@@ -48,7 +48,7 @@ from enquiry_api.enquiries.service import (
 async def _lock_unvoided(session: AsyncSession, enquiry_id: UUID) -> Enquiry:
     enquiry = await repository.get(session, enquiry_id, for_update=True)
     if enquiry is None:
-        raise _not_found(enquiry_id)
+        raise not_found(enquiry_id)
     if enquiry.voided_at is not None:
         raise ProblemError(
             409,
@@ -124,7 +124,7 @@ def _apply_correction(
     enquiry.updated_at = now
     return EnquiryCorrected.from_data(
         EnquiryCorrectedData(
-            **_common(enquiry),
+            **event_facts(enquiry),
             corrected_at=now,
             correction=enquiry.correction_count,
             previous_channel=Channel(current.channel),
@@ -176,7 +176,7 @@ async def void(
         details["duplicate_of"] = str(duplicate_of)
     event = EnquiryVoided.from_data(
         EnquiryVoidedData(
-            **_common(enquiry), voided_at=now, cause=reason_code, duplicate_of=duplicate_of
+            **event_facts(enquiry), voided_at=now, cause=reason_code, duplicate_of=duplicate_of
         ),
         source=SOURCE,
     )

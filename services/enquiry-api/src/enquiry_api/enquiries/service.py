@@ -176,7 +176,8 @@ def history_entry(
     )
 
 
-def _common(enquiry: Enquiry) -> dict[str, Any]:
+def event_facts(enquiry: Enquiry) -> dict[str, Any]:
+    """What every enquiry event says of its enquiry."""
     return {
         "enquiry_id": enquiry.id,
         "channel": Channel(enquiry.channel),
@@ -212,7 +213,7 @@ async def open_enquiries(
         events.append(
             EnquiryOpened.from_data(
                 EnquiryOpenedData(
-                    **_common(enquiry), reference=enquiry.reference, call_id=draft.call_id
+                    **event_facts(enquiry), reference=enquiry.reference, call_id=draft.call_id
                 ),
                 source=SOURCE,
             )
@@ -297,7 +298,7 @@ def _assign_on_opening(
     enquiry.assigned_at = assigned_at
     enquiry.last_step_at = assigned_at
     event = EnquiryAssigned.from_data(
-        EnquiryAssignedData(**_common(enquiry), assigned_at=assigned_at), source=SOURCE
+        EnquiryAssignedData(**event_facts(enquiry), assigned_at=assigned_at), source=SOURCE
     )
     entry = history_entry(
         enquiry,
@@ -326,13 +327,14 @@ async def get_enquiry(
     """The enquiry, its audit history and the updates posted on it (by history id), or 404."""
     enquiry = await repository.get(session, enquiry_id)
     if enquiry is None:
-        raise _not_found(enquiry_id)
+        raise not_found(enquiry_id)
     history = await repository.history(session, enquiry_id)
     received = [entry.id for entry in history if entry.action == "update_received"]
     return enquiry, history, await resident_updates.by_history(session, received)
 
 
-def _not_found(enquiry_id: UUID) -> ProblemError:
+def not_found(enquiry_id: UUID) -> ProblemError:
+    """The 404 problem of an enquiry id there is no enquiry with."""
     return ProblemError(404, f"There is no enquiry {enquiry_id}.", problem="enquiry-not-found")
 
 
@@ -379,7 +381,7 @@ async def _begin_step(
     """Locks the enquiry and checks the step: returns it, the status after, and the step time."""
     enquiry = await repository.get(session, enquiry_id, for_update=True)
     if enquiry is None:
-        raise _not_found(enquiry_id)
+        raise not_found(enquiry_id)
     state = state_of(enquiry)
     try:
         after = next_status(state, action)
@@ -463,7 +465,7 @@ def _stamp(field: str, event: type[CloudEvent], data: type[EventData]) -> StepCh
 
     def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, None]:
         setattr(enquiry, field, occurred_at)
-        facts = data(**_common(enquiry), **{field: occurred_at})
+        facts = data(**event_facts(enquiry), **{field: occurred_at})
         return event.from_data(facts, source=SOURCE), None
 
     return change
@@ -499,7 +501,7 @@ async def assign(
         enquiry.assignee_id = assignee_id
         enquiry.assigned_at = occurred_at
         data = EnquiryAssignedData(
-            **_common(enquiry), assigned_at=occurred_at, assignee_id=assignee_id
+            **event_facts(enquiry), assigned_at=occurred_at, assignee_id=assignee_id
         )
         return EnquiryAssigned.from_data(data, source=SOURCE), details
 
@@ -528,7 +530,7 @@ async def resolve(session: AsyncSession, *, first_point: bool, **step: Unpack[St
         enquiry.resolved_at = occurred_at
         enquiry.first_point = first_point
         data = EnquiryResolvedData(
-            **_common(enquiry), resolved_at=occurred_at, first_point=first_point
+            **event_facts(enquiry), resolved_at=occurred_at, first_point=first_point
         )
         return EnquiryResolved.from_data(data, source=SOURCE), {"first_point": first_point}
 
@@ -551,7 +553,7 @@ async def reopen(
         enquiry.resolved_at = None
         enquiry.first_point = None
         data = EnquiryReopenedData(
-            **_common(enquiry), reopened_at=occurred_at, reopen_count=enquiry.reopen_count
+            **event_facts(enquiry), reopened_at=occurred_at, reopen_count=enquiry.reopen_count
         )
         details = {"reopen_count": enquiry.reopen_count, **({"cause": cause} if cause else {})}
         return EnquiryReopened.from_data(data, source=SOURCE), details
@@ -601,7 +603,7 @@ async def receive_update(
     await session.flush()
     event = EnquiryUpdateReceived.from_data(
         EnquiryUpdateReceivedData(
-            **_common(enquiry),
+            **event_facts(enquiry),
             updated_at=updated_at,
             update_id=entry.id,
             status=status,
