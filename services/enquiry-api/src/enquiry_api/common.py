@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from pydantic import StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.auth import Principal
-from contact_common.errors import ProblemError
+from contact_common.auth import Principal, require_scope
+from contact_common.errors import PROBLEM_RESPONSES, ProblemError
+from contact_common.service import SessionDep
 from enquiry_api.config import Settings
 
 SOURCE = "/enquiry-api"
@@ -27,6 +31,80 @@ async def get_request_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_request_settings)]
 
 
+@dataclass(frozen=True, slots=True)
+class ContactWrite:
+    """What a route recording contacts (calls, visits) works with: the request's session, the
+    API key with `contacts:write`, and the settings."""
+
+    session: AsyncSession
+    actor: Principal
+    settings: Settings
+
+
+async def _contact_write(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require_scope("contacts:write"))],
+    settings: SettingsDep,
+) -> ContactWrite:
+    return ContactWrite(session, principal, settings)
+
+
+ContactWriteDep = Annotated[ContactWrite, Depends(_contact_write)]
+
+BATCH_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    k: PROBLEM_RESPONSES[k] for k in (401, 403, 413, 422)
+}
+"""What a POST of one record or a list of them may be refused with."""
+
+
+def one_or_many_body(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """The OpenAPI request body of a route that takes one record or a list of them."""
+    schema = model.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": [schema, {"type": "array", "items": schema}]}
+                }
+            },
+        }
+    }
+
+
+def one_or_many_route(
+    record: type[BaseModel], result: type[BaseModel], *, body: str, unchanged: str
+) -> dict[str, Any]:
+    """The route arguments of a POST of one record or a list of them: 201, or 200 (`unchanged`)
+    when nothing was new."""
+    return {
+        "response_model": result,
+        "status_code": 201,
+        "responses": {200: {"description": unchanged, "model": result}, **BATCH_PROBLEMS},
+        "openapi_extra": one_or_many_body(record, body),
+    }
+
+
+R = TypeVar("R")
+
+
+async def record_posted(
+    payload: Any,
+    adapter: TypeAdapter[T],
+    write: ContactWrite,
+    *,
+    what: str,
+    record: Callable[..., Awaitable[R]],
+) -> R:
+    """Records a posted body of one record or a list of them (at most `max_call_batch`) with the
+    service function `record`."""
+    records, single = one_or_many(payload, adapter, cap=write.settings.max_call_batch, what=what)
+    return await record(
+        write.session, records=records, single=single, actor=write.actor, settings=write.settings
+    )
+
+
 def utc_now() -> datetime:
     """Now, in UTC."""
     return datetime.now(UTC)
@@ -41,6 +119,11 @@ def invalid(field: str, message: str) -> ProblemError:
         title="Invalid request",
         errors=[{"field": field, "message": message}],
     )
+
+
+def record_field(position: int, name: str, *, single: bool) -> str:
+    """Where a field of a posted record is: `body.name` for one record, else `body.N.name`."""
+    return f"body.{name}" if single else f"body.{position}.{name}"
 
 
 def actor_of(principal: Principal) -> tuple[str, str]:

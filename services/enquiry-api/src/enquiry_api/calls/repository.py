@@ -9,28 +9,18 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from enquiry_api import repository as shared
 from enquiry_api.calls.models import CallRecord
-from enquiry_api.db import upsert
 
 _CHUNK = 500
 
 
 async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Inserts the rows whose call_id is new; returns the call_ids that were inserted.
-
-    ON CONFLICT DO NOTHING makes two deliveries of one call racing each other safe: one wins.
-    """
+    """Inserts the rows whose call_id is new; returns the call_ids that were inserted."""
     table = CallRecord.__table__
-    inserted: set[str] = set()
-    for start in range(0, len(rows), _CHUNK):
-        statement = (
-            upsert(session, table)
-            .values(list(rows[start : start + _CHUNK]))
-            .on_conflict_do_nothing(index_elements=[table.c.call_id])
-            .returning(table.c.call_id)
-        )
-        inserted.update((await session.execute(statement)).scalars().all())
-    return inserted
+    return await shared.insert_new(
+        session, table, rows, unique=[table.c.call_id], returning=table.c.call_id
+    )
 
 
 async def ids_of(session: AsyncSession, call_ids: Sequence[str]) -> dict[str, UUID]:

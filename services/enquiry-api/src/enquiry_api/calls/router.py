@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Response
 from pydantic import TypeAdapter
 
-from contact_common.auth import Principal, require_scope
-from contact_common.errors import PROBLEM_RESPONSES
-from contact_common.service import SessionDep
 from enquiry_api.calls import service
-from enquiry_api.calls.schemas import CallBatchResult, CallRecordIn, one_or_many_body
-from enquiry_api.common import SettingsDep, one_or_many
+from enquiry_api.calls.schemas import CallBatchResult, CallRecordIn
+from enquiry_api.common import ContactWriteDep, one_or_many_route, record_posted
 
 router = APIRouter(prefix="/v1", tags=["calls"])
 
@@ -21,8 +18,6 @@ _CALL = TypeAdapter(CallRecordIn)
 
 @router.post(
     "/calls",
-    response_model=CallBatchResult,
-    status_code=201,
     summary="Record telephony calls",
     description="One call record, or a list of them (at most `max_call_batch`, else 413). Each "
     "is keyed by the telephony platform's `call_id`: records are delivered at least once, and a "
@@ -30,22 +25,20 @@ _CALL = TypeAdapter(CallRecordIn)
     "then call.answered or call.abandoned, at the times in the record, with the wait in "
     "seconds. 201 if anything was new, 200 if all were repeats. The whole request is refused "
     "(422, naming each bad field by position) if any record is invalid. Needs `contacts:write`.",
-    responses={
-        200: {"description": "Every record had been recorded before.", "model": CallBatchResult},
-        **{k: PROBLEM_RESPONSES[k] for k in (401, 403, 413, 422)},
-    },
-    openapi_extra=one_or_many_body(CallRecordIn, "One call record or a list of them."),
+    **one_or_many_route(
+        CallRecordIn,
+        CallBatchResult,
+        body="One call record or a list of them.",
+        unchanged="Every record had been recorded before.",
+    ),
 )
 async def record_calls(
     payload: Annotated[Any, Body(include_in_schema=False)],
-    session: SessionDep,
-    principal: Annotated[Principal, Depends(require_scope("contacts:write"))],
-    settings: SettingsDep,
+    write: ContactWriteDep,
     response: Response,
 ) -> CallBatchResult:
-    records, single = one_or_many(payload, _CALL, cap=settings.max_call_batch, what="call records")
-    result = await service.record_calls(
-        session, records=records, single=single, actor=principal, settings=settings
+    result = await record_posted(
+        payload, _CALL, write, what="call records", record=service.record_calls
     )
     if result.created == 0:
         response.status_code = 200

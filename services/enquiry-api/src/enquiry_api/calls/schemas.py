@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -71,19 +71,3 @@ class CallBatchResult(BaseModel):
     created: int = Field(description="How many calls were new.")
     duplicate: int = Field(description="How many had been recorded already.")
     results: list[CallResult]
-
-
-def one_or_many_body(model: type[BaseModel], description: str) -> dict[str, Any]:
-    """The OpenAPI request body of a route that takes one record or a list of them."""
-    schema = model.model_json_schema()
-    return {
-        "requestBody": {
-            "required": True,
-            "description": description,
-            "content": {
-                "application/json": {
-                    "schema": {"oneOf": [schema, {"type": "array", "items": schema}]}
-                }
-            },
-        }
-    }

@@ -1,4 +1,4 @@
-"""What erasure removes, as data: the personal fields of an enquiry and of a standby record."""
+"""What erasure removes: the personal fields of an enquiry, a standby record and an update."""
 
 from __future__ import annotations
 
@@ -31,3 +31,9 @@ RESIDENT_UPDATE_PERSONAL_FIELDS = (
     "media_urls",
 )
 """Emptied by erasure on an update posted through Open311; its status and times stay."""
+
+
+def clear(target: object, names: tuple[str, ...]) -> None:
+    """Empties the named fields of a record."""
+    for name in names:
+        setattr(target, name, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.auth import Principal
@@ -11,11 +13,13 @@ from enquiry_api.customers.domain import (
     ENQUIRY_PERSONAL_FIELDS,
     RESIDENT_UPDATE_PERSONAL_FIELDS,
     STANDBY_PERSONAL_FIELDS,
+    clear,
 )
 from enquiry_api.customers.schemas import ErasedEnquiry, ErasureRequest, ErasureResult
 from enquiry_api.enquiries import repository as enquiries
 from enquiry_api.enquiries.domain import phone_digits
-from enquiry_api.enquiries.models import EnquiryHistory
+from enquiry_api.enquiries.models import Enquiry
+from enquiry_api.enquiries.service import history_entry
 from enquiry_api.open311 import repository as open311
 from enquiry_api.standby import repository as standby
 
@@ -42,49 +46,43 @@ async def erase_customer(
             "was erased.",
             problem="enquiry-not-found",
         )
-    erased: list[ErasedEnquiry] = []
-    for enquiry in found:
-        if enquiry.erased_at is not None:
-            erased.append(
-                ErasedEnquiry(id=enquiry.id, reference=enquiry.reference, already_erased=True)
-            )
-            continue
-        for name in ENQUIRY_PERSONAL_FIELDS:
-            setattr(enquiry, name, None)
-        enquiry.erased_at = now
-        enquiry.updated_at = now
-        enquiries.add_history(
-            session,
-            EnquiryHistory(
-                enquiry_id=enquiry.id,
-                action="customer_erased",
-                from_status=enquiry.status,
-                to_status=enquiry.status,
-                occurred_at=now,
-                recorded_at=now,
-                actor_key_id=actor.key_id,
-                actor_name=actor.name,
-                details={"erased": ["customer", "description", "location", "attributes"]},
-            ),
-        )
-        erased.append(
-            ErasedEnquiry(id=enquiry.id, reference=enquiry.reference, already_erased=False)
-        )
+    erased = [_erase_enquiry(session, enquiry, actor=actor, now=now) for enquiry in found]
     records = await standby.find_for_erasure(
         session, phone_digits=digits, enquiry_ids=[e.id for e in found]
     )
     for record in records:
-        for name in STANDBY_PERSONAL_FIELDS:
-            setattr(record, name, None)
+        clear(record, STANDBY_PERSONAL_FIELDS)
         record.erased_at = now
     updates = await open311.find_for_erasure(
         session, enquiry_ids=[e.id for e in found], email=request.email, phone_digits=digits
     )
     for update in updates:
-        for name in RESIDENT_UPDATE_PERSONAL_FIELDS:
-            setattr(update, name, None)
+        clear(update, RESIDENT_UPDATE_PERSONAL_FIELDS)
         update.erased_at = update.erased_at or now
     await session.flush()
     return ErasureResult(
         enquiries=erased, standby_records=len(records), resident_updates=len(updates)
     )
+
+
+def _erase_enquiry(
+    session: AsyncSession, enquiry: Enquiry, *, actor: Principal, now: datetime
+) -> ErasedEnquiry:
+    """Empties the enquiry's personal fields, once, and records the erasure on its history."""
+    if enquiry.erased_at is not None:
+        return ErasedEnquiry(id=enquiry.id, reference=enquiry.reference, already_erased=True)
+    clear(enquiry, ENQUIRY_PERSONAL_FIELDS)
+    enquiry.erased_at = now
+    enquiry.updated_at = now
+    enquiries.add_history(
+        session,
+        history_entry(
+            enquiry,
+            "customer_erased",
+            enquiry.status,
+            now=now,
+            actor=actor,
+            details={"erased": ["customer", "description", "location", "attributes"]},
+        ),
+    )
+    return ErasedEnquiry(id=enquiry.id, reference=enquiry.reference, already_erased=False)

@@ -36,14 +36,19 @@ from enquiry_api.enquiries.domain import (
     void_problem,
 )
 from enquiry_api.enquiries.models import Enquiry
-from enquiry_api.enquiries.service import _common, _history, _not_found, check_service_area
-from enquiry_api.models import outbox
+from enquiry_api.enquiries.service import (
+    check_service_area,
+    event_facts,
+    history_entry,
+    not_found,
+    record_change,
+)
 
 
 async def _lock_unvoided(session: AsyncSession, enquiry_id: UUID) -> Enquiry:
     enquiry = await repository.get(session, enquiry_id, for_update=True)
     if enquiry is None:
-        raise _not_found(enquiry_id)
+        raise not_found(enquiry_id)
     if enquiry.voided_at is not None:
         raise ProblemError(
             409,
@@ -99,51 +104,27 @@ async def correct(
             raise invalid("body.received_at", f"received_at {problem}")
         if first_step_at is None:
             enquiry.last_step_at = requested.received_at
-    event = _apply_correction(
-        session, enquiry, current=current, requested=requested, reason=reason, actor=actor, now=now
+    event = _apply_correction(enquiry, current=current, requested=requested, now=now)
+    details = {"reason": reason, "changes": _changes_to_record(changes)}
+    entry = history_entry(
+        enquiry, "corrected", enquiry.status, now=now, actor=actor, details=details
     )
-    await outbox.add(session, event)
-    await session.flush()
+    await record_change(session, entry, event)
     return enquiry
 
 
 def _apply_correction(
-    session: AsyncSession,
-    enquiry: Enquiry,
-    *,
-    current: Facts,
-    requested: Facts,
-    reason: str,
-    actor: Principal,
-    now: datetime,
+    enquiry: Enquiry, *, current: Facts, requested: Facts, now: datetime
 ) -> CloudEvent:
-    """Changes the facts and records the history entry; returns enquiry.corrected."""
-    changes = corrected_fields(current, requested)
+    """Changes the facts; returns enquiry.corrected."""
     enquiry.received_at = requested.received_at
     enquiry.channel = requested.channel
     enquiry.service_area = requested.service_area
     enquiry.correction_count += 1
     enquiry.updated_at = now
-    details = {
-        "reason": reason,
-        "changes": {
-            name: {"from": _jsonable(old), "to": _jsonable(new)}
-            for name, (old, new) in changes.items()
-        },
-    }
-    entry = _history(
-        enquiry,
-        action="corrected",
-        from_status=enquiry.status,
-        occurred_at=now,
-        now=now,
-        actor=actor,
-        details=details,
-    )
-    repository.add_history(session, entry)
     return EnquiryCorrected.from_data(
         EnquiryCorrectedData(
-            **_common(enquiry),
+            **event_facts(enquiry),
             corrected_at=now,
             correction=enquiry.correction_count,
             previous_channel=Channel(current.channel),
@@ -152,6 +133,12 @@ def _apply_correction(
         ),
         source=SOURCE,
     )
+
+
+def _changes_to_record(changes: dict[str, tuple[object, object]]) -> dict[str, object]:
+    return {
+        name: {"from": _jsonable(old), "to": _jsonable(new)} for name, (old, new) in changes.items()
+    }
 
 
 def _jsonable(value: object) -> object:
@@ -187,24 +174,12 @@ async def void(
     details: dict[str, object] = {"reason_code": reason_code.value, "reason": reason}
     if duplicate_of is not None:
         details["duplicate_of"] = str(duplicate_of)
-    repository.add_history(
-        session,
-        _history(
-            enquiry,
-            action="voided",
-            from_status=before,
-            occurred_at=now,
-            now=now,
-            actor=actor,
-            details=details,
-        ),
-    )
     event = EnquiryVoided.from_data(
         EnquiryVoidedData(
-            **_common(enquiry), voided_at=now, cause=reason_code, duplicate_of=duplicate_of
+            **event_facts(enquiry), voided_at=now, cause=reason_code, duplicate_of=duplicate_of
         ),
         source=SOURCE,
     )
-    await outbox.add(session, event)
-    await session.flush()
+    entry = history_entry(enquiry, "voided", before, now=now, actor=actor, details=details)
+    await record_change(session, entry, event)
     return enquiry

@@ -40,6 +40,16 @@ class Action(StrEnum):
     reopen = "reopen"
 
 
+# The history's name of each step: what was done.
+RECORDED_AS: dict[Action, str] = {
+    Action.acknowledge: "acknowledged",
+    Action.assign: "assigned",
+    Action.respond: "responded",
+    Action.resolve: "resolved",
+    Action.reopen: "reopened",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class EnquiryState:
     """What the rules need to know about an enquiry."""

@@ -23,10 +23,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
+from contact_common.db import insert_for, is_postgresql
 from contact_common.events import CloudEvent
-from enquiry_api.db import upsert
+from enquiry_api import repository as shared
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory, EnquiryReferenceCounter
 from enquiry_api.models import outbox
 
@@ -44,12 +44,12 @@ async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: 
     (docs/decisions.md). SQLite has no sequences and one writer at a time, so it keeps a
     counter row per year.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         numbers = await session.execute(_RESERVE, {"year": year, "count": count})
         return sorted(int(number) for number in numbers.scalars())
     table = EnquiryReferenceCounter.__table__
     statement = (
-        upsert(session, table)
+        insert_for(session, table)
         .values(year=year, last_number=count)
         .on_conflict_do_update(
             index_elements=[table.c.year], set_={"last_number": table.c.last_number + count}
@@ -79,7 +79,7 @@ async def insert_opened(
     enquiry_rows = [_row_of(Enquiry.__table__, enquiry) for enquiry in enquiries]
     history_rows = [_row_of(EnquiryHistory.__table__, entry) for entry in history]
     outbox_rows = outbox.rows_to_insert(session, events)
-    if len(enquiry_rows) == 1 and session.get_bind().dialect.name == "postgresql":
+    if len(enquiry_rows) == 1 and is_postgresql(session):
         statement = _opening_statement(len(enquiry_rows), len(history_rows), len(outbox_rows))
         parameters = {
             f"{prefix}{position}_{column.key}": row.get(column.key)
@@ -256,17 +256,12 @@ async def find_for_erasure(
     phone_digits: str | None,
 ) -> Sequence[Enquiry]:
     """The enquiries of a customer, by id, email or phone, locked for the transaction."""
-    conditions: list[ColumnElement[bool]] = []
-    if enquiry_ids:
-        conditions.append(Enquiry.id.in_(enquiry_ids))
-    if email:
-        conditions.append(func.lower(Enquiry.customer_email) == email.lower())
-    if phone_digits:
-        conditions.append(Enquiry.customer_phone_digits == phone_digits)
-    if not conditions:
-        return []
-    statement = select(Enquiry).where(or_(*conditions)).order_by(Enquiry.id).with_for_update()
-    return (await session.execute(statement)).scalars().all()
+    conditions = [
+        Enquiry.id.in_(enquiry_ids) if enquiry_ids else None,
+        shared.email_is(Enquiry.customer_email, email),
+        Enquiry.customer_phone_digits == phone_digits if phone_digits else None,
+    ]
+    return await shared.lock_any(session, Enquiry, order_by=Enquiry.id, conditions=conditions)
 
 
 async def updates_between(

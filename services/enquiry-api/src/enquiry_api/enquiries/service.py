@@ -6,10 +6,10 @@ transaction; nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, Protocol, TypedDict, Unpack
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
@@ -34,12 +34,14 @@ from contact_common.events import (
     EnquiryRespondedData,
     EnquiryUpdateReceived,
     EnquiryUpdateReceivedData,
+    EventData,
     UpdateStatus,
 )
-from enquiry_api.common import SOURCE, invalid, utc_now
+from enquiry_api.common import SOURCE, invalid, record_field, utc_now
 from enquiry_api.config import Settings
 from enquiry_api.enquiries import repository
 from enquiry_api.enquiries.domain import (
+    RECORDED_AS,
     Action,
     EnquiryState,
     EnquiryStatus,
@@ -114,23 +116,58 @@ def check_service_area(settings: Settings, service_area: str, field_name: str) -
         )
 
 
-def _history(
-    enquiry: Enquiry,
+class ContactRecord(Protocol):
+    """A posted record of a contact (a call, a visit) that may name a service area and an
+    enquiry."""
+
+    @property
+    def service_area(self) -> str | None: ...
+
+    @property
+    def enquiry_id(self) -> UUID | None: ...
+
+
+async def check_contact_records(
+    session: AsyncSession,
     *,
+    records: Sequence[ContactRecord],
+    single: bool,
+    settings: Settings,
+) -> None:
+    """Refuses records naming a service area not configured here or an enquiry there is not."""
+    for position, record in enumerate(records):
+        if record.service_area and record.service_area not in settings.service_areas:
+            raise invalid(
+                record_field(position, "service_area", single=single), "not a service area here"
+            )
+    known = await repository.existing_ids(session, [r.enquiry_id for r in records if r.enquiry_id])
+    for position, record in enumerate(records):
+        if record.enquiry_id and record.enquiry_id not in known:
+            raise invalid(
+                record_field(position, "enquiry_id", single=single),
+                f"there is no enquiry {record.enquiry_id}",
+            )
+
+
+def history_entry(
+    enquiry: Enquiry,
     action: str,
     from_status: str | None,
-    occurred_at: datetime,
+    *,
     now: datetime,
     actor: Principal,
+    occurred_at: datetime | None = None,
     details: dict[str, Any] | None = None,
     officer_id: str | None = None,
 ) -> EnquiryHistory:
+    """An entry of the enquiry's audit history: the step (taken at `occurred_at`, else now), who
+    took it, and the enquiry's status after."""
     return EnquiryHistory(
         enquiry_id=enquiry.id,
         action=action,
         from_status=from_status,
         to_status=enquiry.status,
-        occurred_at=occurred_at,
+        occurred_at=occurred_at or now,
         recorded_at=now,
         actor_key_id=actor.key_id,
         actor_name=actor.name,
@@ -139,7 +176,8 @@ def _history(
     )
 
 
-def _common(enquiry: Enquiry) -> dict[str, Any]:
+def event_facts(enquiry: Enquiry) -> dict[str, Any]:
+    """What every enquiry event says of its enquiry."""
     return {
         "enquiry_id": enquiry.id,
         "channel": Channel(enquiry.channel),
@@ -160,12 +198,7 @@ async def open_enquiries(
     if not drafts:
         return []
     now = now or utc_now()
-    skew = timedelta(seconds=settings.clock_skew_seconds)
-    for draft in drafts:
-        check_service_area(settings, draft.service_area, f"{draft.field_prefix}service_area")
-        problem = received_at_problem(draft.received_at, now=now, skew=skew)
-        if problem:
-            raise invalid(f"{draft.field_prefix}received_at", f"received_at {problem}")
+    _check_drafts(drafts, settings=settings, now=now)
     # The reference's year is the year it was issued, in the council's own time zone.
     year = now.astimezone(ZoneInfo(settings.office_timezone)).year
     numbers = await repository.reserve_reference_numbers(session, year=year, count=len(drafts))
@@ -174,84 +207,110 @@ async def open_enquiries(
     events: list[CloudEvent] = []
     for number, draft in zip(numbers, drafts, strict=True):
         draft.received_at = draft.received_at.astimezone(UTC)
-        enquiry = Enquiry(
-            id=uuid4(),
-            reference=format_reference(settings.reference_prefix, year, number),
-            channel=draft.channel.value,
-            service_area=draft.service_area,
-            received_at=draft.received_at,
-            status=EnquiryStatus.open.value,
-            description=draft.description,
-            source=draft.source,
-            call_id=draft.call_id,
-            customer_name=draft.customer_name,
-            customer_email=draft.customer_email,
-            customer_phone=draft.customer_phone,
-            customer_phone_digits=phone_digits(draft.customer_phone),
-            customer_address=draft.customer_address,
-            customer_uprn=draft.customer_uprn,
-            location_address=draft.location_address,
-            latitude=draft.latitude,
-            longitude=draft.longitude,
-            service_code=draft.service_code,
-            media_url=draft.media_url,
-            attributes=draft.attributes,
-            handed_off=False,
-            reopen_count=0,
-            correction_count=0,
-            last_step_at=draft.received_at,
-            created_at=now,
-            updated_at=now,
-            created_by=actor.key_id,
-        )
+        reference = format_reference(settings.reference_prefix, year, number)
+        enquiry = _new_enquiry(draft, reference=reference, actor=actor, now=now)
         enquiries.append(enquiry)
         events.append(
             EnquiryOpened.from_data(
                 EnquiryOpenedData(
-                    **_common(enquiry), reference=enquiry.reference, call_id=draft.call_id
+                    **event_facts(enquiry), reference=enquiry.reference, call_id=draft.call_id
                 ),
                 source=SOURCE,
             )
         )
-        opened_details = {"channel": enquiry.channel, "service_area": enquiry.service_area}
-        opened_details.update(draft.details)
-        history = [
-            _history(
+        histories.append(
+            history_entry(
                 enquiry,
-                action="opened",
-                from_status=None,
+                "opened",
+                None,
                 occurred_at=draft.received_at,
                 now=now,
                 actor=actor,
-                details=opened_details,
+                details={
+                    "channel": enquiry.channel,
+                    "service_area": enquiry.service_area,
+                    **draft.details,
+                },
                 officer_id=draft.officer_id,
             )
-        ]
+        )
         if draft.assigned_at is not None:
-            assigned_at = max(draft.assigned_at.astimezone(UTC), draft.received_at)
-            enquiry.status = EnquiryStatus.assigned.value
-            enquiry.assigned_at = assigned_at
-            enquiry.last_step_at = assigned_at
-            events.append(
-                EnquiryAssigned.from_data(
-                    EnquiryAssignedData(**_common(enquiry), assigned_at=assigned_at), source=SOURCE
-                )
-            )
-            history.append(
-                _history(
-                    enquiry,
-                    action="assigned",
-                    from_status=EnquiryStatus.open.value,
-                    occurred_at=assigned_at,
-                    now=now,
-                    actor=actor,
-                    details={"service_area": enquiry.service_area},
-                    officer_id=draft.officer_id,
-                )
-            )
-        histories.extend(history)
+            event, entry = _assign_on_opening(enquiry, draft, actor=actor, now=now)
+            events.append(event)
+            histories.append(entry)
     await repository.insert_opened(session, enquiries=enquiries, history=histories, events=events)
     return enquiries
+
+
+def _check_drafts(drafts: Sequence[EnquiryDraft], *, settings: Settings, now: datetime) -> None:
+    """Refuses a draft in a service area not configured here or received at an impossible time."""
+    skew = timedelta(seconds=settings.clock_skew_seconds)
+    for draft in drafts:
+        check_service_area(settings, draft.service_area, f"{draft.field_prefix}service_area")
+        problem = received_at_problem(draft.received_at, now=now, skew=skew)
+        if problem:
+            raise invalid(f"{draft.field_prefix}received_at", f"received_at {problem}")
+
+
+def _new_enquiry(
+    draft: EnquiryDraft, *, reference: str, actor: Principal, now: datetime
+) -> Enquiry:
+    """The enquiry a draft opens, open, under its reference."""
+    return Enquiry(
+        id=uuid4(),
+        reference=reference,
+        channel=draft.channel.value,
+        service_area=draft.service_area,
+        received_at=draft.received_at,
+        status=EnquiryStatus.open.value,
+        description=draft.description,
+        source=draft.source,
+        call_id=draft.call_id,
+        customer_name=draft.customer_name,
+        customer_email=draft.customer_email,
+        customer_phone=draft.customer_phone,
+        customer_phone_digits=phone_digits(draft.customer_phone),
+        customer_address=draft.customer_address,
+        customer_uprn=draft.customer_uprn,
+        location_address=draft.location_address,
+        latitude=draft.latitude,
+        longitude=draft.longitude,
+        service_code=draft.service_code,
+        media_url=draft.media_url,
+        attributes=draft.attributes,
+        handed_off=False,
+        reopen_count=0,
+        correction_count=0,
+        last_step_at=draft.received_at,
+        created_at=now,
+        updated_at=now,
+        created_by=actor.key_id,
+    )
+
+
+def _assign_on_opening(
+    enquiry: Enquiry, draft: EnquiryDraft, *, actor: Principal, now: datetime
+) -> tuple[CloudEvent, EnquiryHistory]:
+    """Hands a just-opened enquiry to its service area: enquiry.assigned and its history."""
+    assert draft.assigned_at is not None
+    assigned_at = max(draft.assigned_at.astimezone(UTC), draft.received_at)
+    enquiry.status = EnquiryStatus.assigned.value
+    enquiry.assigned_at = assigned_at
+    enquiry.last_step_at = assigned_at
+    event = EnquiryAssigned.from_data(
+        EnquiryAssignedData(**event_facts(enquiry), assigned_at=assigned_at), source=SOURCE
+    )
+    entry = history_entry(
+        enquiry,
+        "assigned",
+        EnquiryStatus.open.value,
+        occurred_at=assigned_at,
+        now=now,
+        actor=actor,
+        details={"service_area": enquiry.service_area},
+        officer_id=draft.officer_id,
+    )
+    return event, entry
 
 
 async def open_enquiry(
@@ -268,13 +327,14 @@ async def get_enquiry(
     """The enquiry, its audit history and the updates posted on it (by history id), or 404."""
     enquiry = await repository.get(session, enquiry_id)
     if enquiry is None:
-        raise _not_found(enquiry_id)
+        raise not_found(enquiry_id)
     history = await repository.history(session, enquiry_id)
     received = [entry.id for entry in history if entry.action == "update_received"]
     return enquiry, history, await resident_updates.by_history(session, received)
 
 
-def _not_found(enquiry_id: UUID) -> ProblemError:
+def not_found(enquiry_id: UUID) -> ProblemError:
+    """The 404 problem of an enquiry id there is no enquiry with."""
     return ProblemError(404, f"There is no enquiry {enquiry_id}.", problem="enquiry-not-found")
 
 
@@ -321,7 +381,7 @@ async def _begin_step(
     """Locks the enquiry and checks the step: returns it, the status after, and the step time."""
     enquiry = await repository.get(session, enquiry_id, for_update=True)
     if enquiry is None:
-        raise _not_found(enquiry_id)
+        raise not_found(enquiry_id)
     state = state_of(enquiry)
     try:
         after = next_status(state, action)
@@ -347,171 +407,118 @@ async def _begin_step(
     return enquiry, after, occurred_at
 
 
-async def _finish_step(
-    session: AsyncSession,
-    *,
-    enquiry: Enquiry,
-    action: str,
-    from_status: str,
-    occurred_at: datetime,
-    now: datetime,
-    actor: Principal,
-    event: CloudEvent,
-    details: dict[str, Any] | None = None,
-    officer_id: str | None = None,
-) -> Enquiry:
-    enquiry.last_step_at = occurred_at
-    enquiry.updated_at = now
-    repository.add_history(
-        session,
-        _history(
-            enquiry,
-            action=action,
-            from_status=from_status,
-            occurred_at=occurred_at,
-            now=now,
-            actor=actor,
-            details=details,
-            officer_id=officer_id,
-        ),
-    )
+async def record_change(session: AsyncSession, entry: EnquiryHistory, event: CloudEvent) -> None:
+    """Writes a change of an enquiry's: its history entry and its event."""
+    repository.add_history(session, entry)
     await outbox.add(session, event)
     await session.flush()
+
+
+# What a step does to the locked enquiry, given the step's time: its event, its history details.
+StepChange = Callable[[Enquiry, datetime], tuple[CloudEvent, dict[str, Any] | None]]
+
+
+class Step(TypedDict):
+    """Who takes a step on which enquiry, and when (now if `at` is None): every step's arguments."""
+
+    enquiry_id: UUID
+    at: datetime | None
+    actor: Principal
+    settings: Settings
+    officer_id: NotRequired[str | None]
+
+
+async def _take_step(
+    session: AsyncSession, step: Step, *, action: Action, change: StepChange
+) -> Enquiry:
+    """Locks the enquiry, checks the step, changes it and records the change (history, event)."""
+    now = utc_now()
+    enquiry, after, occurred_at = await _begin_step(
+        session,
+        enquiry_id=step["enquiry_id"],
+        action=action,
+        at=step["at"],
+        settings=step["settings"],
+        now=now,
+    )
+    before = enquiry.status
+    event, details = change(enquiry, occurred_at)
+    enquiry.status = after.value
+    enquiry.last_step_at = occurred_at
+    enquiry.updated_at = now
+    entry = history_entry(
+        enquiry,
+        RECORDED_AS[action],
+        before,
+        now=now,
+        actor=step["actor"],
+        occurred_at=occurred_at,
+        details=details,
+        officer_id=step.get("officer_id"),
+    )
+    await record_change(session, entry, event)
     return enquiry
 
 
-async def acknowledge(
-    session: AsyncSession,
-    *,
-    enquiry_id: UUID,
-    at: datetime | None,
-    actor: Principal,
-    settings: Settings,
-    officer_id: str | None = None,
-) -> Enquiry:
+def _stamp(field: str, event: type[CloudEvent], data: type[EventData]) -> StepChange:
+    """A step that only records when it was taken: in the enquiry's `field` and in its event."""
+
+    def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, None]:
+        setattr(enquiry, field, occurred_at)
+        facts = data(**event_facts(enquiry), **{field: occurred_at})
+        return event.from_data(facts, source=SOURCE), None
+
+    return change
+
+
+async def acknowledge(session: AsyncSession, **step: Unpack[Step]) -> Enquiry:
     """Acknowledges an enquiry (enquiry.acknowledged)."""
-    now = utc_now()
-    enquiry, after, occurred_at = await _begin_step(
-        session, enquiry_id=enquiry_id, action=Action.acknowledge, at=at, settings=settings, now=now
-    )
-    before = enquiry.status
-    enquiry.status = after.value
-    enquiry.acknowledged_at = occurred_at
-    event = EnquiryAcknowledged.from_data(
-        EnquiryAcknowledgedData(**_common(enquiry), acknowledged_at=occurred_at), source=SOURCE
-    )
-    return await _finish_step(
-        session,
-        enquiry=enquiry,
-        action="acknowledged",
-        from_status=before,
-        occurred_at=occurred_at,
-        now=now,
-        actor=actor,
-        event=event,
-        officer_id=officer_id,
-    )
+    change = _stamp("acknowledged_at", EnquiryAcknowledged, EnquiryAcknowledgedData)
+    return await _take_step(session, step, action=Action.acknowledge, change=change)
 
 
 async def assign(
     session: AsyncSession,
     *,
-    enquiry_id: UUID,
     service_area: str | None,
     assignee_id: str | None,
-    at: datetime | None,
-    actor: Principal,
-    settings: Settings,
-    officer_id: str | None = None,
+    **step: Unpack[Step],
 ) -> Enquiry:
     """Hands an enquiry to a service area and/or an officer (enquiry.assigned)."""
-    now = utc_now()
     if service_area is not None:
-        check_service_area(settings, service_area, "body.service_area")
-    enquiry, after, occurred_at = await _begin_step(
-        session, enquiry_id=enquiry_id, action=Action.assign, at=at, settings=settings, now=now
-    )
-    before = enquiry.status
-    target_area = service_area or enquiry.service_area
-    if is_hand_off(enquiry.service_area, target_area):
-        enquiry.handed_off = True
-    details: dict[str, Any] = {"service_area": target_area}
-    if target_area != enquiry.service_area:
-        details["from_service_area"] = enquiry.service_area
-    if assignee_id:
-        details["assignee_id"] = assignee_id
-    enquiry.service_area = target_area
-    enquiry.assignee_id = assignee_id
-    enquiry.status = after.value
-    enquiry.assigned_at = occurred_at
-    event = EnquiryAssigned.from_data(
-        EnquiryAssignedData(**_common(enquiry), assigned_at=occurred_at, assignee_id=assignee_id),
-        source=SOURCE,
-    )
-    return await _finish_step(
-        session,
-        enquiry=enquiry,
-        action="assigned",
-        from_status=before,
-        occurred_at=occurred_at,
-        now=now,
-        actor=actor,
-        event=event,
-        officer_id=officer_id,
-        details=details,
-    )
+        check_service_area(step["settings"], service_area, "body.service_area")
+
+    def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, dict[str, Any]]:
+        target_area = service_area or enquiry.service_area
+        if is_hand_off(enquiry.service_area, target_area):
+            enquiry.handed_off = True
+        details: dict[str, Any] = {"service_area": target_area}
+        if target_area != enquiry.service_area:
+            details["from_service_area"] = enquiry.service_area
+        if assignee_id:
+            details["assignee_id"] = assignee_id
+        enquiry.service_area = target_area
+        enquiry.assignee_id = assignee_id
+        enquiry.assigned_at = occurred_at
+        data = EnquiryAssignedData(
+            **event_facts(enquiry), assigned_at=occurred_at, assignee_id=assignee_id
+        )
+        return EnquiryAssigned.from_data(data, source=SOURCE), details
+
+    return await _take_step(session, step, action=Action.assign, change=change)
 
 
-async def respond(
-    session: AsyncSession,
-    *,
-    enquiry_id: UUID,
-    at: datetime | None,
-    actor: Principal,
-    settings: Settings,
-    officer_id: str | None = None,
-) -> Enquiry:
+async def respond(session: AsyncSession, **step: Unpack[Step]) -> Enquiry:
     """Records that a substantive response was sent (enquiry.responded)."""
-    now = utc_now()
-    enquiry, after, occurred_at = await _begin_step(
-        session, enquiry_id=enquiry_id, action=Action.respond, at=at, settings=settings, now=now
-    )
-    before = enquiry.status
-    enquiry.status = after.value
-    enquiry.responded_at = occurred_at
-    event = EnquiryResponded.from_data(
-        EnquiryRespondedData(**_common(enquiry), responded_at=occurred_at), source=SOURCE
-    )
-    return await _finish_step(
-        session,
-        enquiry=enquiry,
-        action="responded",
-        from_status=before,
-        occurred_at=occurred_at,
-        now=now,
-        actor=actor,
-        event=event,
-        officer_id=officer_id,
-    )
+    change = _stamp("responded_at", EnquiryResponded, EnquiryRespondedData)
+    return await _take_step(session, step, action=Action.respond, change=change)
 
 
-async def resolve(
-    session: AsyncSession,
-    *,
-    enquiry_id: UUID,
-    first_point: bool,
-    at: datetime | None,
-    actor: Principal,
-    settings: Settings,
-    officer_id: str | None = None,
-) -> Enquiry:
+async def resolve(session: AsyncSession, *, first_point: bool, **step: Unpack[Step]) -> Enquiry:
     """Resolves an enquiry, at first point or not (enquiry.resolved)."""
-    now = utc_now()
-    enquiry, after, occurred_at = await _begin_step(
-        session, enquiry_id=enquiry_id, action=Action.resolve, at=at, settings=settings, now=now
-    )
-    if first_point:
-        refusal = first_point_refusal(state_of(enquiry))
+
+    def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, dict[str, Any]]:
+        refusal = first_point_refusal(state_of(enquiry)) if first_point else None
         if refusal:
             raise ProblemError(
                 409,
@@ -520,72 +527,38 @@ async def resolve(
                 title="Not resolvable at first point",
                 current_status=enquiry.status,
             )
-    before = enquiry.status
-    enquiry.status = after.value
-    enquiry.resolved_at = occurred_at
-    enquiry.first_point = first_point
-    event = EnquiryResolved.from_data(
-        EnquiryResolvedData(**_common(enquiry), resolved_at=occurred_at, first_point=first_point),
-        source=SOURCE,
-    )
-    return await _finish_step(
-        session,
-        enquiry=enquiry,
-        action="resolved",
-        from_status=before,
-        occurred_at=occurred_at,
-        now=now,
-        actor=actor,
-        event=event,
-        officer_id=officer_id,
-        details={"first_point": first_point},
-    )
+        enquiry.resolved_at = occurred_at
+        enquiry.first_point = first_point
+        data = EnquiryResolvedData(
+            **event_facts(enquiry), resolved_at=occurred_at, first_point=first_point
+        )
+        return EnquiryResolved.from_data(data, source=SOURCE), {"first_point": first_point}
+
+    return await _take_step(session, step, action=Action.resolve, change=change)
 
 
 async def reopen(
-    session: AsyncSession,
-    *,
-    enquiry_id: UUID,
-    at: datetime | None,
-    actor: Principal,
-    settings: Settings,
-    officer_id: str | None = None,
-    cause: str | None = None,
+    session: AsyncSession, *, cause: str | None = None, **step: Unpack[Step]
 ) -> Enquiry:
     """Reopens a resolved enquiry: a new response clock (enquiry.reopened).
 
     `cause` names the history action that made it reopen (e.g. update_received), if not staff.
     """
-    now = utc_now()
-    enquiry, after, occurred_at = await _begin_step(
-        session, enquiry_id=enquiry_id, action=Action.reopen, at=at, settings=settings, now=now
-    )
-    before = enquiry.status
-    enquiry.status = after.value
-    enquiry.reopen_count += 1
-    enquiry.reopened_at = occurred_at
-    # The next response and resolution belong to the new clock.
-    enquiry.responded_at = None
-    enquiry.resolved_at = None
-    enquiry.first_point = None
-    event = EnquiryReopened.from_data(
-        EnquiryReopenedData(
-            **_common(enquiry), reopened_at=occurred_at, reopen_count=enquiry.reopen_count
-        ),
-        source=SOURCE,
-    )
-    return await _finish_step(
-        session,
-        enquiry=enquiry,
-        action="reopened",
-        from_status=before,
-        occurred_at=occurred_at,
-        now=now,
-        actor=actor,
-        event=event,
-        officer_id=officer_id,
-        details={"reopen_count": enquiry.reopen_count, **({"cause": cause} if cause else {})},
-    )
+
+    def change(enquiry: Enquiry, occurred_at: datetime) -> tuple[CloudEvent, dict[str, Any]]:
+        enquiry.reopen_count += 1
+        enquiry.reopened_at = occurred_at
+        # The next response and resolution belong to the new clock.
+        enquiry.responded_at = None
+        enquiry.resolved_at = None
+        enquiry.first_point = None
+        data = EnquiryReopenedData(
+            **event_facts(enquiry), reopened_at=occurred_at, reopen_count=enquiry.reopen_count
+        )
+        details = {"reopen_count": enquiry.reopen_count, **({"cause": cause} if cause else {})}
+        return EnquiryReopened.from_data(data, source=SOURCE), details
+
+    return await _take_step(session, step, action=Action.reopen, change=change)
 
 
 async def receive_update(
@@ -616,11 +589,11 @@ async def receive_update(
             cause="update_received",
         )
     enquiry.updated_at = now
-    entry = _history(
+    entry = history_entry(
         enquiry,
-        action="update_received",
+        "update_received",
         # Not a step of the lifecycle: a reopening it caused is the entry before.
-        from_status=enquiry.status,
+        enquiry.status,
         occurred_at=updated_at,
         now=now,
         actor=actor,
@@ -630,7 +603,7 @@ async def receive_update(
     await session.flush()
     event = EnquiryUpdateReceived.from_data(
         EnquiryUpdateReceivedData(
-            **_common(enquiry),
+            **event_facts(enquiry),
             updated_at=updated_at,
             update_id=entry.id,
             status=status,

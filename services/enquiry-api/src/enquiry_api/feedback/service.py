@@ -23,6 +23,51 @@ async def record_feedback(
 ) -> FeedbackOut:
     """Records a score (once per response_id) and publishes feedback.submitted."""
     now = utc_now()
+    channel, service_area = await _rated_contact(session, body=body, settings=settings)
+    submitted_at = (body.submitted_at or now).astimezone(UTC)
+    if submitted_at > now + timedelta(seconds=settings.clock_skew_seconds):
+        raise invalid("body.submitted_at", "submitted_at is in the future")
+    feedback_id = uuid4()
+    row: dict[str, Any] = {
+        "id": feedback_id,
+        "response_id": body.response_id,
+        "score": body.score,
+        "channel": channel.value,
+        "service_area": service_area,
+        "enquiry_id": body.enquiry_id,
+        "submitted_at": submitted_at,
+        "recorded_at": now,
+        "recorded_by": actor.key_id,
+    }
+    # Without a response_id nothing conflicts: the row is always new.
+    if not await repository.insert_if_new(session, row):
+        assert body.response_id is not None
+        return await _recorded_before(session, body.response_id)
+    data = FeedbackSubmittedData(
+        feedback_id=feedback_id,
+        score=body.score,
+        channel=channel,
+        service_area=service_area,
+        submitted_at=submitted_at,
+        enquiry_id=body.enquiry_id,
+    )
+    await outbox.add(session, FeedbackSubmitted.from_data(data, source=SOURCE))
+    return FeedbackOut(
+        id=feedback_id,
+        status="created",
+        score=body.score,
+        channel=channel,
+        service_area=service_area,
+        enquiry_id=body.enquiry_id,
+        submitted_at=submitted_at,
+        response_id=body.response_id,
+    )
+
+
+async def _rated_contact(
+    session: AsyncSession, *, body: FeedbackIn, settings: Settings
+) -> tuple[Channel, str]:
+    """The channel and service area rated: as given, else the enquiry's."""
     channel, service_area = body.channel, body.service_area
     if body.enquiry_id is not None:
         enquiry = await enquiries.get(session, body.enquiry_id)
@@ -36,56 +81,20 @@ async def record_feedback(
         raise invalid("body.service_area", "give the service area, or the enquiry_id")
     if service_area not in settings.service_areas:
         raise invalid("body.service_area", "not a service area here")
-    submitted_at = (body.submitted_at or now).astimezone(UTC)
-    if submitted_at > now + timedelta(seconds=settings.clock_skew_seconds):
-        raise invalid("body.submitted_at", "submitted_at is in the future")
-    row: dict[str, Any] = {
-        "id": uuid4(),
-        "response_id": body.response_id,
-        "score": body.score,
-        "channel": channel.value,
-        "service_area": service_area,
-        "enquiry_id": body.enquiry_id,
-        "submitted_at": submitted_at,
-        "recorded_at": now,
-        "recorded_by": actor.key_id,
-    }
-    if body.response_id is not None and not await repository.insert_if_new(session, row):
-        known = await repository.by_response_id(session, body.response_id)
-        assert known is not None
-        return FeedbackOut(
-            id=known.id,
-            status="duplicate",
-            score=known.score,
-            channel=Channel(known.channel),
-            service_area=known.service_area,
-            enquiry_id=known.enquiry_id,
-            submitted_at=known.submitted_at,
-            response_id=known.response_id,
-        )
-    if body.response_id is None:
-        await repository.insert_if_new(session, row)
-    await outbox.add(
-        session,
-        FeedbackSubmitted.from_data(
-            FeedbackSubmittedData(
-                feedback_id=row["id"],
-                score=body.score,
-                channel=channel,
-                service_area=service_area,
-                submitted_at=submitted_at,
-                enquiry_id=body.enquiry_id,
-            ),
-            source=SOURCE,
-        ),
-    )
+    return channel, service_area
+
+
+async def _recorded_before(session: AsyncSession, response_id: str) -> FeedbackOut:
+    """The answer to a response_id recorded before: what was recorded then."""
+    known = await repository.by_response_id(session, response_id)
+    assert known is not None
     return FeedbackOut(
-        id=row["id"],
-        status="created",
-        score=body.score,
-        channel=channel,
-        service_area=service_area,
-        enquiry_id=body.enquiry_id,
-        submitted_at=submitted_at,
-        response_id=body.response_id,
+        id=known.id,
+        status="duplicate",
+        score=known.score,
+        channel=Channel(known.channel),
+        service_area=known.service_area,
+        enquiry_id=known.enquiry_id,
+        submitted_at=known.submitted_at,
+        response_id=known.response_id,
     )

@@ -8,9 +8,11 @@ action_scheduled, fixed, closed, ...; it lower-cases and reads `_` as a space).
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from typing import Any
 
 from contact_common.errors import ProblemError
@@ -78,130 +80,27 @@ class Open311Service:
         return bool(self.attributes)
 
 
-def _values(*pairs: tuple[str, str]) -> tuple[AttributeValue, ...]:
-    return tuple(AttributeValue(key=k, name=n) for k, n in pairs)
+def _attribute(raw: dict[str, Any]) -> ServiceAttribute:
+    values = tuple(AttributeValue(**value) for value in raw.pop("values", ()))
+    return ServiceAttribute(**raw, values=values)
 
 
-DEFAULT_CATALOGUE: tuple[Open311Service, ...] = (
-    Open311Service(
-        code="missed_bin",
-        name="Missed bin collection",
-        description="A bin was not emptied on its collection day.",
-        service_area="waste",
-        group="Bins and recycling",
-        keywords=("bin", "collection", "recycling"),
-        attributes=(
-            ServiceAttribute(
-                code="bin_type",
-                description="Which bin was missed?",
-                datatype="singlevaluelist",
-                required=True,
-                order=1,
-                values=_values(
-                    ("general", "General waste"),
-                    ("recycling", "Recycling"),
-                    ("garden", "Garden waste"),
-                    ("food", "Food waste"),
-                ),
-            ),
-        ),
-    ),
-    Open311Service(
-        code="fly_tipping",
-        name="Fly-tipping",
-        description="Rubbish dumped illegally on public land.",
-        service_area="environmental_health",
-        group="Street care",
-        keywords=("dumping", "rubbish", "waste"),
-        attributes=(
-            ServiceAttribute(
-                code="waste_type",
-                description="What has been dumped?",
-                datatype="singlevaluelist",
-                required=True,
-                order=1,
-                values=_values(
-                    ("household", "Household rubbish"),
-                    ("builders_rubble", "Builders' rubble"),
-                    ("tyres", "Tyres"),
-                    ("asbestos", "Asbestos"),
-                    ("other", "Something else"),
-                ),
-            ),
-            ServiceAttribute(
-                code="quantity",
-                description="How much is there?",
-                datatype="singlevaluelist",
-                required=False,
-                order=2,
-                values=_values(
-                    ("single_item", "A single item"),
-                    ("car_boot", "A car boot load"),
-                    ("small_van", "A small van load"),
-                    ("lorry", "A lorry load or more"),
-                ),
-            ),
-        ),
-    ),
-    Open311Service(
-        code="graffiti",
-        name="Graffiti",
-        description="Graffiti on public property.",
-        service_area="environmental_health",
-        group="Street care",
-        keywords=("graffiti", "vandalism"),
-        attributes=(
-            ServiceAttribute(
-                code="offensive",
-                description="Is it offensive?",
-                datatype="singlevaluelist",
-                required=False,
-                order=1,
-                values=_values(("yes", "Yes"), ("no", "No")),
-            ),
-        ),
-    ),
-    Open311Service(
-        code="abandoned_vehicle",
-        name="Abandoned vehicle",
-        description="A vehicle that seems to have been abandoned.",
-        service_area="parking",
-        group="Parking and vehicles",
-        keywords=("car", "vehicle"),
-        attributes=(
-            ServiceAttribute(
-                code="registration",
-                description="The vehicle's registration, if you can see it.",
-                datatype="string",
-                required=False,
-                order=1,
-            ),
-        ),
-    ),
-    Open311Service(
-        code="dog_fouling",
-        name="Dog fouling",
-        description="Dog mess on a pavement, path or park.",
-        service_area="environmental_health",
-        group="Street care",
-        keywords=("dog", "fouling"),
-    ),
-    Open311Service(
-        code="street_cleaning",
-        name="Litter and street cleaning",
-        description="Litter, leaves or spillages that need clearing.",
-        service_area="waste",
-        group="Street care",
-        keywords=("litter", "sweeping"),
-    ),
-    Open311Service(
-        code="other",
-        name="Something else",
-        description="Any other problem with a place; we will pass it to the right team.",
-        service_area="general",
-        group="Other",
-    ),
+def _read_catalogue(text: str) -> tuple[Open311Service, ...]:
+    """The services of a catalogue in TOML (`catalogue.toml` beside this module)."""
+    return tuple(
+        Open311Service(
+            **{key: value for key, value in raw.items() if key not in ("keywords", "attribute")},
+            keywords=tuple(raw.get("keywords", ())),
+            attributes=tuple(_attribute(attribute) for attribute in raw.get("attribute", ())),
+        )
+        for raw in tomllib.loads(text)["service"]
+    )
+
+
+DEFAULT_CATALOGUE: tuple[Open311Service, ...] = _read_catalogue(
+    resources.files("enquiry_api.open311").joinpath("catalogue.toml").read_text(encoding="utf-8")
 )
+"""The services residents can report under, as shipped."""
 
 
 def catalogue_for(service_areas: Sequence[str]) -> tuple[Open311Service, ...]:
@@ -413,12 +312,7 @@ def read_service_request(
         raise Open311Error(
             400, "a location is required: lat and long, address_string or address_id"
         )
-    email = _text(form, "email", 254)
-    if email is not None and not _EMAIL.match(email):
-        raise Open311Error(400, "email is not an email address")
-    phone = _text(form, "phone", 32)
-    if phone is not None and not _PHONE.match(phone):
-        raise Open311Error(400, "phone is not a telephone number")
+    email, phone = _email_and_phone(form)
     media_url = _text(form, "media_url", 1000)
     if media_url is not None and not media_url.startswith(("http://", "https://")):
         raise Open311Error(400, "media_url must be an http(s) URL")
@@ -569,6 +463,17 @@ def _person_name(first_name: str | None, last_name: str | None) -> str | None:
     return " ".join(parts) or None
 
 
+def _email_and_phone(form: Mapping[str, list[str]]) -> tuple[str | None, str | None]:
+    """The form's email and phone, if given, each checked for shape."""
+    email = _text(form, "email", 254)
+    if email is not None and not _EMAIL.match(email):
+        raise Open311Error(400, "email is not an email address")
+    phone = _text(form, "phone", 32)
+    if phone is not None and not _PHONE.match(phone):
+        raise Open311Error(400, "phone is not a telephone number")
+    return email, phone
+
+
 def read_service_request_update(
     form: Mapping[str, list[str]], *, now: datetime, skew: timedelta
 ) -> ServiceRequestUpdateForm:
@@ -579,12 +484,7 @@ def read_service_request_update(
     if updated_at > now + skew:
         raise Open311Error(400, f"updated_datetime is in the future (now is {w3c(now)})")
     status = read_update_status(_required(form, "status", 64))
-    email = _text(form, "email", 254)
-    if email is not None and not _EMAIL.match(email):
-        raise Open311Error(400, "email is not an email address")
-    phone = _text(form, "phone", 32)
-    if phone is not None and not _PHONE.match(phone):
-        raise Open311Error(400, "phone is not a telephone number")
+    email, phone = _email_and_phone(form)
     # FixMyStreet sends media_url once per photo when a council takes several.
     media_urls = tuple(url.strip() for url in form.get("media_url") or [] if url.strip())
     if len(media_urls) > MAX_MEDIA_URLS:

@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
-from enquiry_api.db import upsert
+from enquiry_api import repository as shared
 from enquiry_api.open311.models import ResidentUpdate
 
 
@@ -21,13 +20,9 @@ async def insert_new(session: AsyncSession, row: dict[str, Any]) -> int | None:
     requests would otherwise both pass the look-up, and one fail on the unique constraint.
     """
     table = ResidentUpdate.__table__
-    statement = (
-        upsert(session, table)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=[table.c.sender_key_id, table.c.sender_update_id])
-        .returning(table.c.id)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    unique = [table.c.sender_key_id, table.c.sender_update_id]
+    inserted = await shared.insert_new(session, table, [row], unique=unique, returning=table.c.id)
+    return next(iter(inserted), None)
 
 
 async def link_history(session: AsyncSession, *, update_id: int, history_id: int) -> None:
@@ -70,16 +65,11 @@ async def find_for_erasure(
     phone_digits: str | None,
 ) -> Sequence[ResidentUpdate]:
     """The updates on these enquiries, or written with this email or phone, locked."""
-    conditions: list[ColumnElement[bool]] = []
-    if enquiry_ids:
-        conditions.append(ResidentUpdate.enquiry_id.in_(enquiry_ids))
-    if email:
-        conditions.append(func.lower(ResidentUpdate.email) == email.lower())
-    if phone_digits:
-        conditions.append(ResidentUpdate.phone_digits == phone_digits)
-    if not conditions:
-        return []
-    statement = (
-        select(ResidentUpdate).where(or_(*conditions)).order_by(ResidentUpdate.id).with_for_update()
+    conditions = [
+        ResidentUpdate.enquiry_id.in_(enquiry_ids) if enquiry_ids else None,
+        shared.email_is(ResidentUpdate.email, email),
+        ResidentUpdate.phone_digits == phone_digits if phone_digits else None,
+    ]
+    return await shared.lock_any(
+        session, ResidentUpdate, order_by=ResidentUpdate.id, conditions=conditions
     )
-    return (await session.execute(statement)).scalars().all()

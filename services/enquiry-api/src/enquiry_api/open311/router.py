@@ -36,9 +36,13 @@ from enquiry_api.open311.schemas import (
     render_list,
     render_object,
     service_fields,
+    spec_format,
 )
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+# Every GET answers in the format of its path's extension (XML or JSON), errors in the spec's.
+_get = partial(router.get, response_class=Response, responses=OPEN311_RESPONSES)
 
 Jurisdiction = Annotated[
     str | None, Query(description="Accepted and ignored: this endpoint serves one council.")
@@ -65,8 +69,7 @@ FORM_KEY_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "api_key missing, invalid or without the enquiries:write scope."},
     429: {
         **RETRY_AFTER_RESPONSE,
-        "description": "The api_key is over its rate limit, in the spec's error format.",
-        "content": {"text/xml": {}, "application/json": {}},
+        **spec_format("The api_key is over its rate limit, in the spec's error format."),
     },
 }
 """What a POST whose api_key comes in its form may be refused with."""
@@ -113,12 +116,10 @@ async def _form(request: Request) -> dict[str, list[str]]:
     return form
 
 
-@router.get(
+@_get(
     "/discovery.{fmt}",
     summary="Open311 discovery",
     description="Where this Open311 endpoint is and what it speaks (GeoReport v2, XML and JSON).",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def discovery(fmt: str, request: Request, settings: SettingsDep) -> Response:
     async def produce(fmt: str) -> Response:
@@ -145,12 +146,10 @@ async def discovery(fmt: str, request: Request, settings: SettingsDep) -> Respon
     return await _answer(fmt, produce)
 
 
-@router.get(
+@_get(
     "/services.{fmt}",
     summary="Open311 service list",
     description="The kinds of report residents can make, with their codes and groups.",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def services(
     fmt: str, settings: SettingsDep, jurisdiction_id: Jurisdiction = None
@@ -162,12 +161,10 @@ async def services(
     return await _answer(fmt, produce)
 
 
-@router.get(
+@_get(
     "/services/{service_code}.{fmt}",
     summary="Open311 service definition",
     description="The questions (attributes) a service asks, with their datatypes and values.",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def service_definition(
     service_code: str, fmt: str, settings: SettingsDep, jurisdiction_id: Jurisdiction = None
@@ -195,16 +192,13 @@ async def service_definition(
     responses={
         **OPEN311_RESPONSES,
         **FORM_KEY_RESPONSES,
-        409: {
-            "description": "A request under the same key is still being served, in the spec's "
-            "error format.",
-            "content": {"text/xml": {}, "application/json": {}},
-        },
-        422: {
-            "description": "The key (Idempotency-Key, or the sender's report id) was used for "
-            "another request, in the spec's error format.",
-            "content": {"text/xml": {}, "application/json": {}},
-        },
+        409: spec_format(
+            "A request under the same key is still being served, in the spec's error format."
+        ),
+        422: spec_format(
+            "The key (Idempotency-Key, or the sender's report id) was used for "
+            "another request, in the spec's error format."
+        ),
     },
     openapi_extra=POST_REQUEST_BODY,
 )
@@ -231,15 +225,13 @@ async def create_request(
     )
 
 
-@router.get(
+@_get(
     "/requests.{fmt}",
     summary="Open311: service requests",
     description="Requests made through Open311, newest first: by `service_request_id` (comma "
     "list, overriding the rest), or by `service_code`, `status` (open, closed) and "
     "`start_date`/`end_date` (W3C datetimes, the last 90 days by default, 90 days at most). "
     "Nothing about the reporter is returned.",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def list_requests(
     fmt: str,
@@ -267,12 +259,10 @@ async def list_requests(
     return await _answer(fmt, produce)
 
 
-@router.get(
+@_get(
     "/requests/{service_request_id}.{fmt}",
     summary="Open311: one service request",
     description="The request with this service_request_id (the enquiry's reference, or its token).",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def read_request(
     service_request_id: str,
@@ -290,13 +280,11 @@ async def read_request(
     return await _answer(fmt, produce)
 
 
-@router.get(
+@_get(
     "/tokens/{token}.{fmt}",
     summary="Open311: the service_request_id of a token",
     description="Every request here gets its service_request_id at once; the token (the "
     "enquiry's id) is answered too, for clients that ask.",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def read_token(
     token: str, fmt: str, session: SessionDep, jurisdiction_id: Jurisdiction = None
@@ -308,7 +296,7 @@ async def read_token(
     return await _answer(fmt, produce)
 
 
-@router.get(
+@_get(
     "/servicerequestupdates.{fmt}",
     summary="Open311 (mySociety extension): updates",
     description="Updates of Open311 requests recorded between `start_date` and `end_date` "
@@ -319,8 +307,6 @@ async def read_token(
     "investigating, in_progress, action_scheduled, fixed. A reopening caused by a posted update "
     "is not listed apart from it. `api_key` is accepted and not needed: no names, emails or "
     "phone numbers are returned.",
-    response_class=Response,
-    responses=OPEN311_RESPONSES,
 )
 async def service_request_updates(
     fmt: str,
@@ -357,16 +343,14 @@ async def service_request_updates(
     responses={
         **OPEN311_RESPONSES,
         **FORM_KEY_RESPONSES,
-        404: {
-            "description": "No service request made through Open311 has this "
-            "service_request_id, in the spec's error format.",
-            "content": {"text/xml": {}, "application/json": {}},
-        },
-        409: {
-            "description": "The sender posted another update under this update_id (different "
-            "words, status, time or writer, or on another request), in the spec's error format.",
-            "content": {"text/xml": {}, "application/json": {}},
-        },
+        404: spec_format(
+            "No service request made through Open311 has this "
+            "service_request_id, in the spec's error format."
+        ),
+        409: spec_format(
+            "The sender posted another update under this update_id (different "
+            "words, status, time or writer, or on another request), in the spec's error format."
+        ),
     },
     openapi_extra=POST_UPDATE_BODY,
 )

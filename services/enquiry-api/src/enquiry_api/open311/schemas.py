@@ -244,17 +244,14 @@ POST_UPDATE_BODY = _form_body(
     ["api_key", "service_request_id", "update_id", "updated_datetime", "status"],
 )
 
+
+def spec_format(description: str) -> dict[str, Any]:
+    """An OpenAPI response in the format of the path's extension: XML or JSON."""
+    return {"description": description, "content": {"text/xml": {}, "application/json": {}}}
+
+
 OPEN311_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The resource, in the format of the path's extension.",
-        "content": {"text/xml": {}, "application/json": {}},
-    },
-    400: {
-        "description": "Bad request: [{code, description}] or <errors><error>...",
-        "content": {"text/xml": {}, "application/json": {}},
-    },
-    404: {
-        "description": "Not found, in the spec's error format.",
-        "content": {"text/xml": {}, "application/json": {}},
-    },
+    200: spec_format("The resource, in the format of the path's extension."),
+    400: spec_format("Bad request: [{code, description}] or <errors><error>..."),
+    404: spec_format("Not found, in the spec's error format."),
 }

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from enquiry_api.db import upsert
+from enquiry_api import repository as shared
 from enquiry_api.standby.models import StandbyRecord
 
 _CHUNK = 500
@@ -17,18 +17,14 @@ _CHUNK = 500
 
 async def insert_new(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Inserts the records new for their contractor; returns the record_ids inserted."""
-    if not rows:
-        return set()
     table = StandbyRecord.__table__
-    # One statement executed with many parameter sets: SQLAlchemy compiles it once (cached) and
-    # sends multi-row VALUES pages ("insertmanyvalues"), instead of compiling a statement of
-    # thousands of bind parameters afresh for every chunk.
-    statement = (
-        upsert(session, table)
-        .on_conflict_do_nothing(index_elements=[table.c.contractor_key_id, table.c.record_id])
-        .returning(table.c.record_id)
+    return await shared.insert_new(
+        session,
+        table,
+        rows,
+        unique=[table.c.contractor_key_id, table.c.record_id],
+        returning=table.c.record_id,
     )
-    return set((await session.execute(statement, list(rows))).scalars().all())
 
 
 async def link_enquiries(session: AsyncSession, links: dict[UUID, UUID]) -> None:
@@ -58,15 +54,10 @@ async def find_for_erasure(
     session: AsyncSession, *, phone_digits: str | None, enquiry_ids: Sequence[UUID]
 ) -> Sequence[StandbyRecord]:
     """The records of a caller, by phone or by the enquiries they led to, locked."""
-    conditions = []
-    if phone_digits:
-        conditions.append(StandbyRecord.caller_phone_digits == phone_digits)
-    if enquiry_ids:
-        conditions.append(StandbyRecord.enquiry_id.in_(enquiry_ids))
-    if not conditions:
-        return []
-
-    statement = (
-        select(StandbyRecord).where(or_(*conditions)).order_by(StandbyRecord.id).with_for_update()
+    conditions = [
+        StandbyRecord.caller_phone_digits == phone_digits if phone_digits else None,
+        StandbyRecord.enquiry_id.in_(enquiry_ids) if enquiry_ids else None,
+    ]
+    return await shared.lock_any(
+        session, StandbyRecord, order_by=StandbyRecord.id, conditions=conditions
     )
-    return (await session.execute(statement)).scalars().all()

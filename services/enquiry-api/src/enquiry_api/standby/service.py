@@ -19,16 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.auth import Principal
 from contact_common.errors import FieldError, ProblemError
-from contact_common.events import (
-    CallAnswered,
-    CallAnsweredData,
-    CallOffered,
-    CallOfferedData,
-    Channel,
-    CloudEvent,
-)
-from enquiry_api.calls.domain import wait_seconds
-from enquiry_api.common import SOURCE, too_many, utc_now
+from contact_common.events import Channel, CloudEvent
+from enquiry_api.calls.service import call_events
+from enquiry_api.common import too_many, utc_now
 from enquiry_api.config import Settings
 from enquiry_api.enquiries import service as enquiries
 from enquiry_api.enquiries.domain import phone_digits
@@ -75,26 +68,8 @@ def _check(
     return record
 
 
-def _call_events(call_uuid: UUID, record: StandbyRecordIn) -> list[CloudEvent]:
-    common: dict[str, Any] = {
-        "call_id": call_uuid,
-        "channel": Channel.standby,
-        "queue": "standby",
-        "service_area": record.service_area,
-        "offered_at": record.call_started_at,
-    }
-    return [
-        CallOffered.from_data(CallOfferedData(**common), source=SOURCE),
-        CallAnswered.from_data(
-            CallAnsweredData(
-                **common,
-                answered_at=record.answered_at,
-                wait_seconds=wait_seconds(record.call_started_at, record.answered_at),
-                ended_at=record.ended_at,
-            ),
-            source=SOURCE,
-        ),
-    ]
+# A record kept: its call's id, the record, and its position in the batch (the first if repeated).
+_Fresh = dict[str, tuple[UUID, StandbyRecordIn, int]]
 
 
 async def record_batch(
@@ -106,8 +81,49 @@ async def record_batch(
 ) -> StandbyBatchResult:
     """Stores the new valid records, opens their follow-ups, answers record by record."""
     now = utc_now()
+    results, fresh = _check_all(items, settings, now)
+    rows = [
+        _row(call_uuid, record, actor=actor, now=now) for call_uuid, record, _ in fresh.values()
+    ]
+    inserted = await repository.insert_new(session, rows)
+    new = [
+        (call_uuid, record)
+        for record_id, (call_uuid, record, _) in fresh.items()
+        if record_id in inserted
+    ]
+    await outbox.add_many(
+        session, [event for call_uuid, record in new for event in _call_events(call_uuid, record)]
+    )
+    links = await _open_follow_ups(
+        session,
+        [(u, r) for u, r in new if r.requires_follow_up],
+        actor=actor,
+        settings=settings,
+        now=now,
+    )
+    earlier = await repository.follow_ups_of(
+        session,
+        contractor_key_id=actor.key_id,
+        record_ids=[r for r in fresh if r not in inserted],
+    )
+    follow_up_of_new = {
+        record.record_id: links.get(call_uuid) for call_uuid, record, _ in fresh.values()
+    }
+    _settle(
+        results, fresh=fresh, inserted=inserted, follow_up_of_new=follow_up_of_new, earlier=earlier
+    )
+    counts = {"created": 0, "duplicate": 0, "rejected": 0}
+    for result in results:
+        counts[result.status] += 1
+    return StandbyBatchResult(received=len(items), results=results, **counts)
+
+
+def _check_all(
+    items: Sequence[BatchItem], settings: Settings, now: datetime
+) -> tuple[list[StandbyRecordResult], _Fresh]:
+    """Each item's result (created, or rejected with why), and the valid records by record_id."""
     results: list[StandbyRecordResult] = []
-    fresh: dict[str, tuple[UUID, StandbyRecordIn, int]] = {}
+    fresh: _Fresh = {}
     for item in items:
         checked = _check(item, settings, now)
         if isinstance(checked, list):
@@ -128,38 +144,51 @@ async def record_batch(
                 index=item.position, line=item.line, record_id=checked.record_id, status="created"
             )
         )
+    return results, fresh
 
-    rows = [
-        {
-            "id": call_uuid,
-            "contractor_key_id": actor.key_id,
-            "record_id": record.record_id,
-            "call_started_at": record.call_started_at,
-            "answered_at": record.answered_at,
-            "ended_at": record.ended_at,
-            "category": record.category,
-            "service_area": record.service_area,
-            "action_taken": record.action_taken,
-            "requires_follow_up": record.requires_follow_up,
-            "caller_phone": record.caller_phone,
-            "caller_phone_digits": phone_digits(record.caller_phone),
-            "notes": record.notes,
-            "recorded_at": now,
-        }
-        for call_uuid, record, _ in fresh.values()
-    ]
-    inserted = await repository.insert_new(session, rows) if rows else set()
 
-    events: list[CloudEvent] = []
-    follow_ups: list[tuple[UUID, StandbyRecordIn]] = []
-    for record_id, (call_uuid, record, _) in fresh.items():
-        if record_id not in inserted:
-            continue
-        events.extend(_call_events(call_uuid, record))
-        if record.requires_follow_up:
-            follow_ups.append((call_uuid, record))
-    await outbox.add_many(session, events)
+def _row(
+    call_uuid: UUID, record: StandbyRecordIn, *, actor: Principal, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": call_uuid,
+        "contractor_key_id": actor.key_id,
+        "record_id": record.record_id,
+        "call_started_at": record.call_started_at,
+        "answered_at": record.answered_at,
+        "ended_at": record.ended_at,
+        "category": record.category,
+        "service_area": record.service_area,
+        "action_taken": record.action_taken,
+        "requires_follow_up": record.requires_follow_up,
+        "caller_phone": record.caller_phone,
+        "caller_phone_digits": phone_digits(record.caller_phone),
+        "notes": record.notes,
+        "recorded_at": now,
+    }
 
+
+def _call_events(call_uuid: UUID, record: StandbyRecordIn) -> list[CloudEvent]:
+    return call_events(
+        call_uuid=call_uuid,
+        channel=Channel.standby,
+        queue="standby",
+        service_area=record.service_area,
+        offered_at=record.call_started_at,
+        answered_at=record.answered_at,
+        ended_at=record.ended_at,
+    )
+
+
+async def _open_follow_ups(
+    session: AsyncSession,
+    follow_ups: list[tuple[UUID, StandbyRecordIn]],
+    *,
+    actor: Principal,
+    settings: Settings,
+    now: datetime,
+) -> dict[UUID, UUID]:
+    """Opens the follow-up enquiries and links them: call id -> enquiry id."""
     opened = await enquiries.open_enquiries(
         session,
         drafts=[
@@ -186,15 +215,18 @@ async def record_batch(
         call_uuid: enquiry.id for (call_uuid, _), enquiry in zip(follow_ups, opened, strict=True)
     }
     await repository.link_enquiries(session, links)
-    follow_up_of_new = {
-        record.record_id: links.get(call_uuid) for call_uuid, record, _ in fresh.values()
-    }
+    return links
 
-    earlier = await repository.follow_ups_of(
-        session,
-        contractor_key_id=actor.key_id,
-        record_ids=[r for r in fresh if r not in inserted],
-    )
+
+def _settle(
+    results: list[StandbyRecordResult],
+    *,
+    fresh: _Fresh,
+    inserted: set[str],
+    follow_up_of_new: dict[str, UUID | None],
+    earlier: dict[str, UUID | None],
+) -> None:
+    """Marks the repeats duplicate (in the batch or from before) and gives each its follow-up."""
     first_position = {record_id: position for record_id, (_, _, position) in fresh.items()}
     for result in results:
         if result.status != "created" or result.record_id is None:
@@ -207,10 +239,6 @@ async def record_batch(
             result.enquiry_id = (
                 earlier.get(record_id) if record_id in earlier else follow_up_of_new.get(record_id)
             )
-    counts = {"created": 0, "duplicate": 0, "rejected": 0}
-    for result in results:
-        counts[result.status] += 1
-    return StandbyBatchResult(received=len(items), results=results, **counts)
 
 
 def read_batch(content_type: str, body: bytes, cap: int) -> list[BatchItem]:

@@ -7,20 +7,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from enquiry_api.db import upsert
+from enquiry_api import repository as shared
 from enquiry_api.visits.models import Visit
 
 
 async def insert_if_new(session: AsyncSession, row: dict[str, Any]) -> bool:
     """Inserts the visit unless its visit_id is known; True if it was inserted."""
     table = Visit.__table__
-    statement = (
-        upsert(session, table)
-        .values(row)
-        .on_conflict_do_nothing(index_elements=[table.c.visit_id])
-        .returning(table.c.id)
-    )
-    return (await session.execute(statement)).first() is not None
+    key = table.c.visit_id
+    return bool(await shared.insert_new(session, table, [row], unique=[key], returning=table.c.id))
 
 
 async def get_for_update(session: AsyncSession, visit_id: str) -> Visit | None:

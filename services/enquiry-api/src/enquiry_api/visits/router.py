@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Response
 from pydantic import TypeAdapter
 
-from contact_common.auth import Principal, require_scope
-from contact_common.errors import PROBLEM_RESPONSES
-from contact_common.service import SessionDep
-from enquiry_api.calls.schemas import one_or_many_body
-from enquiry_api.common import SettingsDep, one_or_many
+from enquiry_api.common import ContactWriteDep, one_or_many_route, record_posted
 from enquiry_api.visits import service
 from enquiry_api.visits.domain import VisitOutcome
 from enquiry_api.visits.schemas import VisitBatchResult, VisitRecordIn
@@ -23,30 +19,26 @@ _VISIT = TypeAdapter(VisitRecordIn)
 
 @router.post(
     "/visits",
-    response_model=VisitBatchResult,
-    status_code=201,
     summary="Record reception visits",
     description="One visit record or a list (at most `max_call_batch`, else 413), keyed by the "
     "kiosk's `visit_id`. A new visit publishes visit.arrived (and visit.attended if "
     "`attended_at` is given); a later post of the same visit with `attended_at` publishes "
     "visit.attended; anything else is a `duplicate` and changes nothing. 201 if anything was "
     "recorded, 200 if nothing was new. Needs `contacts:write`.",
-    responses={
-        200: {"description": "Nothing new was recorded.", "model": VisitBatchResult},
-        **{k: PROBLEM_RESPONSES[k] for k in (401, 403, 413, 422)},
-    },
-    openapi_extra=one_or_many_body(VisitRecordIn, "One visit record or a list of them."),
+    **one_or_many_route(
+        VisitRecordIn,
+        VisitBatchResult,
+        body="One visit record or a list of them.",
+        unchanged="Nothing new was recorded.",
+    ),
 )
 async def record_visits(
     payload: Annotated[Any, Body(include_in_schema=False)],
-    session: SessionDep,
-    principal: Annotated[Principal, Depends(require_scope("contacts:write"))],
-    settings: SettingsDep,
+    write: ContactWriteDep,
     response: Response,
 ) -> VisitBatchResult:
-    records, single = one_or_many(payload, _VISIT, cap=settings.max_call_batch, what="visits")
-    result = await service.record_visits(
-        session, records=records, single=single, actor=principal, settings=settings
+    result = await record_posted(
+        payload, _VISIT, write, what="visits", record=service.record_visits
     )
     if all(r.status is VisitOutcome.duplicate for r in result.results):
         response.status_code = 200

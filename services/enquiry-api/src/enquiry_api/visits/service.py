@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,9 +17,9 @@ from contact_common.events import (
     VisitAttended,
     VisitAttendedData,
 )
-from enquiry_api.common import SOURCE, invalid, utc_now
+from enquiry_api.common import SOURCE, invalid, record_field, utc_now
 from enquiry_api.config import Settings
-from enquiry_api.enquiries import repository as enquiries
+from enquiry_api.enquiries.service import check_contact_records
 from enquiry_api.models import outbox
 from enquiry_api.visits import repository
 from enquiry_api.visits.domain import VisitOutcome, outcome_of_repeat, wait_seconds
@@ -49,77 +51,77 @@ async def record_visits(
     settings: Settings,
 ) -> VisitBatchResult:
     """Records new visits and attendances, publishing visit.arrived and visit.attended."""
-
-    def where(position: int, name: str) -> str:
-        return f"body.{name}" if single else f"body.{position}.{name}"
-
-    for position, record in enumerate(records):
-        if record.service_area and record.service_area not in settings.service_areas:
-            raise invalid(where(position, "service_area"), "not a service area here")
-    known = await enquiries.existing_ids(session, [r.enquiry_id for r in records if r.enquiry_id])
-    for position, record in enumerate(records):
-        if record.enquiry_id and record.enquiry_id not in known:
-            raise invalid(where(position, "enquiry_id"), f"there is no enquiry {record.enquiry_id}")
-
+    await check_contact_records(session, records=records, single=single, settings=settings)
     now = utc_now()
     results: list[VisitResult] = []
     events: list[CloudEvent] = []
     for position, record in enumerate(records):
-        row = {
-            "id": uuid4(),
-            "visit_id": record.visit_id,
-            "arrived_at": record.arrived_at,
-            "attended_at": record.attended_at,
-            "wait_seconds": (
-                wait_seconds(record.arrived_at, record.attended_at) if record.attended_at else None
-            ),
-            "service_area": record.service_area,
-            "agent_id": record.agent_id,
-            "enquiry_id": record.enquiry_id,
-            "recorded_at": now,
-            "updated_at": now,
-            "recorded_by": actor.key_id,
-        }
-        if await repository.insert_if_new(session, row):
+        if await repository.insert_if_new(session, _row(record, actor=actor, now=now)):
             visit = await repository.get_for_update(session, record.visit_id)
             assert visit is not None
-            events.append(
-                VisitArrived.from_data(
-                    VisitArrivedData(
-                        visit_id=visit.id,
-                        service_area=visit.service_area,
-                        arrived_at=visit.arrived_at,
-                    ),
-                    source=SOURCE,
-                )
-            )
-            if visit.attended_at is not None:
+            events.extend(_arrival_events(visit))
+            outcome = VisitOutcome.created
+        else:
+            visit = await repository.get_for_update(session, record.visit_id)
+            assert visit is not None
+            field = record_field(position, "attended_at", single=single)
+            outcome = _record_repeat(visit, record, field=field, now=now)
+            if outcome is VisitOutcome.attended:
                 events.append(_attended_event(visit))
-            results.append(
-                VisitResult(visit_id=record.visit_id, id=visit.id, status=VisitOutcome.created)
-            )
-            continue
-        visit = await repository.get_for_update(session, record.visit_id)
-        assert visit is not None
-        outcome = outcome_of_repeat(
-            known_attended=visit.attended_at is not None,
-            posted_attended=record.attended_at is not None,
-        )
-        if outcome is VisitOutcome.attended:
-            assert record.attended_at is not None
-            if record.attended_at < visit.arrived_at:
-                raise invalid(
-                    where(position, "attended_at"),
-                    f"attended_at is before the visitor arrived ({visit.arrived_at.isoformat()})",
-                )
-            visit.attended_at = record.attended_at
-            visit.wait_seconds = wait_seconds(visit.arrived_at, record.attended_at)
-            visit.agent_id = record.agent_id or visit.agent_id
-            visit.service_area = record.service_area or visit.service_area
-            visit.enquiry_id = record.enquiry_id or visit.enquiry_id
-            visit.updated_at = now
-            events.append(_attended_event(visit))
         results.append(VisitResult(visit_id=record.visit_id, id=visit.id, status=outcome))
     await session.flush()
     await outbox.add_many(session, events)
     return VisitBatchResult(results=results)
+
+
+def _row(record: VisitRecordIn, *, actor: Principal, now: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid4(),
+        "visit_id": record.visit_id,
+        "arrived_at": record.arrived_at,
+        "attended_at": record.attended_at,
+        "wait_seconds": (
+            wait_seconds(record.arrived_at, record.attended_at) if record.attended_at else None
+        ),
+        "service_area": record.service_area,
+        "agent_id": record.agent_id,
+        "enquiry_id": record.enquiry_id,
+        "recorded_at": now,
+        "updated_at": now,
+        "recorded_by": actor.key_id,
+    }
+
+
+def _arrival_events(visit: Visit) -> list[CloudEvent]:
+    """visit.arrived, and visit.attended if the visitor was seen already."""
+    arrived = VisitArrived.from_data(
+        VisitArrivedData(
+            visit_id=visit.id, service_area=visit.service_area, arrived_at=visit.arrived_at
+        ),
+        source=SOURCE,
+    )
+    return [arrived] if visit.attended_at is None else [arrived, _attended_event(visit)]
+
+
+def _record_repeat(
+    visit: Visit, record: VisitRecordIn, *, field: str, now: datetime
+) -> VisitOutcome:
+    """A known visit posted again: adds its attendance the first time, else changes nothing."""
+    outcome = outcome_of_repeat(
+        known_attended=visit.attended_at is not None,
+        posted_attended=record.attended_at is not None,
+    )
+    if outcome is not VisitOutcome.attended:
+        return outcome
+    assert record.attended_at is not None
+    if record.attended_at < visit.arrived_at:
+        raise invalid(
+            field, f"attended_at is before the visitor arrived ({visit.arrived_at.isoformat()})"
+        )
+    visit.attended_at = record.attended_at
+    visit.wait_seconds = wait_seconds(visit.arrived_at, record.attended_at)
+    visit.agent_id = record.agent_id or visit.agent_id
+    visit.service_area = record.service_area or visit.service_area
+    visit.enquiry_id = record.enquiry_id or visit.enquiry_id
+    visit.updated_at = now
+    return outcome
