@@ -6,8 +6,6 @@ and its outbox event are one transaction.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -62,6 +60,7 @@ from contact_common.events import (
     ComplaintRespondedData,
     ComplaintStage,
 )
+from contact_common.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 SOURCE = "/complaints-api"
 REFERENCE_PREFIX = "CMP"
@@ -640,25 +639,6 @@ async def erase_customer(
 # -- lists ------------------------------------------------------------------------------
 
 
-def _encode_cursor(complaint: Complaint) -> str:
-    raw = f"{complaint.received_at.isoformat()}|{complaint.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        received_at, complaint_id = raw.split("|")
-        at = datetime.fromisoformat(received_at)
-        if at.tzinfo is None:
-            raise ValueError("naive")
-        return at, uuid.UUID(complaint_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise _invalid(
-            "query.cursor", "not a cursor this API gave out; start again without it"
-        ) from exc
-
-
 async def list_complaints(
     *,
     session: AsyncSession,
@@ -678,12 +658,19 @@ async def list_complaints(
         )
     if where.received_from and where.received_to and where.received_from > where.received_to:
         raise _invalid("query.received_from", "must not be after received_to")
-    after = _decode_cursor(cursor) if cursor else None
+    try:
+        after = decode_cursor(cursor) if cursor else None
+    except InvalidCursor as exc:
+        raise _invalid(
+            "query.cursor", "not a cursor this API gave out; start again without it"
+        ) from exc
     rows = list(await repository.list_page(session, where=where, after=after, limit=limit))
     more = len(rows) > limit
     rows = rows[:limit]
     items = [ComplaintSummary(**_summary_fields(c, context)) for c in rows]
     total = await repository.count(session, where=where) if with_total else None
     return ComplaintPage(
-        items=items, next_cursor=_encode_cursor(rows[-1]) if more else None, total=total
+        items=items,
+        next_cursor=encode_cursor(rows[-1].received_at, rows[-1].id) if more else None,
+        total=total,
     )

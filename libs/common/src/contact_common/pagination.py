@@ -1,0 +1,36 @@
+"""The cursor of a list newest received first: the position after (received_at, id).
+
+A cursor is opaque to clients: the URL-safe base64 (unpadded) of `<received_at ISO 8601>|<id>`.
+Every service that pages by receipt gives out and reads back the same format.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+
+
+class InvalidCursor(ValueError):
+    """The cursor is not one this API gave out."""
+
+
+def encode_cursor(received_at: datetime, id_: uuid.UUID | str) -> str:
+    """An opaque cursor for the position after (received_at, id)."""
+    raw = f"{received_at.isoformat()}|{id_}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (received_at, id) a cursor stands for; `InvalidCursor` if it is not one of ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        received_text, id_text = base64.urlsafe_b64decode(padded).decode().split("|", 1)
+        received_at = datetime.fromisoformat(received_text)
+        id_ = uuid.UUID(id_text)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidCursor(f"not a cursor: {cursor!r}") from exc
+    if received_at.tzinfo is None:
+        raise InvalidCursor(f"not a cursor (its time has no offset): {cursor!r}")
+    return received_at, id_
