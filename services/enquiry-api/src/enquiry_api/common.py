@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from contact_common.auth import Principal
-from contact_common.errors import ProblemError
+from contact_common.errors import ProblemError, invalid_field, invalid_fields
 from enquiry_api.config import Settings
 
 SOURCE = "/enquiry-api"
@@ -34,13 +34,7 @@ def utc_now() -> datetime:
 
 def invalid(field: str, message: str) -> ProblemError:
     """A 422 problem naming one field, shaped like the frame's validation problems."""
-    return ProblemError(
-        422,
-        f"These fields are not valid: {field}",
-        problem="validation",
-        title="Invalid request",
-        errors=[{"field": field, "message": message}],
-    )
+    return invalid_field(field, message)
 
 
 def actor_of(principal: Principal) -> tuple[str, str]:
@@ -88,14 +82,7 @@ def validate_items(adapter: TypeAdapter[T], items: list[Any], prefix: str = "bod
             where = f"{prefix}.{position}" if prefix else "body"
             errors.extend(field_errors(error, where))
     if errors:
-        names = ", ".join(dict.fromkeys(e["field"] for e in errors))
-        raise ProblemError(
-            422,
-            f"These fields are not valid: {names}",
-            problem="validation",
-            title="Invalid request",
-            errors=errors,
-        )
+        raise invalid_fields(errors)
     return valid
 
 

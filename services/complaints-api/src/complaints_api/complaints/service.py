@@ -16,6 +16,12 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from complaints_api.complaints import domain, repository
 from complaints_api.complaints.domain import Action, PolicyRefusal, Status
+from complaints_api.complaints.errors import (
+    ChangedConcurrently,
+    ComplaintNotFound,
+    InvalidField,
+    StepNotAllowed,
+)
 from complaints_api.complaints.models import Complaint, ComplaintHistory, ComplaintStageRecord
 from complaints_api.complaints.repository import ComplaintFilter
 from complaints_api.complaints.schemas import (
@@ -43,7 +49,6 @@ from contact_common.commitments.complaints import (
     deadlines_started,
     stage_clocks,
 )
-from contact_common.errors import ProblemError
 from contact_common.events import (
     CloudEvent,
     ComplaintAcknowledged,
@@ -82,20 +87,6 @@ def policy_of(settings: Settings) -> domain.Policy:
         escalation_window_days=settings.escalation_window_days,
         clock_skew=timedelta(seconds=settings.clock_skew_seconds),
     )
-
-
-def _invalid(field: str, message: str) -> ProblemError:
-    return ProblemError(
-        422,
-        f"This field is not valid: {field}: {message}.",
-        problem="validation",
-        title="Invalid request",
-        errors=[{"field": field, "message": message}],
-    )
-
-
-def _not_found(complaint_id: uuid.UUID) -> ProblemError:
-    return ProblemError(404, f"There is no complaint {complaint_id}.", problem="not-found")
 
 
 # -- views ------------------------------------------------------------------------------
@@ -247,13 +238,7 @@ async def _save(session: AsyncSession, complaint: Complaint) -> None:
     try:
         await repository.flush(session)
     except StaleDataError as exc:
-        raise ProblemError(
-            409,
-            f"Complaint {reference} was changed by someone else at the same moment; "
-            "reload it to see where it is now, then try again if the step is still allowed.",
-            problem="concurrent-change",
-            title="Changed at the same time",
-        ) from exc
+        raise ChangedConcurrently(reference) from exc
 
 
 async def _record(session: AsyncSession, complaint: Complaint, event: CloudEvent) -> None:
@@ -269,18 +254,14 @@ async def receive(
 ) -> ComplaintDetail:
     """Records a complaint at stage 1 with its reference, and publishes complaint.received."""
     settings = context.settings
-    if request.service_area not in settings.service_areas:
-        raise _invalid(
-            "body.service_area",
-            f"'{request.service_area}' is not a service area; use one of "
-            + ", ".join(settings.service_areas),
-        )
+    if unknown := settings.unknown_service_area(request.service_area):
+        raise InvalidField("body.service_area", unknown)
     received_at = request.received_at.astimezone(UTC)
     policy = policy_of(settings)
     try:
         domain.check_time(received_at, now=context.now, policy=policy)
     except domain.InvalidTime as exc:
-        raise _invalid("body.received_at", str(exc)) from exc
+        raise InvalidField("body.received_at", str(exc)) from exc
     year = received_at.astimezone(settings.calendar.timezone).year
     number = await repository.next_reference_number(session, year=year)
     customer = request.customer
@@ -359,14 +340,14 @@ async def get(
     """A complaint with its stages and history; 404 if there is none."""
     complaint = await repository.get(session, complaint_id)
     if complaint is None:
-        raise _not_found(complaint_id)
+        raise ComplaintNotFound(complaint_id)
     return detail_of(complaint, context)
 
 
 async def _locked(session: AsyncSession, complaint_id: uuid.UUID) -> Complaint:
     complaint = await repository.get_for_update(session, complaint_id)
     if complaint is None:
-        raise _not_found(complaint_id)
+        raise ComplaintNotFound(complaint_id)
     return complaint
 
 
@@ -393,19 +374,18 @@ def _plan(
             working_days=working_days,
         )
     except PolicyRefusal as refusal:
-        raise ProblemError(
-            409,
+        raise StepNotAllowed(
             refusal.detail,
             problem=refusal.problem,
             title="Not allowed by the complaints policy",
-            stage=complaint.stage.value,
-            complaint_status=complaint.status.value,
-            allowed_next=[a.value for a in refusal.allowed_next],
+            stage=complaint.stage,
+            status=complaint.status,
+            allowed_next=refusal.allowed_next,
         ) from refusal
     except domain.InvalidTime as exc:
-        raise _invalid(at_field, str(exc)) from exc
+        raise InvalidField(at_field, str(exc)) from exc
     except domain.InvalidExtension as exc:
-        raise _invalid("body.working_days", str(exc)) from exc
+        raise InvalidField("body.working_days", str(exc)) from exc
 
 
 async def acknowledge(
@@ -650,18 +630,14 @@ async def list_complaints(
 ) -> ComplaintPage:
     """A page of complaints matching `where`, newest received first; and how many match in
     all if asked (`with_total`)."""
-    areas = context.settings.service_areas
-    if where.service_area is not None and where.service_area not in areas:
-        raise _invalid(
-            "query.service_area",
-            f"'{where.service_area}' is not a service area; use one of " + ", ".join(areas),
-        )
+    if unknown := context.settings.unknown_service_area(where.service_area):
+        raise InvalidField("query.service_area", unknown)
     if where.received_from and where.received_to and where.received_from > where.received_to:
-        raise _invalid("query.received_from", "must not be after received_to")
+        raise InvalidField("query.received_from", "must not be after received_to")
     try:
         after = decode_cursor(cursor) if cursor else None
     except InvalidCursor as exc:
-        raise _invalid(
+        raise InvalidField(
             "query.cursor", "not a cursor this API gave out; start again without it"
         ) from exc
     rows = list(await repository.list_page(session, where=where, after=after, limit=limit))
