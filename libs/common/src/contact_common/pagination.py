@@ -1,7 +1,8 @@
 """The cursor of a list newest received first: the position after (received_at, id).
 
 A cursor is opaque to clients: the URL-safe base64 (unpadded) of `<received_at ISO 8601>|<id>`.
-Every service that pages by receipt gives out and reads back the same format.
+Every service that pages by receipt gives out and reads back the same format, and takes the same
+query parameters for the received range and the page size.
 """
 
 from __future__ import annotations
@@ -10,6 +11,20 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
+from typing import Annotated
+
+from fastapi import Query
+
+from contact_common.instants import Instant
+
+ReceivedFrom = Annotated[
+    Instant | None, Query(description="Received at or after (ISO 8601 with offset).")
+]
+"""The `received_from` query parameter of a list."""
+ReceivedTo = Annotated[Instant | None, Query(description="Received before (ISO 8601 with offset).")]
+"""The `received_to` query parameter of a list."""
+PageSize = Annotated[int, Query(ge=1, le=200, description="Page size, at most 200.")]
+"""The `limit` query parameter of a list (give it its default)."""
 
 
 class InvalidCursor(ValueError):

@@ -20,9 +20,8 @@ from complaints_api.complaints.errors import InvalidField, StepNotAllowed
 from complaints_api.complaints.models import Complaint
 from complaints_api.complaints.schemas import ComplaintCorrection, ComplaintDetail, VoidRequest
 from complaints_api.complaints.service import (
-    SOURCE,
     Context,
-    _about,
+    _event,
     _history,
     _locked,
     _record,
@@ -129,16 +128,15 @@ async def correct(
 def _corrected_event(
     complaint: Complaint, context: Context, before: dict[str, Any]
 ) -> ComplaintCorrected:
-    return ComplaintCorrected.from_data(
-        ComplaintCorrectedData(
-            **_about(complaint),
-            corrected_at=context.now,
-            correction=complaint.correction_count,
-            previous_channel=Channel(before["channel"]),
-            previous_service_area=before["service_area"],
-            previous_received_at=before["received_at"],
-        ),
-        source=SOURCE,
+    return _event(
+        ComplaintCorrected,
+        ComplaintCorrectedData,
+        complaint,
+        corrected_at=context.now,
+        correction=complaint.correction_count,
+        previous_channel=Channel(before["channel"]),
+        previous_service_area=before["service_area"],
+        previous_received_at=before["received_at"],
     )
 
 
@@ -189,14 +187,13 @@ async def void(
         reason=request.reason,
         duplicate_of=str(request.duplicate_of) if request.duplicate_of else None,
     )
-    event = ComplaintVoided.from_data(
-        ComplaintVoidedData(
-            **_about(complaint),
-            voided_at=context.now,
-            cause=request.reason_code,
-            duplicate_of=request.duplicate_of,
-        ),
-        source=SOURCE,
+    event = _event(
+        ComplaintVoided,
+        ComplaintVoidedData,
+        complaint,
+        voided_at=context.now,
+        cause=request.reason_code,
+        duplicate_of=request.duplicate_of,
     )
     await _record(session, complaint, event)
     return detail_of(complaint, context)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -64,6 +64,7 @@ from contact_common.events import (
     ComplaintResponded,
     ComplaintRespondedData,
     ComplaintStage,
+    EventData,
 )
 from contact_common.pagination import InvalidCursor, decode_cursor, encode_cursor
 
@@ -208,6 +209,14 @@ def _about(complaint: Complaint) -> dict[str, Any]:
     }
 
 
+E = TypeVar("E", bound=CloudEvent)
+
+
+def _event(event_type: type[E], data_type: type[EventData], complaint: Complaint, **data: Any) -> E:
+    """A step's event: the complaint's facts (`_about`) and the step's own `data`."""
+    return event_type.from_data(data_type(**_about(complaint), **data), source=SOURCE)
+
+
 def _history(
     complaint: Complaint,
     context: Context,
@@ -290,14 +299,13 @@ async def receive(
     complaint.stages.append(stage)
     _start_clocks(complaint, stage, context, step="complaint.received", at=received_at)
     _history(complaint, context, action="received", at=received_at)
-    received = ComplaintReceived.from_data(
-        ComplaintReceivedData(
-            **_about(complaint),
-            reference=complaint.reference,
-            stage=ComplaintStage.stage_1,
-            enquiry_id=complaint.enquiry_id,
-        ),
-        source=SOURCE,
+    received = _event(
+        ComplaintReceived,
+        ComplaintReceivedData,
+        complaint,
+        reference=complaint.reference,
+        stage=ComplaintStage.stage_1,
+        enquiry_id=complaint.enquiry_id,
     )
     await repository.insert_received(session, complaint=complaint, event=received)
     return detail_of(complaint, context)
@@ -406,11 +414,12 @@ async def acknowledge(
     await _record(
         session,
         complaint,
-        ComplaintAcknowledged.from_data(
-            ComplaintAcknowledgedData(
-                **_about(complaint), stage=complaint.stage, acknowledged_at=at
-            ),
-            source=SOURCE,
+        _event(
+            ComplaintAcknowledged,
+            ComplaintAcknowledgedData,
+            complaint,
+            stage=complaint.stage,
+            acknowledged_at=at,
         ),
     )
     return detail_of(complaint, context)
@@ -451,18 +460,40 @@ async def extend(
     await _record(
         session,
         complaint,
-        ComplaintExtended.from_data(
-            ComplaintExtendedData(
-                **_about(complaint),
-                stage=complaint.stage,
-                extended_at=at,
-                working_days=request.working_days,
-                due_at=record.due_at,
-            ),
-            source=SOURCE,
+        _event(
+            ComplaintExtended,
+            ComplaintExtendedData,
+            complaint,
+            stage=complaint.stage,
+            extended_at=at,
+            working_days=request.working_days,
+            due_at=record.due_at,
         ),
     )
     return detail_of(complaint, context)
+
+
+def _decide(
+    complaint: Complaint,
+    context: Context,
+    *,
+    action: str,
+    at: datetime,
+    request: RespondRequest | OmbudsmanDecisionRequest,
+) -> None:
+    """A decision at the current stage, the council's or the Ombudsman's, with its history."""
+    record = _current_record(complaint)
+    record.responded_at, record.responded_by = at, request.officer
+    record.outcome, record.summary = request.outcome, request.summary
+    complaint.outcome = request.outcome
+    _history(
+        complaint,
+        context,
+        action=action,
+        at=at,
+        officer=request.officer,
+        outcome=request.outcome.value,
+    )
 
 
 async def respond(
@@ -474,26 +505,17 @@ async def respond(
     complaint.stage, complaint.status = _plan(
         complaint, context, Action.respond, at=at, officer=request.officer
     )
-    record = _current_record(complaint)
-    record.responded_at, record.responded_by = at, request.officer
-    record.outcome, record.summary = request.outcome, request.summary
-    complaint.outcome = request.outcome
-    _history(
-        complaint,
-        context,
-        action="responded",
-        at=at,
-        officer=request.officer,
-        outcome=request.outcome.value,
-    )
+    _decide(complaint, context, action="responded", at=at, request=request)
     await _record(
         session,
         complaint,
-        ComplaintResponded.from_data(
-            ComplaintRespondedData(
-                **_about(complaint), stage=complaint.stage, responded_at=at, outcome=request.outcome
-            ),
-            source=SOURCE,
+        _event(
+            ComplaintResponded,
+            ComplaintRespondedData,
+            complaint,
+            stage=complaint.stage,
+            responded_at=at,
+            outcome=request.outcome,
         ),
     )
     return detail_of(complaint, context)
@@ -524,11 +546,13 @@ async def escalate(
     await _record(
         session,
         complaint,
-        ComplaintEscalated.from_data(
-            ComplaintEscalatedData(
-                **_about(complaint), from_stage=from_stage, to_stage=to_stage, requested_at=at
-            ),
-            source=SOURCE,
+        _event(
+            ComplaintEscalated,
+            ComplaintEscalatedData,
+            complaint,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            requested_at=at,
         ),
     )
     return detail_of(complaint, context)
@@ -549,14 +573,13 @@ async def close(
 
 
 def _closed_event(complaint: Complaint, at: datetime) -> ComplaintClosed:
-    return ComplaintClosed.from_data(
-        ComplaintClosedData(
-            **_about(complaint),
-            stage=complaint.stage,
-            closed_at=at,
-            ombudsman_decision=complaint.ombudsman_decision,
-        ),
-        source=SOURCE,
+    return _event(
+        ComplaintClosed,
+        ComplaintClosedData,
+        complaint,
+        stage=complaint.stage,
+        closed_at=at,
+        ombudsman_decision=complaint.ombudsman_decision,
     )
 
 
@@ -573,19 +596,9 @@ async def record_ombudsman_decision(
     complaint.stage, complaint.status = _plan(
         complaint, context, Action.ombudsman_decision, at=at, at_field="body.decided_at"
     )
-    record = _current_record(complaint)
-    record.responded_at, record.responded_by = at, request.officer
-    record.outcome, record.summary = request.outcome, request.summary
-    complaint.outcome = complaint.ombudsman_decision = request.outcome
+    complaint.ombudsman_decision = request.outcome
     complaint.closed_at, complaint.closed_by = at, request.officer or context.recorded_by
-    _history(
-        complaint,
-        context,
-        action="ombudsman_decision",
-        at=at,
-        officer=request.officer,
-        outcome=request.outcome.value,
-    )
+    _decide(complaint, context, action="ombudsman_decision", at=at, request=request)
     await _record(session, complaint, _closed_event(complaint, at))
     return detail_of(complaint, context)
 
