@@ -104,8 +104,7 @@ def insert_for(session: AsyncSession, table: Table) -> Any:
     both: the one place repositories choose between them."""
     from sqlalchemy.dialects import sqlite
 
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if is_postgresql(session) else sqlite.insert)(table)
 
 
 def is_sqlite(url: str) -> bool:

@@ -69,7 +69,6 @@ from contact_common.events import (
 from contact_common.pagination import InvalidCursor, decode_cursor, encode_cursor
 
 SOURCE = "/complaints-api"
-REFERENCE_PREFIX = "CMP"
 
 
 @dataclass(frozen=True)
@@ -276,7 +275,7 @@ async def receive(
     customer = request.customer
     complaint = Complaint(
         id=uuid.uuid4(),
-        reference=f"{REFERENCE_PREFIX}-{year}-{number:06d}",
+        reference=repository.REFERENCES.format(year, number),
         received_at=received_at,
         channel=request.channel,
         service_area=request.service_area,
