@@ -24,14 +24,13 @@ def format_reference(prefix: str, year: int, number: int) -> str:
 
 @dataclass(frozen=True)
 class ReferenceIssuer:
-    """Issues one service's reference numbers.
+    """Issues one service's reference numbers (the service formats them with its prefix).
 
     `sequence` is the statement of the service's PostgreSQL function: it takes `:year` (and
     `:count`, if it reserves several at once) and returns the numbers, one a row. `counter` is
     the SQLite table of (year, last_number).
     """
 
-    prefix: str
     counter: Table
     sequence: TextClause
 
@@ -51,7 +50,3 @@ class ReferenceIssuer:
         )
         last = int((await session.execute(statement)).scalar_one())
         return list(range(last - count + 1, last + 1))
-
-    def format(self, year: int, number: int) -> str:
-        """The reference of number `number` of `year`."""
-        return format_reference(self.prefix, year, number)

@@ -41,7 +41,6 @@ from contact_common.references import ReferenceIssuer
 # The function of migration 86a04f7b117c: the year's next number from its sequence, which it
 # creates on the year's first complaint; SQLite counts in ReferenceCounter.
 REFERENCES = ReferenceIssuer(
-    prefix="CMP",
     counter=ReferenceCounter.__table__,
     sequence=text(f"SELECT {Complaint.__table__.schema}.next_reference_number(:year)"),
 )

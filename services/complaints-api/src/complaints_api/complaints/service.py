@@ -67,8 +67,10 @@ from contact_common.events import (
     EventData,
 )
 from contact_common.pagination import InvalidCursor, decode_cursor, encode_cursor
+from contact_common.references import format_reference
 
 SOURCE = "/complaints-api"
+REFERENCE_PREFIX = "CMP"
 
 
 @dataclass(frozen=True)
@@ -275,7 +277,7 @@ async def receive(
     customer = request.customer
     complaint = Complaint(
         id=uuid.uuid4(),
-        reference=repository.REFERENCES.format(year, number),
+        reference=format_reference(REFERENCE_PREFIX, year, number),
         received_at=received_at,
         channel=request.channel,
         service_area=request.service_area,

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from contact_common import pagination
 from contact_common.pagination import encode_cursor as encode_cursor  # the one codec
+from contact_common.references import format_reference as format_reference
 
 
 class EnquiryStatus(StrEnum):
@@ -228,11 +229,6 @@ def void_problem(
     if duplicate_of == contact_id:
         return "names this contact itself; a contact cannot duplicate itself"
     return None
-
-
-def format_reference(prefix: str, year: int, number: int) -> str:
-    """The human reference of an enquiry: ENQ-2026-000123."""
-    return f"{prefix}-{year:04d}-{number:06d}"
 
 
 _NOT_DIGITS = re.compile(r"\D")
