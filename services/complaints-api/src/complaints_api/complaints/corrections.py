@@ -32,10 +32,8 @@ from contact_common.commitments.complaints import deadlines_started
 from contact_common.events import (
     Channel,
     ComplaintCorrected,
-    ComplaintCorrectedData,
     ComplaintStage,
     ComplaintVoided,
-    ComplaintVoidedData,
 )
 
 
@@ -130,7 +128,6 @@ def _corrected_event(
 ) -> ComplaintCorrected:
     return _event(
         ComplaintCorrected,
-        ComplaintCorrectedData,
         complaint,
         corrected_at=context.now,
         correction=complaint.correction_count,
@@ -187,13 +184,15 @@ async def void(
         reason=request.reason,
         duplicate_of=str(request.duplicate_of) if request.duplicate_of else None,
     )
-    event = _event(
-        ComplaintVoided,
-        ComplaintVoidedData,
+    await _record(
+        session,
         complaint,
-        voided_at=context.now,
-        cause=request.reason_code,
-        duplicate_of=request.duplicate_of,
+        _event(
+            ComplaintVoided,
+            complaint,
+            voided_at=context.now,
+            cause=request.reason_code,
+            duplicate_of=request.duplicate_of,
+        ),
     )
-    await _record(session, complaint, event)
     return detail_of(complaint, context)

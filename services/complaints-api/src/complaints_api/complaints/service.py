@@ -52,17 +52,11 @@ from contact_common.commitments.complaints import (
 from contact_common.events import (
     CloudEvent,
     ComplaintAcknowledged,
-    ComplaintAcknowledgedData,
     ComplaintClosed,
-    ComplaintClosedData,
     ComplaintEscalated,
-    ComplaintEscalatedData,
     ComplaintExtended,
-    ComplaintExtendedData,
     ComplaintReceived,
-    ComplaintReceivedData,
     ComplaintResponded,
-    ComplaintRespondedData,
     ComplaintStage,
     EventData,
 )
@@ -213,8 +207,9 @@ def _about(complaint: Complaint) -> dict[str, Any]:
 E = TypeVar("E", bound=CloudEvent)
 
 
-def _event(event_type: type[E], data_type: type[EventData], complaint: Complaint, **data: Any) -> E:
-    """A step's event: the complaint's facts (`_about`) and the step's own `data`."""
+def _event(event_type: type[E], complaint: Complaint, **data: Any) -> E:
+    """A step's event: its data model of the complaint's facts (`_about`) and the step's own."""
+    data_type: type[EventData] = event_type.model_fields["data"].annotation  # type: ignore[assignment]
     return event_type.from_data(data_type(**_about(complaint), **data), source=SOURCE)
 
 
@@ -302,7 +297,6 @@ async def receive(
     _history(complaint, context, action="received", at=received_at)
     received = _event(
         ComplaintReceived,
-        ComplaintReceivedData,
         complaint,
         reference=complaint.reference,
         stage=ComplaintStage.stage_1,
@@ -417,7 +411,6 @@ async def acknowledge(
         complaint,
         _event(
             ComplaintAcknowledged,
-            ComplaintAcknowledgedData,
             complaint,
             stage=complaint.stage,
             acknowledged_at=at,
@@ -463,7 +456,6 @@ async def extend(
         complaint,
         _event(
             ComplaintExtended,
-            ComplaintExtendedData,
             complaint,
             stage=complaint.stage,
             extended_at=at,
@@ -512,7 +504,6 @@ async def respond(
         complaint,
         _event(
             ComplaintResponded,
-            ComplaintRespondedData,
             complaint,
             stage=complaint.stage,
             responded_at=at,
@@ -549,7 +540,6 @@ async def escalate(
         complaint,
         _event(
             ComplaintEscalated,
-            ComplaintEscalatedData,
             complaint,
             from_stage=from_stage,
             to_stage=to_stage,
@@ -576,7 +566,6 @@ async def close(
 def _closed_event(complaint: Complaint, at: datetime) -> ComplaintClosed:
     return _event(
         ComplaintClosed,
-        ComplaintClosedData,
         complaint,
         stage=complaint.stage,
         closed_at=at,
