@@ -1,7 +1,8 @@
 """Complaint use cases: each checks the policy, changes the complaint and writes its event.
 
 Every function takes the request's session and never commits: the change, its history entry
-and its outbox event are one transaction.
+and its outbox event are one transaction. What they refuse they raise as the exceptions of
+complaints.errors, which the app answers as problems: no HTTP here.
 """
 
 from __future__ import annotations
@@ -364,7 +365,8 @@ def _plan(
     officer: str | None = None,
     working_days: int | None = None,
 ) -> domain.State:
-    """The policy's verdict as HTTP: 409 with what is allowed next, 422 for a wrong value."""
+    """The policy's verdict as a refusal: StepNotAllowed with what is allowed next (409),
+    InvalidField for a wrong value (422)."""
     try:
         return domain.plan(
             _facts(complaint),
