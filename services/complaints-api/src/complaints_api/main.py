@@ -6,12 +6,11 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from complaints_api.complaints.errors import ComplaintRefused, problem_of
+from complaints_api.complaints.errors import answer_refusals
 from complaints_api.complaints.router import router as complaints_router
 from complaints_api.config import Settings, get_settings
 from complaints_api.models import idempotency_key, outbox
 from contact_common.bus.relay import OutboxRelay
-from contact_common.errors import answer_as_problem
 from contact_common.idempotency import serve_idempotency
 from contact_common.service import ServiceRuntime
 from contact_common.service import create_app as create_service_app
@@ -39,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "publishes each step as an event on `contact.events`."
         ),
     )
-    answer_as_problem(app, ComplaintRefused, problem_of)
+    answer_refusals(app)
     serve_idempotency(
         app,
         table=idempotency_key,

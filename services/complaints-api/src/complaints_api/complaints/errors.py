@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import uuid
 
+from fastapi import FastAPI
+
 from complaints_api.complaints.domain import Action, Status
-from contact_common.errors import ProblemError, conflict, invalid_field, not_found
+from contact_common.errors import (
+    ProblemError,
+    answer_as_problem,
+    conflict,
+    invalid_field,
+    not_found,
+)
 from contact_common.events import ComplaintStage
 
 
@@ -82,3 +90,8 @@ def problem_of(refusal: ComplaintRefused) -> ProblemError:
                 allowed_next=[a.value for a in refusal.allowed_next],
             )
     raise TypeError(f"no problem for {refusal!r}")  # pragma: no cover
+
+
+def answer_refusals(app: FastAPI) -> None:
+    """Lets `app` answer every refusal of the complaint use cases with its problem."""
+    answer_as_problem(app, ComplaintRefused, problem_of)
