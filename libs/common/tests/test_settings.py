@@ -295,3 +295,19 @@ def test_the_fetch_wait_is_50_ms_unless_set_and_refuses_nonsense(
     monkeypatch.setenv("KAFKA_FETCH_MAX_WAIT_MS", "0")
     with pytest.raises(ValidationError, match="kafka_fetch_max_wait_ms"):
         TestServiceSettings()
+
+
+def test_the_one_service_area_check_names_the_areas_in_the_services_wording() -> None:
+    settings = TestServiceSettings(service_areas=["housing", "waste"])
+
+    assert settings.unknown_service_area("waste") is None
+    assert settings.unknown_service_area(None) is None
+    assert settings.unknown_service_area("parks") == (
+        "'parks' is not a service area; use one of housing, waste"
+    )
+    assert (
+        settings.unknown_service_area(
+            "parks", wording="'{service_area}' is not a service area here; one of: {known}"
+        )
+        == "'parks' is not a service area here; one of: housing, waste"
+    )

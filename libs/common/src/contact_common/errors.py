@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from fastapi import FastAPI, Request
@@ -19,6 +20,8 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://council-contact.example/problems/"
 
 log = get_logger(__name__)
+
+E = TypeVar("E", bound=Exception)
 
 
 class FieldError(BaseModel):
@@ -61,6 +64,30 @@ class ProblemError(Exception):
         self.extra = extra
 
 
+def invalid_fields(errors: list[dict[str, str]], *, detail: str | None = None) -> ProblemError:
+    """The 422 problem naming each invalid field ({field, message}), as the frame's validation
+    problems are: the detail lists the fields unless the caller words its own."""
+    if detail is None:
+        names = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        detail = f"These fields are not valid: {names}" if names else "The request is not valid."
+    return ProblemError(422, detail, problem="validation", title="Invalid request", errors=errors)
+
+
+def invalid_field(field: str, message: str, *, detail: str | None = None) -> ProblemError:
+    """The 422 problem naming one invalid field."""
+    return invalid_fields([{"field": field, "message": message}], detail=detail)
+
+
+def not_found(detail: str, *, problem: str = "not-found", **extra: Any) -> ProblemError:
+    """The 404 problem: what was asked for is not there."""
+    return ProblemError(404, detail, problem=problem, **extra)
+
+
+def conflict(detail: str, *, problem: str, title: str | None = None, **extra: Any) -> ProblemError:
+    """The 409 problem: the request does not fit the resource's current state."""
+    return ProblemError(409, detail, problem=problem, title=title, **extra)
+
+
 def problem_response(
     request: Request,
     *,
@@ -88,8 +115,7 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ProblemError)
+def _respond(request: Request, exc: ProblemError) -> JSONResponse:
     return problem_response(
         request,
         status=exc.status,
@@ -99,6 +125,11 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
         headers=exc.headers,
         **exc.extra,
     )
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return _respond(request, exc)
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, str]:
@@ -112,15 +143,7 @@ def _field_error(error: dict[str, Any]) -> dict[str, str]:
 
 
 def _invalid_body(request: Request, errors: list[dict[str, str]]) -> JSONResponse:
-    names = ", ".join(dict.fromkeys(e["field"] for e in errors))
-    return problem_response(
-        request,
-        status=422,
-        title="Invalid request",
-        detail=f"These fields are not valid: {names}" if names else "The request is not valid.",
-        type_=f"{PROBLEM_BASE}validation",
-        errors=errors,
-    )
+    return _respond(request, invalid_fields(errors))
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -183,6 +206,19 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         status=500,
         detail="Something went wrong on our side; nothing you sent was partly saved.",
     )
+
+
+def answer_as_problem(
+    app: FastAPI, refusal: type[E], problem_of: Callable[[E], ProblemError]
+) -> None:
+    """Answers each `refusal` a service raises (a domain exception, not an HTTP one) with the
+    problem `problem_of` makes of it: the one place a service's refusals become HTTP."""
+
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, refusal)
+        return _respond(request, problem_of(exc))
+
+    app.add_exception_handler(refusal, handler)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

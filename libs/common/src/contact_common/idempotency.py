@@ -53,11 +53,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contact_common.auth import Principal
-from contact_common.db import UTCDateTime, transaction
+from contact_common.db import UTCDateTime, insert_for, transaction
 from contact_common.errors import PROBLEM_JSON, Problem, ProblemError
 from contact_common.logs import get_logger
 
@@ -311,9 +310,8 @@ class IdempotencyStore:
         token: UUID,
         now: datetime,
     ) -> bool:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         statement = (
-            dialect.insert(self.table)
+            insert_for(session, self.table)
             .values(**self._fresh(scope, fingerprint=fingerprint, token=token, now=now))
             .on_conflict_do_nothing()
             .returning(self.table.c.id)

@@ -12,10 +12,15 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import Column, CursorResult, MetaData, String, Table, TextClause, Uuid, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.db import UTCDateTime, postgresql_arrays, postgresql_name
+from contact_common.db import (
+    UTCDateTime,
+    insert_for,
+    is_postgresql,
+    postgresql_arrays,
+    postgresql_name,
+)
 
 
 def inbox_table(metadata: MetaData) -> Table:
@@ -34,10 +39,8 @@ async def claim(
     session: AsyncSession, table: Table, *, consumer: str, event_id: UUID, event_type: str
 ) -> bool:
     """Records that `consumer` handles `event_id`; False if it was handled before."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(table)
+        insert_for(session, table)
         .values(
             consumer=consumer,
             event_id=event_id,
@@ -58,7 +61,7 @@ async def claim_many(
     if not events:
         return set()
     now = datetime.now(UTC)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         result = await session.execute(
             _claim_arrays(table),
             {
@@ -70,7 +73,7 @@ async def claim_many(
         )
         return set(result.scalars())
     statement = (
-        sqlite.insert(table)
+        insert_for(session, table)
         .values(
             [
                 {

@@ -37,7 +37,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.db import UTCDateTime, after_commit, postgresql_arrays, postgresql_name
+from contact_common.db import (
+    UTCDateTime,
+    after_commit,
+    is_postgresql,
+    postgresql_arrays,
+    postgresql_name,
+)
 from contact_common.events import CloudEvent, encode_event, topic_for
 from contact_common.tracing import trace_context_for
 
@@ -119,7 +125,7 @@ class Outbox:
         if not events:
             return
         after_commit(session, self._wake_relays)
-        if session.get_bind().dialect.name == "postgresql":
+        if is_postgresql(session):
             await session.execute(self._insert_arrays, self._arrays(events, topic=topic))
         else:
             await session.execute(insert(self.table), self._rows(events, topic=topic))

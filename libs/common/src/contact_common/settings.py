@@ -285,6 +285,19 @@ class ServiceSettings(BaseSettings):
             timezone=self.office_timezone,
         )
 
+    def unknown_service_area(
+        self,
+        service_area: str | None,
+        *,
+        wording: str = "'{service_area}' is not a service area; use one of {known}",
+    ) -> str | None:
+        """Why `service_area` is not one of this council's service areas, in the service's
+        `wording` ({service_area}, {known}: the areas, comma-separated); None if it is one (or
+        none is given). The one check of a service area a request names."""
+        if service_area is None or service_area in self.service_areas:
+            return None
+        return wording.format(service_area=service_area, known=", ".join(self.service_areas))
+
 
 class IntakeSettings(ServiceSettings):
     """What a service recording clients' contacts adds: their clock skew, Idempotency-Key."""

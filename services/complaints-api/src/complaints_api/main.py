@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from complaints_api.complaints.errors import answer_refusals
 from complaints_api.complaints.router import router as complaints_router
 from complaints_api.config import Settings, get_settings
 from complaints_api.models import idempotency_key, outbox
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "publishes each step as an event on `contact.events`."
         ),
     )
+    answer_refusals(app)
     serve_idempotency(
         app,
         table=idempotency_key,

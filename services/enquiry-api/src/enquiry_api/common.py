@@ -12,7 +12,7 @@ from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.auth import Principal, require_scope
-from contact_common.errors import PROBLEM_RESPONSES, ProblemError
+from contact_common.errors import PROBLEM_RESPONSES, ProblemError, invalid_field, invalid_fields
 from contact_common.service import SessionDep
 from enquiry_api.config import Settings
 
@@ -112,13 +112,7 @@ def utc_now() -> datetime:
 
 def invalid(field: str, message: str) -> ProblemError:
     """A 422 problem naming one field, shaped like the frame's validation problems."""
-    return ProblemError(
-        422,
-        f"These fields are not valid: {field}",
-        problem="validation",
-        title="Invalid request",
-        errors=[{"field": field, "message": message}],
-    )
+    return invalid_field(field, message)
 
 
 def record_field(position: int, name: str, *, single: bool) -> str:
@@ -171,14 +165,7 @@ def validate_items(adapter: TypeAdapter[T], items: list[Any], prefix: str = "bod
             where = f"{prefix}.{position}" if prefix else "body"
             errors.extend(field_errors(error, where))
     if errors:
-        names = ", ".join(dict.fromkeys(e["field"] for e in errors))
-        raise ProblemError(
-            422,
-            f"These fields are not valid: {names}",
-            problem="validation",
-            title="Invalid request",
-            errors=errors,
-        )
+        raise invalid_fields(errors)
     return valid
 
 

@@ -16,42 +16,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from complaints_api.complaints import domain, repository
 from complaints_api.complaints.domain import Status
+from complaints_api.complaints.errors import InvalidField, StepNotAllowed
 from complaints_api.complaints.models import Complaint
 from complaints_api.complaints.schemas import ComplaintCorrection, ComplaintDetail, VoidRequest
 from complaints_api.complaints.service import (
-    SOURCE,
     Context,
-    _about,
+    _event,
     _history,
-    _invalid,
     _locked,
     _record,
     detail_of,
     policy_of,
 )
 from contact_common.commitments.complaints import deadlines_started
-from contact_common.errors import ProblemError
 from contact_common.events import (
     Channel,
     ComplaintCorrected,
-    ComplaintCorrectedData,
     ComplaintStage,
     ComplaintVoided,
-    ComplaintVoidedData,
 )
 
 
 async def _unvoided(session: AsyncSession, complaint_id: uuid.UUID) -> Complaint:
     complaint = await _locked(session, complaint_id)
     if complaint.voided_at is not None:
-        raise ProblemError(
-            409,
+        raise StepNotAllowed(
             f"Complaint {complaint.reference} was voided ({complaint.void_reason_code}) at "
             f"{complaint.voided_at.isoformat()}; it takes no further changes.",
             problem="complaint-voided",
             title="Voided",
-            stage=complaint.stage.value,
-            complaint_status=complaint.status.value,
+            stage=complaint.stage,
+            status=complaint.status,
             allowed_next=[],
         )
     return complaint
@@ -86,12 +81,8 @@ async def correct(
     """Corrects received_at, channel and/or service area (complaint.corrected); values the
     complaint already has change nothing, so a retry records nothing again."""
     settings = context.settings
-    if request.service_area is not None and request.service_area not in settings.service_areas:
-        raise _invalid(
-            "body.service_area",
-            f"'{request.service_area}' is not a service area; use one of "
-            + ", ".join(settings.service_areas),
-        )
+    if unknown := settings.unknown_service_area(request.service_area):
+        raise InvalidField("body.service_area", unknown)
     complaint = await _unvoided(session, complaint_id)
     before: dict[str, Any] = {
         "received_at": complaint.received_at,
@@ -135,16 +126,14 @@ async def correct(
 def _corrected_event(
     complaint: Complaint, context: Context, before: dict[str, Any]
 ) -> ComplaintCorrected:
-    return ComplaintCorrected.from_data(
-        ComplaintCorrectedData(
-            **_about(complaint),
-            corrected_at=context.now,
-            correction=complaint.correction_count,
-            previous_channel=Channel(before["channel"]),
-            previous_service_area=before["service_area"],
-            previous_received_at=before["received_at"],
-        ),
-        source=SOURCE,
+    return _event(
+        ComplaintCorrected,
+        complaint,
+        corrected_at=context.now,
+        correction=complaint.correction_count,
+        previous_channel=Channel(before["channel"]),
+        previous_service_area=before["service_area"],
+        previous_received_at=before["received_at"],
     )
 
 
@@ -155,7 +144,7 @@ def _check_receipt(complaint: Complaint, context: Context, received_at: datetime
         received_at, first_step_at=first, now=context.now, policy=policy_of(context.settings)
     )
     if problem:
-        raise _invalid("body.received_at", problem)
+        raise InvalidField("body.received_at", problem)
 
 
 def _jsonable(value: object) -> object:
@@ -174,13 +163,13 @@ async def void(
         complaint_id=complaint_id,
     )
     if problem:
-        raise _invalid("body.duplicate_of", problem)
+        raise InvalidField("body.duplicate_of", problem)
     complaint = await _unvoided(session, complaint_id)
     if (
         request.duplicate_of is not None
         and await repository.get(session, request.duplicate_of) is None
     ):
-        raise _invalid("body.duplicate_of", f"there is no complaint {request.duplicate_of}")
+        raise InvalidField("body.duplicate_of", f"there is no complaint {request.duplicate_of}")
     complaint.status = Status.voided
     complaint.voided_at = context.now
     complaint.void_reason_code = request.reason_code.value
@@ -195,14 +184,15 @@ async def void(
         reason=request.reason,
         duplicate_of=str(request.duplicate_of) if request.duplicate_of else None,
     )
-    event = ComplaintVoided.from_data(
-        ComplaintVoidedData(
-            **_about(complaint),
+    await _record(
+        session,
+        complaint,
+        _event(
+            ComplaintVoided,
+            complaint,
             voided_at=context.now,
             cause=request.reason_code,
             duplicate_of=request.duplicate_of,
         ),
-        source=SOURCE,
     )
-    await _record(session, complaint, event)
     return detail_of(complaint, context)

@@ -240,11 +240,8 @@ def next_state(
     target = TRANSITIONS[state].get(action)
     if target is None:
         offer = list(TRANSITIONS[state]) if allowed is None else allowed
-        raise PolicyRefusal(
-            _refusal_text(stage, status, action, _why(stage, status, action), offer),
-            problem="illegal-transition",
-            allowed_next=offer,
-        )
+        where = (stage, status, action)
+        raise _refusal(where, _why(*where), offer, problem="illegal-transition")
     return target
 
 
@@ -258,12 +255,22 @@ _PASSIVE = {
 }
 
 
-def _refusal_text(
-    stage: ComplaintStage, status: Status, action: Action, why: str, allowed: list[Action]
-) -> str:
-    where = f"The complaint is at {STAGE_NAMES[stage]} and {status}"
+def _refusal(
+    where: tuple[ComplaintStage, Status, Action],
+    why: str,
+    allowed: list[Action],
+    *,
+    problem: str,
+) -> PolicyRefusal:
+    """The refusal of an action in (stage, status): why, and what is allowed instead."""
+    stage, status, action = where
+    at = f"The complaint is at {STAGE_NAMES[stage]} and {status}"
     next_ = ", ".join(allowed) if allowed else "nothing"
-    return f"{where}: it cannot {_PASSIVE[action]} now because {why}. Allowed next: {next_}."
+    return PolicyRefusal(
+        f"{at}: it cannot {_PASSIVE[action]} now because {why}. Allowed next: {next_}.",
+        problem=problem,
+        allowed_next=allowed,
+    )
 
 
 def _earliest(facts: ComplaintFacts, action: Action) -> tuple[datetime, str]:
@@ -317,15 +324,12 @@ def plan(
     target = next_state(facts.stage, facts.status, action, allowed=allowed)
     where = (facts.stage, facts.status, action)
     if action is Action.extend and facts.current.extended:
-        raise PolicyRefusal(
-            _refusal_text(
-                *where,
-                f"its deadline at {STAGE_NAMES[facts.stage]} has already "
-                "been extended once, and the policy allows one extension per stage",
-                allowed,
-            ),
+        raise _refusal(
+            where,
+            f"its deadline at {STAGE_NAMES[facts.stage]} has already "
+            "been extended once, and the policy allows one extension per stage",
+            allowed,
             problem="extension-used",
-            allowed_next=allowed,
         )
     earliest, what = _earliest(facts, action)
     check_time(at, now=now, policy=policy, not_before=earliest, not_before_what=what)
@@ -335,30 +339,24 @@ def plan(
         deadline = escalate_by(calendar, policy, facts)
         assert deadline is not None  # a stage-1 complaint that may escalate has a response
         if at > deadline:
-            raise PolicyRefusal(
-                _refusal_text(
-                    *where,
-                    "the customer may ask for stage 2 only within "
-                    f"{policy.escalation_window_days} working days of the stage 1 "
-                    f"response, which ended {deadline.isoformat()}",
-                    allowed,
-                ),
+            raise _refusal(
+                where,
+                "the customer may ask for stage 2 only within "
+                f"{policy.escalation_window_days} working days of the stage 1 "
+                f"response, which ended {deadline.isoformat()}",
+                allowed,
                 problem="escalation-window-passed",
-                allowed_next=allowed,
             )
     if action is Action.respond and facts.stage is S2:
         first = facts.stages[S1].responded_by
         if officer is not None and first is not None and same_officer(first, officer):
-            raise PolicyRefusal(
-                _refusal_text(
-                    *where,
-                    f"{officer} responded at stage 1, and the Complaint "
-                    "Handling Code asks for a stage 2 response from a different "
-                    "officer",
-                    allowed,
-                ),
+            raise _refusal(
+                where,
+                f"{officer} responded at stage 1, and the Complaint "
+                "Handling Code asks for a stage 2 response from a different "
+                "officer",
+                allowed,
                 problem="same-officer",
-                allowed_next=allowed,
             )
     return target
 
@@ -378,22 +376,15 @@ def _check_extension(
     except ExtensionTooLong as too_long:
         raise InvalidExtension(str(too_long)) from too_long
     except ExtensionRefused as refused:
-        raise PolicyRefusal(
-            _refusal_text(*where, str(refused), allowed),
-            problem="extension-not-in-policy",
-            allowed_next=allowed,
-        ) from refused
+        raise _refusal(where, str(refused), allowed, problem="extension-not-in-policy") from refused
     due = facts.current.due_at
     if due is not None and at > due:
-        raise PolicyRefusal(
-            _refusal_text(
-                *where,
-                f"the response was due {due.isoformat()}, before {at.isoformat()}; an extension "
-                "is agreed before the deadline it replaces",
-                allowed,
-            ),
+        raise _refusal(
+            where,
+            f"the response was due {due.isoformat()}, before {at.isoformat()}; an extension "
+            "is agreed before the deadline it replaces",
+            allowed,
             problem="deadline-passed",
-            allowed_next=allowed,
         )
 
 

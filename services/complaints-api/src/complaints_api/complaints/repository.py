@@ -23,7 +23,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -35,33 +34,22 @@ from complaints_api.complaints.models import (
     ReferenceCounter,
 )
 from complaints_api.models import outbox
+from contact_common.db import is_postgresql
 from contact_common.events import Channel, CloudEvent, ComplaintOutcome, ComplaintStage
+from contact_common.references import ReferenceIssuer
 
 # The function of migration 86a04f7b117c: the year's next number from its sequence, which it
-# creates on the year's first complaint.
-_NEXT_REFERENCE = text(f"SELECT {Complaint.__table__.schema}.next_reference_number(:year)")
+# creates on the year's first complaint; SQLite counts in ReferenceCounter.
+REFERENCES = ReferenceIssuer(
+    counter=ReferenceCounter.__table__,
+    sequence=text(f"SELECT {Complaint.__table__.schema}.next_reference_number(:year)"),
+)
 
 
 async def next_reference_number(session: AsyncSession, *, year: int) -> int:
-    """The next reference number of `year`, never issued before.
-
-    PostgreSQL takes it from the year's sequence, which locks nothing until commit, so
-    concurrent complaints do not wait for each other; a rolled-back transaction leaves a gap
-    (docs/decisions.md). SQLite has no sequences and one writer at a time, so it keeps a
-    counter row per year.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return int((await session.execute(_NEXT_REFERENCE, {"year": year})).scalar_one())
-    statement = (
-        sqlite_insert(ReferenceCounter)
-        .values(year=year, last_number=1)
-        .on_conflict_do_update(
-            index_elements=[ReferenceCounter.year],
-            set_={"last_number": ReferenceCounter.last_number + 1},
-        )
-        .returning(ReferenceCounter.last_number)
-    )
-    return (await session.execute(statement)).scalar_one()
+    """The next reference number of `year`, never issued before (contact_common.references)."""
+    [number] = await REFERENCES.reserve(session, year=year)
+    return number
 
 
 def _with_records(statement: Select[Complaint]) -> Select[Complaint]:
@@ -177,7 +165,7 @@ async def insert_received(
     stay out of the session: the caller only reads them.
     """
     rows = _received_rows(session, complaint, event)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         parameters = {
             f"{prefix}_{column.key}": row.get(column.key)
             for prefix, (table, row) in rows.items()

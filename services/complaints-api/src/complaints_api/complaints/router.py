@@ -1,11 +1,12 @@
 """HTTP routes of complaints: each reads the request and calls one service function."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel
 
 from complaints_api.complaints import corrections, service
 from complaints_api.complaints.domain import Status, phone_digits
@@ -29,7 +30,7 @@ from contact_common.auth import Principal, require_scope, require_scope_for
 from contact_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES
 from contact_common.events import Channel, ComplaintOutcome, ComplaintStage
 from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest, idempotent
-from contact_common.instants import Instant
+from contact_common.pagination import PageSize, ReceivedFrom, ReceivedTo
 from contact_common.service import SessionDep
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
@@ -157,15 +158,11 @@ async def list_complaints(
         str | None,
         Query(max_length=100, description="Only those where this officer took a step."),
     ] = None,
-    received_from: Annotated[
-        Instant | None, Query(description="Received at or after (ISO 8601 with offset).")
-    ] = None,
-    received_to: Annotated[
-        Instant | None, Query(description="Received before (ISO 8601 with offset).")
-    ] = None,
+    received_from: ReceivedFrom = None,
+    received_to: ReceivedTo = None,
     total: Annotated[bool, Query(description="Count every complaint that matches.")] = False,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size, at most 200.")] = 50,
+    limit: PageSize = 50,
 ) -> ComplaintPage:
     if any(customer.values()):
         require_scope_for(principal, "customers:read", what="Finding complaints by customer")
@@ -199,134 +196,96 @@ async def get_complaint(
     return await service.get(session=session, context=context, complaint_id=complaint_id)
 
 
-@router.post(
-    "/{complaint_id}/acknowledge",
+Step = Callable[..., Awaitable[ComplaintDetail]]
+
+
+def _step_route(
+    path: str, name: str, step: Step, body_type: type[BaseModel], *, summary: str, description: str
+) -> None:
+    """Adds a lifecycle step's route: it reads the body, calls `step` and answers through the
+    request's Idempotency-Key, so a retry gets the first answer."""
+
+    async def route(
+        complaint_id: uuid.UUID,
+        body: BaseModel,
+        idempotency: Idempotent,
+        session: SessionDep,
+        context: Writer,
+    ) -> Response:
+        updated = await step(
+            session=session, context=context, complaint_id=complaint_id, request=body
+        )
+        return await idempotency.answer(session, content=updated)
+
+    route.__annotations__["body"] = body_type  # what FastAPI validates and documents
+    route.__name__ = route.__qualname__ = name  # the OpenAPI operationId, as before
+    router.post(
+        f"/{{complaint_id}}/{path}",
+        summary=summary,
+        description=description,
+        response_model=ComplaintDetail,
+        responses=_STEP_ERRORS,
+    )(route)
+
+
+_step_route(
+    "acknowledge",
+    "acknowledge",
+    service.acknowledge,
+    AcknowledgeRequest,
     summary="Acknowledge at the current stage",
     description="Records the acknowledgement sent to the customer (stage 1 or 2) and publishes "
     "`complaint.acknowledged`.",
-    response_model=ComplaintDetail,
-    responses=_STEP_ERRORS,
 )
-async def acknowledge(
-    complaint_id: uuid.UUID,
-    body: AcknowledgeRequest,
-    idempotency: Idempotent,
-    session: SessionDep,
-    context: Writer,
-) -> Response:
-    updated = await service.acknowledge(
-        session=session, context=context, complaint_id=complaint_id, request=body
-    )
-    return await idempotency.answer(session, content=updated)
-
-
-@router.post(
-    "/{complaint_id}/extend",
+_step_route(
+    "extend",
+    "extend",
+    service.extend,
+    ExtendRequest,
     summary="Extend the response deadline",
     description="Once per stage, with a reason, before the stage's response and its deadline, "
     "by at most the working days the commitments policy allows at the stage (422 beyond it; 409 "
     "after the deadline or where the policy has no extension). The new deadline counts from the "
     "one it replaces and is the stage's `due_at`; `complaint.extended` carries it.",
-    response_model=ComplaintDetail,
-    responses=_STEP_ERRORS,
 )
-async def extend(
-    complaint_id: uuid.UUID,
-    body: ExtendRequest,
-    idempotency: Idempotent,
-    session: SessionDep,
-    context: Writer,
-) -> Response:
-    updated = await service.extend(
-        session=session, context=context, complaint_id=complaint_id, request=body
-    )
-    return await idempotency.answer(session, content=updated)
-
-
-@router.post(
-    "/{complaint_id}/respond",
+_step_route(
+    "respond",
+    "respond",
+    service.respond,
+    RespondRequest,
     summary="Respond with a decision",
     description="The council's response at the current stage with its outcome (upheld, "
     "partly_upheld, not_upheld), after the acknowledgement. A stage 2 response must come from "
     "a different officer than stage 1. Publishes `complaint.responded`.",
-    response_model=ComplaintDetail,
-    responses=_STEP_ERRORS,
 )
-async def respond(
-    complaint_id: uuid.UUID,
-    body: RespondRequest,
-    idempotency: Idempotent,
-    session: SessionDep,
-    context: Writer,
-) -> Response:
-    updated = await service.respond(
-        session=session, context=context, complaint_id=complaint_id, request=body
-    )
-    return await idempotency.answer(session, content=updated)
-
-
-@router.post(
-    "/{complaint_id}/escalate",
+_step_route(
+    "escalate",
+    "escalate",
+    service.escalate,
+    EscalateRequest,
     summary="Escalate at the customer's request",
     description="After a stage 1 response (within the escalation window, even if closed): to "
     "stage 2. After a stage 2 response: to the Ombudsman (LGSCO). Publishes "
     "`complaint.escalated`; the new stage's clocks start at `at`.",
-    response_model=ComplaintDetail,
-    responses=_STEP_ERRORS,
 )
-async def escalate(
-    complaint_id: uuid.UUID,
-    body: EscalateRequest,
-    idempotency: Idempotent,
-    session: SessionDep,
-    context: Writer,
-) -> Response:
-    updated = await service.escalate(
-        session=session, context=context, complaint_id=complaint_id, request=body
-    )
-    return await idempotency.answer(session, content=updated)
-
-
-@router.post(
-    "/{complaint_id}/close",
+_step_route(
+    "close",
+    "close",
+    service.close,
+    CloseRequest,
     summary="Close after the response",
     description="Closes a complaint the council has responded to (the customer is satisfied, "
     "or the window to escalate passed), recording who closed it. Publishes `complaint.closed`.",
-    response_model=ComplaintDetail,
-    responses=_STEP_ERRORS,
 )
-async def close(
-    complaint_id: uuid.UUID,
-    body: CloseRequest,
-    idempotency: Idempotent,
-    session: SessionDep,
-    context: Writer,
-) -> Response:
-    updated = await service.close(
-        session=session, context=context, complaint_id=complaint_id, request=body
-    )
-    return await idempotency.answer(session, content=updated)
-
-
-@router.post(
-    "/{complaint_id}/ombudsman-decision",
+_step_route(
+    "ombudsman-decision",
+    "ombudsman_decision",
+    service.record_ombudsman_decision,
+    OmbudsmanDecisionRequest,
     summary="Record the Ombudsman's decision",
     description="For a complaint referred to the Ombudsman: records its decision, which closes "
     "the complaint. Publishes `complaint.closed` with `ombudsman_decision`.",
-    response_model=ComplaintDetail,
-    responses=_STEP_ERRORS,
 )
-async def ombudsman_decision(
-    complaint_id: uuid.UUID,
-    body: OmbudsmanDecisionRequest,
-    idempotency: Idempotent,
-    session: SessionDep,
-    context: Writer,
-) -> Response:
-    updated = await service.record_ombudsman_decision(
-        session=session, context=context, complaint_id=complaint_id, request=body
-    )
-    return await idempotency.answer(session, content=updated)
 
 
 @router.post(
@@ -361,25 +320,15 @@ async def correct(
     )
 
 
-@router.post(
-    "/{complaint_id}/void",
+_step_route(
+    "void",
+    "void",
+    corrections.void,
+    VoidRequest,
     summary="Void a complaint (a duplicate, spam or a test)",
     description="Its status becomes voided at whatever stage it is: no further steps (409), "
     "its clocks are cancelled, a breach of it is withdrawn and it is removed from every "
     "figure. `duplicate_of` names the complaint a duplicate repeats. Publishes "
     "`complaint.voided`. Once only (409); a retry with the same `Idempotency-Key` gets the "
     "first answer.",
-    response_model=ComplaintDetail,
-    responses=_STEP_ERRORS,
 )
-async def void(
-    complaint_id: uuid.UUID,
-    body: VoidRequest,
-    idempotency: Idempotent,
-    session: SessionDep,
-    context: Writer,
-) -> Response:
-    voided = await corrections.void(
-        session=session, context=context, complaint_id=complaint_id, request=body
-    )
-    return await idempotency.answer(session, content=voided)

@@ -1,23 +1,28 @@
 """Complaint use cases: each checks the policy, changes the complaint and writes its event.
 
 Every function takes the request's session and never commits: the change, its history entry
-and its outbox event are one transaction.
+and its outbox event are one transaction. What they refuse they raise as the exceptions of
+complaints.errors, which the app answers as problems: no HTTP here.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from complaints_api.complaints import domain, repository
 from complaints_api.complaints.domain import Action, PolicyRefusal, Status
+from complaints_api.complaints.errors import (
+    ChangedConcurrently,
+    ComplaintNotFound,
+    InvalidField,
+    StepNotAllowed,
+)
 from complaints_api.complaints.models import Complaint, ComplaintHistory, ComplaintStageRecord
 from complaints_api.complaints.repository import ComplaintFilter
 from complaints_api.complaints.schemas import (
@@ -45,23 +50,19 @@ from contact_common.commitments.complaints import (
     deadlines_started,
     stage_clocks,
 )
-from contact_common.errors import ProblemError
 from contact_common.events import (
     CloudEvent,
     ComplaintAcknowledged,
-    ComplaintAcknowledgedData,
     ComplaintClosed,
-    ComplaintClosedData,
     ComplaintEscalated,
-    ComplaintEscalatedData,
     ComplaintExtended,
-    ComplaintExtendedData,
     ComplaintReceived,
-    ComplaintReceivedData,
     ComplaintResponded,
-    ComplaintRespondedData,
     ComplaintStage,
+    EventData,
 )
+from contact_common.pagination import InvalidCursor, decode_cursor, encode_cursor
+from contact_common.references import format_reference
 
 SOURCE = "/complaints-api"
 REFERENCE_PREFIX = "CMP"
@@ -83,20 +84,6 @@ def policy_of(settings: Settings) -> domain.Policy:
         escalation_window_days=settings.escalation_window_days,
         clock_skew=timedelta(seconds=settings.clock_skew_seconds),
     )
-
-
-def _invalid(field: str, message: str) -> ProblemError:
-    return ProblemError(
-        422,
-        f"This field is not valid: {field}: {message}.",
-        problem="validation",
-        title="Invalid request",
-        errors=[{"field": field, "message": message}],
-    )
-
-
-def _not_found(complaint_id: uuid.UUID) -> ProblemError:
-    return ProblemError(404, f"There is no complaint {complaint_id}.", problem="not-found")
 
 
 # -- views ------------------------------------------------------------------------------
@@ -218,6 +205,15 @@ def _about(complaint: Complaint) -> dict[str, Any]:
     }
 
 
+E = TypeVar("E", bound=CloudEvent)
+
+
+def _event(event_type: type[E], complaint: Complaint, **data: Any) -> E:
+    """A step's event: its data model of the complaint's facts (`_about`) and the step's own."""
+    data_type: type[EventData] = event_type.model_fields["data"].annotation  # type: ignore[assignment]
+    return event_type.from_data(data_type(**_about(complaint), **data), source=SOURCE)
+
+
 def _history(
     complaint: Complaint,
     context: Context,
@@ -248,13 +244,7 @@ async def _save(session: AsyncSession, complaint: Complaint) -> None:
     try:
         await repository.flush(session)
     except StaleDataError as exc:
-        raise ProblemError(
-            409,
-            f"Complaint {reference} was changed by someone else at the same moment; "
-            "reload it to see where it is now, then try again if the step is still allowed.",
-            problem="concurrent-change",
-            title="Changed at the same time",
-        ) from exc
+        raise ChangedConcurrently(reference) from exc
 
 
 async def _record(session: AsyncSession, complaint: Complaint, event: CloudEvent) -> None:
@@ -270,24 +260,20 @@ async def receive(
 ) -> ComplaintDetail:
     """Records a complaint at stage 1 with its reference, and publishes complaint.received."""
     settings = context.settings
-    if request.service_area not in settings.service_areas:
-        raise _invalid(
-            "body.service_area",
-            f"'{request.service_area}' is not a service area; use one of "
-            + ", ".join(settings.service_areas),
-        )
+    if unknown := settings.unknown_service_area(request.service_area):
+        raise InvalidField("body.service_area", unknown)
     received_at = request.received_at.astimezone(UTC)
     policy = policy_of(settings)
     try:
         domain.check_time(received_at, now=context.now, policy=policy)
     except domain.InvalidTime as exc:
-        raise _invalid("body.received_at", str(exc)) from exc
+        raise InvalidField("body.received_at", str(exc)) from exc
     year = received_at.astimezone(settings.calendar.timezone).year
     number = await repository.next_reference_number(session, year=year)
     customer = request.customer
     complaint = Complaint(
         id=uuid.uuid4(),
-        reference=f"{REFERENCE_PREFIX}-{year}-{number:06d}",
+        reference=format_reference(REFERENCE_PREFIX, year, number),
         received_at=received_at,
         channel=request.channel,
         service_area=request.service_area,
@@ -310,14 +296,12 @@ async def receive(
     complaint.stages.append(stage)
     _start_clocks(complaint, stage, context, step="complaint.received", at=received_at)
     _history(complaint, context, action="received", at=received_at)
-    received = ComplaintReceived.from_data(
-        ComplaintReceivedData(
-            **_about(complaint),
-            reference=complaint.reference,
-            stage=ComplaintStage.stage_1,
-            enquiry_id=complaint.enquiry_id,
-        ),
-        source=SOURCE,
+    received = _event(
+        ComplaintReceived,
+        complaint,
+        reference=complaint.reference,
+        stage=ComplaintStage.stage_1,
+        enquiry_id=complaint.enquiry_id,
     )
     await repository.insert_received(session, complaint=complaint, event=received)
     return detail_of(complaint, context)
@@ -360,14 +344,14 @@ async def get(
     """A complaint with its stages and history; 404 if there is none."""
     complaint = await repository.get(session, complaint_id)
     if complaint is None:
-        raise _not_found(complaint_id)
+        raise ComplaintNotFound(complaint_id)
     return detail_of(complaint, context)
 
 
 async def _locked(session: AsyncSession, complaint_id: uuid.UUID) -> Complaint:
     complaint = await repository.get_for_update(session, complaint_id)
     if complaint is None:
-        raise _not_found(complaint_id)
+        raise ComplaintNotFound(complaint_id)
     return complaint
 
 
@@ -381,7 +365,8 @@ def _plan(
     officer: str | None = None,
     working_days: int | None = None,
 ) -> domain.State:
-    """The policy's verdict as HTTP: 409 with what is allowed next, 422 for a wrong value."""
+    """The policy's verdict as a refusal: StepNotAllowed with what is allowed next (409),
+    InvalidField for a wrong value (422)."""
     try:
         return domain.plan(
             _facts(complaint),
@@ -394,19 +379,18 @@ def _plan(
             working_days=working_days,
         )
     except PolicyRefusal as refusal:
-        raise ProblemError(
-            409,
+        raise StepNotAllowed(
             refusal.detail,
             problem=refusal.problem,
             title="Not allowed by the complaints policy",
-            stage=complaint.stage.value,
-            complaint_status=complaint.status.value,
-            allowed_next=[a.value for a in refusal.allowed_next],
+            stage=complaint.stage,
+            status=complaint.status,
+            allowed_next=refusal.allowed_next,
         ) from refusal
     except domain.InvalidTime as exc:
-        raise _invalid(at_field, str(exc)) from exc
+        raise InvalidField(at_field, str(exc)) from exc
     except domain.InvalidExtension as exc:
-        raise _invalid("body.working_days", str(exc)) from exc
+        raise InvalidField("body.working_days", str(exc)) from exc
 
 
 async def acknowledge(
@@ -427,11 +411,11 @@ async def acknowledge(
     await _record(
         session,
         complaint,
-        ComplaintAcknowledged.from_data(
-            ComplaintAcknowledgedData(
-                **_about(complaint), stage=complaint.stage, acknowledged_at=at
-            ),
-            source=SOURCE,
+        _event(
+            ComplaintAcknowledged,
+            complaint,
+            stage=complaint.stage,
+            acknowledged_at=at,
         ),
     )
     return detail_of(complaint, context)
@@ -472,18 +456,39 @@ async def extend(
     await _record(
         session,
         complaint,
-        ComplaintExtended.from_data(
-            ComplaintExtendedData(
-                **_about(complaint),
-                stage=complaint.stage,
-                extended_at=at,
-                working_days=request.working_days,
-                due_at=record.due_at,
-            ),
-            source=SOURCE,
+        _event(
+            ComplaintExtended,
+            complaint,
+            stage=complaint.stage,
+            extended_at=at,
+            working_days=request.working_days,
+            due_at=record.due_at,
         ),
     )
     return detail_of(complaint, context)
+
+
+def _decide(
+    complaint: Complaint,
+    context: Context,
+    *,
+    action: str,
+    at: datetime,
+    request: RespondRequest | OmbudsmanDecisionRequest,
+) -> None:
+    """A decision at the current stage, the council's or the Ombudsman's, with its history."""
+    record = _current_record(complaint)
+    record.responded_at, record.responded_by = at, request.officer
+    record.outcome, record.summary = request.outcome, request.summary
+    complaint.outcome = request.outcome
+    _history(
+        complaint,
+        context,
+        action=action,
+        at=at,
+        officer=request.officer,
+        outcome=request.outcome.value,
+    )
 
 
 async def respond(
@@ -495,26 +500,16 @@ async def respond(
     complaint.stage, complaint.status = _plan(
         complaint, context, Action.respond, at=at, officer=request.officer
     )
-    record = _current_record(complaint)
-    record.responded_at, record.responded_by = at, request.officer
-    record.outcome, record.summary = request.outcome, request.summary
-    complaint.outcome = request.outcome
-    _history(
-        complaint,
-        context,
-        action="responded",
-        at=at,
-        officer=request.officer,
-        outcome=request.outcome.value,
-    )
+    _decide(complaint, context, action="responded", at=at, request=request)
     await _record(
         session,
         complaint,
-        ComplaintResponded.from_data(
-            ComplaintRespondedData(
-                **_about(complaint), stage=complaint.stage, responded_at=at, outcome=request.outcome
-            ),
-            source=SOURCE,
+        _event(
+            ComplaintResponded,
+            complaint,
+            stage=complaint.stage,
+            responded_at=at,
+            outcome=request.outcome,
         ),
     )
     return detail_of(complaint, context)
@@ -545,11 +540,12 @@ async def escalate(
     await _record(
         session,
         complaint,
-        ComplaintEscalated.from_data(
-            ComplaintEscalatedData(
-                **_about(complaint), from_stage=from_stage, to_stage=to_stage, requested_at=at
-            ),
-            source=SOURCE,
+        _event(
+            ComplaintEscalated,
+            complaint,
+            from_stage=from_stage,
+            to_stage=to_stage,
+            requested_at=at,
         ),
     )
     return detail_of(complaint, context)
@@ -570,14 +566,12 @@ async def close(
 
 
 def _closed_event(complaint: Complaint, at: datetime) -> ComplaintClosed:
-    return ComplaintClosed.from_data(
-        ComplaintClosedData(
-            **_about(complaint),
-            stage=complaint.stage,
-            closed_at=at,
-            ombudsman_decision=complaint.ombudsman_decision,
-        ),
-        source=SOURCE,
+    return _event(
+        ComplaintClosed,
+        complaint,
+        stage=complaint.stage,
+        closed_at=at,
+        ombudsman_decision=complaint.ombudsman_decision,
     )
 
 
@@ -594,19 +588,9 @@ async def record_ombudsman_decision(
     complaint.stage, complaint.status = _plan(
         complaint, context, Action.ombudsman_decision, at=at, at_field="body.decided_at"
     )
-    record = _current_record(complaint)
-    record.responded_at, record.responded_by = at, request.officer
-    record.outcome, record.summary = request.outcome, request.summary
-    complaint.outcome = complaint.ombudsman_decision = request.outcome
+    complaint.ombudsman_decision = request.outcome
     complaint.closed_at, complaint.closed_by = at, request.officer or context.recorded_by
-    _history(
-        complaint,
-        context,
-        action="ombudsman_decision",
-        at=at,
-        officer=request.officer,
-        outcome=request.outcome.value,
-    )
+    _decide(complaint, context, action="ombudsman_decision", at=at, request=request)
     await _record(session, complaint, _closed_event(complaint, at))
     return detail_of(complaint, context)
 
@@ -640,25 +624,6 @@ async def erase_customer(
 # -- lists ------------------------------------------------------------------------------
 
 
-def _encode_cursor(complaint: Complaint) -> str:
-    raw = f"{complaint.received_at.isoformat()}|{complaint.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        received_at, complaint_id = raw.split("|")
-        at = datetime.fromisoformat(received_at)
-        if at.tzinfo is None:
-            raise ValueError("naive")
-        return at, uuid.UUID(complaint_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise _invalid(
-            "query.cursor", "not a cursor this API gave out; start again without it"
-        ) from exc
-
-
 async def list_complaints(
     *,
     session: AsyncSession,
@@ -670,20 +635,23 @@ async def list_complaints(
 ) -> ComplaintPage:
     """A page of complaints matching `where`, newest received first; and how many match in
     all if asked (`with_total`)."""
-    areas = context.settings.service_areas
-    if where.service_area is not None and where.service_area not in areas:
-        raise _invalid(
-            "query.service_area",
-            f"'{where.service_area}' is not a service area; use one of " + ", ".join(areas),
-        )
+    if unknown := context.settings.unknown_service_area(where.service_area):
+        raise InvalidField("query.service_area", unknown)
     if where.received_from and where.received_to and where.received_from > where.received_to:
-        raise _invalid("query.received_from", "must not be after received_to")
-    after = _decode_cursor(cursor) if cursor else None
+        raise InvalidField("query.received_from", "must not be after received_to")
+    try:
+        after = decode_cursor(cursor) if cursor else None
+    except InvalidCursor as exc:
+        raise InvalidField(
+            "query.cursor", "not a cursor this API gave out; start again without it"
+        ) from exc
     rows = list(await repository.list_page(session, where=where, after=after, limit=limit))
     more = len(rows) > limit
     rows = rows[:limit]
     items = [ComplaintSummary(**_summary_fields(c, context)) for c in rows]
     total = await repository.count(session, where=where) if with_total else None
     return ComplaintPage(
-        items=items, next_cursor=_encode_cursor(rows[-1]) if more else None, total=total
+        items=items,
+        next_cursor=encode_cursor(rows[-1].received_at, rows[-1].id) if more else None,
+        total=total,
     )

@@ -10,11 +10,14 @@ or reopened. A reopened enquiry starts a new response clock (DESIGN.md, "The com
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from contact_common import pagination
+from contact_common.pagination import encode_cursor as encode_cursor  # the one codec
+from contact_common.references import format_reference as format_reference
 
 
 class EnquiryStatus(StrEnum):
@@ -238,11 +241,6 @@ def void_problem(
     return None
 
 
-def format_reference(prefix: str, year: int, number: int) -> str:
-    """The human reference of an enquiry: ENQ-2026-000123."""
-    return f"{prefix}-{year:04d}-{number:06d}"
-
-
 _NOT_DIGITS = re.compile(r"\D")
 
 
@@ -254,20 +252,10 @@ def phone_digits(phone: str | None) -> str | None:
     return digits[-10:] or None
 
 
-def encode_cursor(received_at: datetime, enquiry_id: str) -> str:
-    """An opaque cursor for the position after (received_at, id)."""
-    raw = f"{received_at.isoformat()}|{enquiry_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
     """The (received_at, id) a cursor stands for; None if it is not one of ours."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        received_text, enquiry_id = base64.urlsafe_b64decode(padded).decode().split("|", 1)
-        received_at = datetime.fromisoformat(received_text)
-    except (ValueError, UnicodeDecodeError):
+        received_at, enquiry_id = pagination.decode_cursor(cursor)
+    except pagination.InvalidCursor:
         return None
-    if received_at.tzinfo is None:
-        return None
-    return received_at, enquiry_id
+    return received_at, str(enquiry_id)

@@ -24,40 +24,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.db import insert_for, is_postgresql
+from contact_common.db import is_postgresql
 from contact_common.events import CloudEvent
+from contact_common.references import ReferenceIssuer
 from enquiry_api import repository as shared
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory, EnquiryReferenceCounter
 from enquiry_api.models import outbox
 
-# The function of migration 7c1e5b0a9d42: numbers from the year's sequence, created on first use.
-_RESERVE = text(
-    f"SELECT {EnquiryReferenceCounter.__table__.schema}.reserve_reference_numbers(:year, :count)"
+# The function of migration 7c1e5b0a9d42: numbers from the year's sequence, created on first use;
+# SQLite counts in EnquiryReferenceCounter.
+REFERENCES = ReferenceIssuer(
+    counter=EnquiryReferenceCounter.__table__,
+    sequence=text(
+        f"SELECT {EnquiryReferenceCounter.__table__.schema}"
+        ".reserve_reference_numbers(:year, :count)"
+    ),
 )
 
 
 async def reserve_reference_numbers(session: AsyncSession, *, year: int, count: int) -> list[int]:
-    """Reserves `count` reference numbers of `year`, ascending, never issued before.
-
-    PostgreSQL takes them from the year's sequence, which locks nothing until commit, so
-    concurrent requests do not wait for each other; a rolled-back transaction leaves a gap
-    (docs/decisions.md). SQLite has no sequences and one writer at a time, so it keeps a
-    counter row per year.
-    """
-    if is_postgresql(session):
-        numbers = await session.execute(_RESERVE, {"year": year, "count": count})
-        return sorted(int(number) for number in numbers.scalars())
-    table = EnquiryReferenceCounter.__table__
-    statement = (
-        insert_for(session, table)
-        .values(year=year, last_number=count)
-        .on_conflict_do_update(
-            index_elements=[table.c.year], set_={"last_number": table.c.last_number + count}
-        )
-        .returning(table.c.last_number)
-    )
-    last = int((await session.execute(statement)).scalar_one())
-    return list(range(last - count + 1, last + 1))
+    """Reserves `count` reference numbers of `year`, ascending, never issued before
+    (contact_common.references)."""
+    return await REFERENCES.reserve(session, year=year, count=count)
 
 
 async def insert_opened(

@@ -12,7 +12,7 @@ from contact_common.auth import Principal, require_scope, require_scope_for
 from contact_common.errors import PROBLEM_RESPONSES
 from contact_common.events import Channel, StaffId
 from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest, idempotent
-from contact_common.instants import Instant
+from contact_common.pagination import PageSize, ReceivedFrom, ReceivedTo
 from contact_common.service import SessionDep
 from enquiry_api.common import Email, Phone, SettingsDep, Uprn
 from enquiry_api.enquiries import corrections, service
@@ -137,16 +137,12 @@ async def list_enquiries(
     assignee: Annotated[
         StaffId | None, Query(description="Only those assigned to this officer (staff id).")
     ] = None,
-    received_from: Annotated[
-        Instant | None, Query(description="Received at or after (ISO 8601 with offset).")
-    ] = None,
-    received_to: Annotated[
-        Instant | None, Query(description="Received before (ISO 8601 with offset).")
-    ] = None,
+    received_from: ReceivedFrom = None,
+    received_to: ReceivedTo = None,
     total: Annotated[
         bool, Query(description="Count every enquiry that matches (one more query).")
     ] = False,
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size, at most 200.")] = 50,
+    limit: PageSize = 50,
     cursor: Annotated[str | None, Query(description="From a previous page's next_cursor.")] = None,
 ) -> EnquiryPage:
     if customer.given:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
-from contact_common.errors import ProblemError
+from contact_common.errors import ProblemError, invalid_field
 from contact_common.instants import FIRST_DAY, LAST_DAY, Day
 from metrics_api.kpis import domain
 from metrics_api.kpis.domain import Period, PeriodError
@@ -18,13 +18,7 @@ SERVICE_AREA_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
 def invalid(field: str, message: str) -> ProblemError:
     """A 422 problem naming one query parameter."""
-    return ProblemError(
-        422,
-        f"These fields are not valid: {field}",
-        problem="validation",
-        title="Invalid request",
-        errors=[{"field": field, "message": message}],
-    )
+    return invalid_field(field, message)
 
 
 def get_config(request: Request) -> KpiConfig:
