@@ -104,8 +104,13 @@ def insert_for(session: AsyncSession, table: Table) -> Any:
     both: the one place repositories choose between them."""
     from sqlalchemy.dialects import sqlite
 
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if is_postgresql(session) else sqlite.insert)(table)
+
+
+def is_postgresql(session: AsyncSession) -> bool:
+    """True when the session is bound to PostgreSQL (else SQLite): where a repository writes its
+    batch statements with arrays."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def is_sqlite(url: str) -> bool:

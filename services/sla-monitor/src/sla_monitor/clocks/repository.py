@@ -16,6 +16,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import (
+    ColumnElement,
     CursorResult,
     Row,
     Table,
@@ -30,10 +31,9 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.db import postgresql_arrays, postgresql_name
+from contact_common.db import insert_for, is_postgresql, postgresql_arrays, postgresql_name
 from contact_common.events import Channel, ComplaintStage, ContactType
 from sla_monitor.clocks.domain import SlaClock, Status, Step
 from sla_monitor.clocks.models import clock, held_step
@@ -66,15 +66,6 @@ class Deadline:
 
 _CLOCK_COLUMNS = tuple(column.name for column in clock.columns)
 _HELD_COLUMNS = tuple(column.name for column in held_step.columns)
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def _on_postgresql(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
@@ -180,7 +171,7 @@ async def lock_clocks_of(session: AsyncSession, subjects: Sequence[UUID]) -> lis
     """The clocks of these contacts, locked for this transaction (in id order: no deadlocks)."""
     if not subjects:
         return []
-    if _on_postgresql(session):
+    if is_postgresql(session):
         result = await session.execute(_LOCK_CLOCKS, {"subjects": list(subjects)})
     else:
         result = await session.execute(
@@ -196,7 +187,7 @@ async def held_steps_of(session: AsyncSession, subjects: Sequence[UUID]) -> list
     """The steps kept for these contacts, waiting for a clock to start."""
     if not subjects:
         return []
-    if _on_postgresql(session):
+    if is_postgresql(session):
         result = await session.execute(_HELD_OF, {"subjects": list(subjects)})
     else:
         result = await session.execute(select(held_step).where(held_step.c.subject.in_(subjects)))
@@ -208,10 +199,10 @@ async def insert_clocks(session: AsyncSession, clocks: Sequence[SlaClock]) -> No
     if not clocks:
         return
     rows = [_clock_row(c) for c in clocks]
-    if _on_postgresql(session):
+    if is_postgresql(session):
         await session.execute(_INSERT_CLOCKS, _columns(rows, _CLOCK_COLUMNS))
     else:
-        await session.execute(_insert(session, clock).on_conflict_do_nothing(), rows)
+        await session.execute(insert_for(session, clock).on_conflict_do_nothing(), rows)
 
 
 async def update_clocks(session: AsyncSession, clocks: Iterable[SlaClock]) -> None:
@@ -219,7 +210,7 @@ async def update_clocks(session: AsyncSession, clocks: Iterable[SlaClock]) -> No
     rows = [_clock_row(c) for c in clocks]
     if not rows:
         return
-    if _on_postgresql(session):
+    if is_postgresql(session):
         await session.execute(_UPDATE_CLOCKS, _columns(rows, ("id", *_MUTABLE)))
         return
     statement = (
@@ -251,10 +242,10 @@ async def insert_held(session: AsyncSession, steps: Sequence[Step]) -> None:
         }
         for s in steps
     ]
-    if _on_postgresql(session):
+    if is_postgresql(session):
         await session.execute(_INSERT_HELD, _columns(rows, _HELD_COLUMNS))
     else:
-        await session.execute(_insert(session, held_step).on_conflict_do_nothing(), rows)
+        await session.execute(insert_for(session, held_step).on_conflict_do_nothing(), rows)
 
 
 # -- the timers ------------------------------------------------------------------------------------
@@ -264,39 +255,52 @@ async def deadlines_until(
     session: AsyncSession, *, partitions: Sequence[int], until: datetime, limit: int
 ) -> list[Deadline]:
     """Running clocks of these partitions due by `until`, earliest first."""
-    if not partitions:
-        return []
-    result = await session.execute(
-        select(clock.c.due_at, clock.c.id, clock.c.partition)
-        .where(
-            clock.c.status == Status.pending.value,
-            clock.c.partition.in_(partitions),
-            clock.c.due_at <= until,
-        )
-        .order_by(clock.c.due_at)
-        .limit(limit)
+    return await _due_by(
+        session, moment=clock.c.due_at, partitions=partitions, until=until, limit=limit
     )
-    return [Deadline(row.due_at, row.id, row.partition) for row in result]
 
 
 async def at_risk_until(
     session: AsyncSession, *, partitions: Sequence[int], until: datetime, limit: int
 ) -> list[Deadline]:
     """Running clocks of these partitions at risk by `until` and not yet announced."""
+    return await _due_by(
+        session,
+        moment=clock.c.at_risk_at,
+        partitions=partitions,
+        until=until,
+        limit=limit,
+        unannounced=True,
+    )
+
+
+async def _due_by(
+    session: AsyncSession,
+    *,
+    moment: ColumnElement[datetime],
+    partitions: Sequence[int],
+    until: datetime,
+    limit: int,
+    unannounced: bool = False,
+) -> list[Deadline]:
+    """Running clocks of these partitions whose `moment` comes by `until`, earliest first;
+    `unannounced` keeps those whose at-risk notice is still to publish."""
     if not partitions:
         return []
+    conditions = [
+        clock.c.status == Status.pending.value,
+        clock.c.partition.in_(partitions),
+        moment <= until,
+    ]
+    if unannounced:
+        conditions.append(clock.c.at_risk_published.is_(False))
     result = await session.execute(
-        select(clock.c.at_risk_at, clock.c.id, clock.c.partition)
-        .where(
-            clock.c.status == Status.pending.value,
-            clock.c.at_risk_published.is_(False),
-            clock.c.partition.in_(partitions),
-            clock.c.at_risk_at <= until,
-        )
-        .order_by(clock.c.at_risk_at)
+        select(moment, clock.c.id, clock.c.partition)
+        .where(*conditions)
+        .order_by(moment)
         .limit(limit)
     )
-    return [Deadline(row.at_risk_at, row.id, row.partition) for row in result]
+    return [Deadline(at, clock_id, partition) for at, clock_id, partition in result]
 
 
 async def flag_breaches(
