@@ -28,6 +28,7 @@ router = APIRouter(
     prefix="/v1/alert-teams", tags=["alerts"], dependencies=[Depends(require_scope("admin"))]
 )
 _ERRORS: dict[int | str, dict[str, Any]] = {s: PROBLEM_RESPONSES[s] for s in (401, 403, 404, 422)}
+_ERRORS_OR_CONFLICT = {**_ERRORS, 409: PROBLEM_RESPONSES[409]}
 TeamName = Annotated[Slug, Path(description="The team's name.")]
 
 
@@ -75,7 +76,7 @@ async def list_teams(session: SessionDep) -> list[TeamOut]:
     response_model=TeamOut,
     status_code=status.HTTP_201_CREATED,
     summary="Add an alert team",
-    responses={**_ERRORS, 409: PROBLEM_RESPONSES[409]},
+    responses=_ERRORS_OR_CONFLICT,
 )
 async def add_team(
     body: TeamIn, session: SessionDep, settings: SettingsDep, clock: ClockDep
@@ -85,7 +86,7 @@ async def add_team(
     async with _problems():
         team = await service.add_team(
             session,
-            **body.model_dump(),
+            team=body.team(name=body.name),
             known_service_areas=settings.service_areas,
             now=clock.now(),
         )
@@ -107,8 +108,7 @@ async def replace_team(
     async with _problems():
         team = await service.replace_team(
             session,
-            name=name,
-            **body.model_dump(),
+            team=body.team(name=name),
             known_service_areas=settings.service_areas,
             now=clock.now(),
         )
@@ -134,7 +134,7 @@ async def remove_team(name: TeamName, session: SessionDep) -> Response:
     response_model=DigestQueued,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a team's digest now",
-    responses={**_ERRORS, 409: PROBLEM_RESPONSES[409]},
+    responses=_ERRORS_OR_CONFLICT,
 )
 async def send_digest(
     name: TeamName, session: SessionDep, settings: SettingsDep, clock: ClockDep
