@@ -107,12 +107,6 @@ def insert_for(session: AsyncSession, table: Table) -> Any:
     return (postgresql.insert if is_postgresql(session) else sqlite.insert)(table)
 
 
-def is_postgresql(session: AsyncSession) -> bool:
-    """True when the session is bound to PostgreSQL (else SQLite): where a repository writes its
-    batch statements with arrays."""
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def is_sqlite(url: str) -> bool:
     """True for the embedded default."""
     return url.startswith("sqlite")

@@ -15,11 +15,10 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
-    text,
 )
 
 from contact_common.db import UTCDateTime
-from sla_monitor.models import metadata
+from sla_monitor.models import metadata, partial_index
 
 
 def _contact_facts() -> list[Column[Any]]:
@@ -62,37 +61,18 @@ clock = Table(
     UniqueConstraint("commitment", "subject", "sequence", name="uq_clock_commitment_subject"),
 )
 # The timers read running clocks of their partitions by deadline; only those are indexed.
-Index(
-    "ix_clock_pending_due",
-    clock.c.partition,
-    clock.c.due_at,
-    postgresql_where=text("status = 'pending'"),
-    sqlite_where=text("status = 'pending'"),
-)
-Index(
+partial_index("ix_clock_pending_due", clock.c.partition, clock.c.due_at, where="status = 'pending'")
+partial_index(
     "ix_clock_pending_at_risk",
     clock.c.partition,
     clock.c.at_risk_at,
-    postgresql_where=text("status = 'pending' AND NOT at_risk_published"),
-    sqlite_where=text("status = 'pending' AND NOT at_risk_published"),
+    where="status = 'pending' AND NOT at_risk_published",
 )
 Index("ix_clock_subject", clock.c.subject)
 # The worklist reads open clocks (running, or breached with no stop yet) by deadline.
 _OPEN = "status = 'pending' OR (status = 'breached' AND stopped_at IS NULL)"
-Index(
-    "ix_clock_open_due",
-    clock.c.due_at,
-    clock.c.id,
-    postgresql_where=text(_OPEN),
-    sqlite_where=text(_OPEN),
-)
-Index(
-    "ix_clock_breach",
-    clock.c.breached_at,
-    clock.c.id,
-    postgresql_where=text("status = 'breached'"),
-    sqlite_where=text("status = 'breached'"),
-)
+partial_index("ix_clock_open_due", clock.c.due_at, clock.c.id, where=_OPEN)
+partial_index("ix_clock_breach", clock.c.breached_at, clock.c.id, where="status = 'breached'")
 
 held_step = Table(
     "held_step",

@@ -98,6 +98,26 @@ _UPDATE_CLOCKS = text(
 )
 
 
+def _facts_from_row(row: Row[Any]) -> dict[str, Any]:
+    """The contact's facts on a clock's or a held step's row, as the domain holds them."""
+    return {
+        "contact_type": ContactType(row.contact_type),
+        "channel": Channel.received(row.channel),  # maybe a newer producer's
+        "service_area": row.service_area,
+        "stage": ComplaintStage(row.stage) if row.stage else None,
+    }
+
+
+def _facts_row(item: SlaClock | Step) -> dict[str, Any]:
+    """The columns of the contact's facts of a clock or a step (as _facts_from_row reads them)."""
+    return {
+        "contact_type": item.contact_type.value,
+        "channel": item.channel.value,
+        "service_area": item.service_area,
+        "stage": item.stage.value if item.stage else None,
+    }
+
+
 def clock_from_row(row: Row[Any]) -> SlaClock:
     """A domain clock from a clock row."""
     return SlaClock(
@@ -106,10 +126,7 @@ def clock_from_row(row: Row[Any]) -> SlaClock:
         subject=row.subject,
         sequence=row.sequence,
         partition=row.partition,
-        contact_type=ContactType(row.contact_type),
-        channel=Channel.received(row.channel),  # maybe a newer producer's
-        service_area=row.service_area,
-        stage=ComplaintStage(row.stage) if row.stage else None,
+        **_facts_from_row(row),
         started_at=row.started_at,
         due_at=row.due_at,
         at_risk_at=row.at_risk_at,
@@ -131,10 +148,7 @@ def _clock_row(item: SlaClock) -> dict[str, Any]:
         "subject": item.subject,
         "sequence": item.sequence,
         "partition": item.partition,
-        "contact_type": item.contact_type.value,
-        "channel": item.channel.value,
-        "service_area": item.service_area,
-        "stage": item.stage.value if item.stage else None,
+        **_facts_row(item),
         "started_at": item.started_at,
         "due_at": item.due_at,
         "at_risk_at": item.at_risk_at,
@@ -155,10 +169,7 @@ def _step_from_row(row: Row[Any]) -> Step:
         type=row.event_type,
         subject=row.subject,
         occurred_at=row.occurred_at,
-        contact_type=ContactType(row.contact_type),
-        channel=Channel.received(row.channel),  # maybe a newer producer's
-        service_area=row.service_area,
-        stage=ComplaintStage(row.stage) if row.stage else None,
+        **_facts_from_row(row),
         sequence=row.sequence,
         working_days=row.working_days,
     )
@@ -233,10 +244,7 @@ async def insert_held(session: AsyncSession, steps: Sequence[Step]) -> None:
             "subject": s.subject,
             "event_type": s.type,
             "occurred_at": s.occurred_at,
-            "contact_type": s.contact_type.value,
-            "channel": s.channel.value,
-            "service_area": s.service_area,
-            "stage": s.stage.value if s.stage else None,
+            **_facts_row(s),
             "sequence": s.sequence,
             "working_days": s.working_days,
         }
@@ -255,9 +263,7 @@ async def deadlines_until(
     session: AsyncSession, *, partitions: Sequence[int], until: datetime, limit: int
 ) -> list[Deadline]:
     """Running clocks of these partitions due by `until`, earliest first."""
-    return await _due_by(
-        session, moment=clock.c.due_at, partitions=partitions, until=until, limit=limit
-    )
+    return await _due_by(session, clock.c.due_at, partitions, until=until, limit=limit)
 
 
 async def at_risk_until(
@@ -265,20 +271,15 @@ async def at_risk_until(
 ) -> list[Deadline]:
     """Running clocks of these partitions at risk by `until` and not yet announced."""
     return await _due_by(
-        session,
-        moment=clock.c.at_risk_at,
-        partitions=partitions,
-        until=until,
-        limit=limit,
-        unannounced=True,
+        session, clock.c.at_risk_at, partitions, until=until, limit=limit, unannounced=True
     )
 
 
 async def _due_by(
     session: AsyncSession,
-    *,
     moment: ColumnElement[datetime],
     partitions: Sequence[int],
+    *,
     until: datetime,
     limit: int,
     unannounced: bool = False,
