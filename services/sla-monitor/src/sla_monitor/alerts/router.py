@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from contact_common.auth import require_scope
 from contact_common.errors import PROBLEM_RESPONSES, ProblemError
@@ -21,8 +21,7 @@ from sla_monitor.alerts.exceptions import (
     UnknownServiceArea,
 )
 from sla_monitor.alerts.schemas import DigestQueued, TeamIn, TeamOut, TeamSettings
-from sla_monitor.config import Settings
-from sla_monitor.timekeeping import Clock
+from sla_monitor.dependencies import ClockDep, SettingsDep
 
 router = APIRouter(
     prefix="/v1/alert-teams", tags=["alerts"], dependencies=[Depends(require_scope("admin"))]
@@ -30,20 +29,6 @@ router = APIRouter(
 _ERRORS: dict[int | str, dict[str, Any]] = {s: PROBLEM_RESPONSES[s] for s in (401, 403, 404, 422)}
 _ERRORS_OR_CONFLICT = {**_ERRORS, 409: PROBLEM_RESPONSES[409]}
 TeamName = Annotated[Slug, Path(description="The team's name.")]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.runtime.settings
-    return settings
-
-
-def _clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
-ClockDep = Annotated[Clock, Depends(_clock)]
 
 
 @asynccontextmanager

@@ -119,48 +119,13 @@ def _facts_row(item: SlaClock | Step) -> dict[str, Any]:
 
 
 def clock_from_row(row: Row[Any]) -> SlaClock:
-    """A domain clock from a clock row."""
-    return SlaClock(
-        id=row.id,
-        commitment=row.commitment,
-        subject=row.subject,
-        sequence=row.sequence,
-        partition=row.partition,
-        **_facts_from_row(row),
-        started_at=row.started_at,
-        due_at=row.due_at,
-        at_risk_at=row.at_risk_at,
-        status=Status(row.status),
-        stopped_at=row.stopped_at,
-        breached_at=row.breached_at,
-        flagged_at=row.flagged_at,
-        at_risk_published=row.at_risk_published,
-        extended_at=row.extended_at,
-        breach_withdrawn_at=row.breach_withdrawn_at,
-        revision=row.revision,
-    )
+    """A domain clock from a clock row (its columns are the clock's fields, enums by value)."""
+    return SlaClock(**{**row._asdict(), **_facts_from_row(row), "status": Status(row.status)})
 
 
 def _clock_row(item: SlaClock) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "commitment": item.commitment,
-        "subject": item.subject,
-        "sequence": item.sequence,
-        "partition": item.partition,
-        **_facts_row(item),
-        "started_at": item.started_at,
-        "due_at": item.due_at,
-        "at_risk_at": item.at_risk_at,
-        "status": item.status.value,
-        "stopped_at": item.stopped_at,
-        "breached_at": item.breached_at,
-        "flagged_at": item.flagged_at,
-        "at_risk_published": item.at_risk_published,
-        "extended_at": item.extended_at,
-        "breach_withdrawn_at": item.breach_withdrawn_at,
-        "revision": item.revision,
-    }
+    values = {name: getattr(item, name) for name in _CLOCK_COLUMNS}
+    return {**values, **_facts_row(item), "status": item.status.value}
 
 
 def _step_from_row(row: Row[Any]) -> Step:
