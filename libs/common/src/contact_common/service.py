@@ -30,7 +30,7 @@ from contact_common.idempotency import serve_idempotency
 from contact_common.logs import configure_logging, get_logger
 from contact_common.outbox import Outbox
 from contact_common.ratelimit import install_rate_limit
-from contact_common.settings import ServiceSettings
+from contact_common.settings import IntakeSettings, ServiceSettings
 from contact_common.tracing import Tracing, configure_tracing
 
 log = get_logger(__name__)
@@ -210,14 +210,7 @@ def create_app(
     return app
 
 
-class IdempotencySettings(Protocol):
-    """The settings of a service that keeps Idempotency-Keys."""
-
-    idempotency_retention_hours: int
-    idempotency_lease_seconds: int
-
-
-def keep_idempotency_keys(app: FastAPI, *, table: Table, settings: IdempotencySettings) -> None:
+def keep_idempotency_keys(app: FastAPI, *, table: Table, settings: IntakeSettings) -> None:
     """Serves Idempotency-Key on the app's writes from `table`, kept and leased as `settings`
     say, with its purger among the workers of the app's runtime."""
     runtime: ServiceRuntime = app.state.runtime
