@@ -10,22 +10,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from contact_common.auth import KeyStore
 from contact_common.bus.kafka import broker_reachable, ensure_topics
+from contact_common.bus.relay import OutboxRelay
 from contact_common.db import create_engine, create_session_factory, ping
 from contact_common.errors import install_problem_handlers
 from contact_common.http import BodySizeLimit, RequestMetrics
+from contact_common.idempotency import serve_idempotency
 from contact_common.logs import configure_logging, get_logger
+from contact_common.outbox import Outbox
 from contact_common.ratelimit import install_rate_limit
-from contact_common.settings import ServiceSettings
+from contact_common.settings import IntakeSettings, ServiceSettings
 from contact_common.tracing import Tracing, configure_tracing
 
 log = get_logger(__name__)
@@ -61,6 +66,17 @@ class ServiceRuntime:
     def add_worker(self, worker: Worker) -> None:
         """Registers a worker that the lifespan starts and stops."""
         self.workers.append(worker)
+
+    def add_outbox_relay(self, outbox: Outbox) -> None:
+        """Registers the worker that moves the service's outbox to the broker."""
+        self.add_worker(
+            OutboxRelay(
+                service=self.settings.service_name,
+                outbox=outbox,
+                engine=self.engine,
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            )
+        )
 
     async def start(self) -> None:
         """Creates the topics (in the background if the broker is away) and starts the workers."""
@@ -145,9 +161,12 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
     version: str = "0.1.0",
-    openapi_tags: list[dict[str, Any]] | None = None,
+    openapi_tags: Mapping[str, str] | None = None,
 ) -> FastAPI:
-    """A FastAPI app for one service, with the shared frame around its routers."""
+    """A FastAPI app for one service, with the shared frame around its routers.
+
+    `openapi_tags` describes the routers' tags, name to description, in the order shown.
+    """
     settings = runtime.settings
 
     @asynccontextmanager
@@ -171,7 +190,11 @@ def create_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        openapi_tags=openapi_tags,
+        openapi_tags=(
+            None
+            if openapi_tags is None
+            else [{"name": name, "description": about} for name, about in openapi_tags.items()]
+        ),
     )
     app.state.runtime = runtime
     app.state.key_store = runtime.key_store
@@ -185,6 +208,20 @@ def create_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def keep_idempotency_keys(app: FastAPI, *, table: Table, settings: IntakeSettings) -> None:
+    """Serves Idempotency-Key on the app's writes from `table`, kept and leased as `settings`
+    say, with its purger among the workers of the app's runtime."""
+    runtime: ServiceRuntime = app.state.runtime
+    serve_idempotency(
+        app,
+        table=table,
+        factory=runtime.session_factory,
+        add_worker=runtime.add_worker,
+        retention=timedelta(hours=settings.idempotency_retention_hours),
+        lease=timedelta(seconds=settings.idempotency_lease_seconds),
+    )
 
 
 _frozen = False

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import FastAPI
 
-from contact_common.bus.relay import OutboxRelay
-from contact_common.idempotency import serve_idempotency
-from contact_common.service import ServiceRuntime
+from contact_common.service import ServiceRuntime, keep_idempotency_keys
 from contact_common.service import create_app as create_service_app
 from enquiry_api.calls.router import router as calls_router
 from enquiry_api.config import Settings, get_settings
@@ -22,34 +18,24 @@ from enquiry_api.visits.router import router as visits_router
 
 load_all_tables()
 
-OPENAPI_TAGS = [
-    {"name": "enquiries", "description": "Enquiries on every channel and their lifecycle."},
-    {"name": "calls", "description": "Telephony call records."},
-    {"name": "visits", "description": "Reception visits."},
-    {"name": "feedback", "description": "Satisfaction scores (KPI CX02)."},
-    {"name": "standby", "description": "The out-of-hours standby contractor's call records."},
-    {"name": "customers", "description": "Erasure of a customer's personal data."},
-    {
-        "name": "open311",
-        "description": "Open311 GeoReport v2 (and mySociety's servicerequestupdates), for "
-        "websites and reporting sites such as FixMyStreet. Errors in the spec's own format.",
-    },
-    {"name": "operations", "description": "Health, readiness and metrics."},
-]
+OPENAPI_TAGS = {
+    "enquiries": "Enquiries on every channel and their lifecycle.",
+    "calls": "Telephony call records.",
+    "visits": "Reception visits.",
+    "feedback": "Satisfaction scores (KPI CX02).",
+    "standby": "The out-of-hours standby contractor's call records.",
+    "customers": "Erasure of a customer's personal data.",
+    "open311": "Open311 GeoReport v2 (and mySociety's servicerequestupdates), for websites and "
+    "reporting sites such as FixMyStreet. Errors in the spec's own format.",
+    "operations": "Health, readiness and metrics.",
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The enquiry-api application."""
     settings = settings or get_settings()
     runtime = ServiceRuntime(settings)
-    runtime.add_worker(
-        OutboxRelay(
-            service=settings.service_name,
-            outbox=outbox,
-            engine=runtime.engine,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-        )
-    )
+    runtime.add_outbox_relay(outbox)
     app = create_service_app(
         runtime=runtime,
         title="Council contact platform: enquiry API",
@@ -69,12 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         openapi_tags=OPENAPI_TAGS,
     )
-    serve_idempotency(
-        app,
-        table=idempotency_key,
-        factory=runtime.session_factory,
-        add_worker=runtime.add_worker,
-        retention=timedelta(hours=settings.idempotency_retention_hours),
-        lease=timedelta(seconds=settings.idempotency_lease_seconds),
-    )
+    keep_idempotency_keys(app, table=idempotency_key, settings=settings)
     return app

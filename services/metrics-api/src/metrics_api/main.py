@@ -60,8 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         routers=[kpis_router, dashboard_router],
         on_startup=[gauge_from_read_model],
-        openapi_tags=[
-            {"name": "metrics", "description": "KPIs, score card, SLA compliance, channels."},
-            {"name": "dashboard", "description": "The dashboard page and its data."},
-        ],
+        openapi_tags={
+            "metrics": "KPIs, score card, SLA compliance, channels.",
+            "dashboard": "The dashboard page and its data.",
+        },
     )

@@ -1,4 +1,5 @@
-"""What routes are given: the policy in force, the council's calendar and the service's clock."""
+"""What routes are given: the policy in force, the council's calendar, the service's clock and
+its settings."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import Depends, Request
 
 from contact_common.calendar import WorkingCalendar
 from contact_common.commitments import Policy
+from sla_monitor.config import Settings
 from sla_monitor.timekeeping import Clock
 
 
@@ -29,6 +31,13 @@ def get_clock(request: Request) -> Clock:
     return clock
 
 
+def get_app_settings(request: Request) -> Settings:
+    """The settings the application was created with."""
+    settings: Settings = request.app.state.runtime.settings
+    return settings
+
+
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

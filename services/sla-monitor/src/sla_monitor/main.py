@@ -8,8 +8,8 @@ from aiokafka import TopicPartition
 from fastapi import FastAPI
 
 from contact_common.bus.consumer import EventConsumer
-from contact_common.bus.relay import OutboxRelay
 from contact_common.bus.topics import CONTACT_EVENTS
+from contact_common.commitments import Policy
 from contact_common.service import ServiceRuntime
 from contact_common.service import create_app as create_service_app
 from sla_monitor.alerts.mailer import AlertMailer, SmtpServer
@@ -29,17 +29,23 @@ from sla_monitor.webhooks.router import router as webhooks_router
 from sla_monitor.webhooks.worker import WebhookWorker
 from sla_monitor.worklist.router import router as worklist_router
 
-OPENAPI_TAGS = [
-    {"name": "commitments", "description": "The published commitments in force."},
-    {"name": "clocks", "description": "Clocks per contact, and the breaches to chase."},
-    {"name": "worklist", "description": "Open clocks to act on, with their owners."},
-    {"name": "staff", "description": "The staff directory (admin)."},
-    {"name": "calendar", "description": "Working days, bank holidays and closures."},
-    {
-        "name": "alerts",
-        "description": "Teams mailed about breaches at once and a daily digest (admin).",
-    },
-    {"name": "webhooks", "description": "Signed HTTP callbacks of sla.* events (admin scope)."},
+OPENAPI_TAGS = {
+    "commitments": "The published commitments in force.",
+    "clocks": "Clocks per contact, and the breaches to chase.",
+    "worklist": "Open clocks to act on, with their owners.",
+    "staff": "The staff directory (admin).",
+    "calendar": "Working days, bank holidays and closures.",
+    "alerts": "Teams mailed about breaches at once and a daily digest (admin).",
+    "webhooks": "Signed HTTP callbacks of sla.* events (admin scope).",
+}
+ROUTERS = [
+    commitments_router,
+    clocks_router,
+    worklist_router,
+    staff_router,
+    calendar_router,
+    alerts_router,
+    webhooks_router,
 ]
 
 
@@ -51,13 +57,58 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     runtime = ServiceRuntime(settings)
     # Breach mails are queued wherever a breach is recorded; every session knows the links.
     runtime.session_factory.configure(info={CONTACT_LINKS: settings.contact_links})
-    timers = ClockTimers(
+    timers = _timers(settings, runtime=runtime, clock=clock)
+    consumer = _consumer(settings, runtime=runtime, clock=clock, timers=timers, policy=policy)
+    runtime.add_worker(consumer)
+    runtime.add_worker(timers)
+    runtime.add_outbox_relay(outbox)
+    webhooks = _webhook_worker(settings, runtime=runtime)
+    runtime.add_worker(webhooks)
+    if settings.alerts_enabled:
+        runtime.add_worker(_alert_mailer(settings, runtime, clock))
+    app = create_service_app(
+        runtime=runtime,
+        title="Council contact platform: SLA monitor",
+        description=(
+            "Runs a clock per contact and published commitment from `contact.events`, and "
+            "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`, and to "
+            "the webhook subscriptions that want them (signed per Standard Webhooks). "
+            f"Policy in force: `{policy.name}`."
+        ),
+        routers=ROUTERS,
+        openapi_tags=OPENAPI_TAGS,
+    )
+    app.state.policy = policy
+    app.state.calendar = settings.calendar
+    app.state.timers = timers
+    app.state.consumer = consumer
+    app.state.clock = clock
+    app.state.webhooks = webhooks
+    app.state.webhook_allow_private = settings.webhook_allow_private_addresses
+    return app
+
+
+def _timers(settings: Settings, *, runtime: ServiceRuntime, clock: Clock) -> ClockTimers:
+    """The timers that flag breaches and at-risk clocks on time."""
+    return ClockTimers(
         session_factory=runtime.session_factory,
         clock=clock,
         horizon=timedelta(seconds=settings.timer_horizon_seconds),
         refresh=timedelta(seconds=settings.timer_refresh_seconds),
         batch_size=settings.timer_batch_size,
     )
+
+
+def _consumer(
+    settings: Settings,
+    *,
+    runtime: ServiceRuntime,
+    clock: Clock,
+    timers: ClockTimers,
+    policy: Policy,
+) -> EventConsumer:
+    """The consumer of contact.events, which starts and stops the clocks, and tells the timers
+    which partitions are theirs and when each has been read to its end."""
     consumer = EventConsumer(
         group_id=settings.consumer_group,
         topics=[CONTACT_EVENTS],
@@ -83,17 +134,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         return await consumer.lag(TopicPartition(CONTACT_EVENTS, partition)) == 0
 
     timers.caught_up = caught_up
-    runtime.add_worker(consumer)
-    runtime.add_worker(timers)
-    runtime.add_worker(
-        OutboxRelay(
-            service=settings.service_name,
-            outbox=outbox,
-            engine=runtime.engine,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-        )
-    )
-    webhooks = WebhookWorker(
+    return consumer
+
+
+def _webhook_worker(settings: Settings, *, runtime: ServiceRuntime) -> WebhookWorker:
+    """The worker that delivers the webhooks, retrying with backoff."""
+    return WebhookWorker(
         session_factory=runtime.session_factory,
         timeout=settings.webhook_timeout_seconds,
         max_age=timedelta(seconds=settings.webhook_max_age_seconds),
@@ -106,37 +152,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         concurrency=settings.webhook_concurrency,
         allow_private=settings.webhook_allow_private_addresses,
     )
-    runtime.add_worker(webhooks)
-    if settings.alerts_enabled:
-        runtime.add_worker(_alert_mailer(settings, runtime, clock))
-    app = create_service_app(
-        runtime=runtime,
-        title="Council contact platform: SLA monitor",
-        description=(
-            "Runs a clock per contact and published commitment from `contact.events`, and "
-            "publishes `sla.at_risk`, `sla.breached` and `sla.met` to `sla.events`, and to "
-            "the webhook subscriptions that want them (signed per Standard Webhooks). "
-            f"Policy in force: `{policy.name}`."
-        ),
-        routers=[
-            commitments_router,
-            clocks_router,
-            worklist_router,
-            staff_router,
-            calendar_router,
-            alerts_router,
-            webhooks_router,
-        ],
-        openapi_tags=OPENAPI_TAGS,
-    )
-    app.state.policy = policy
-    app.state.calendar = settings.calendar
-    app.state.timers = timers
-    app.state.consumer = consumer
-    app.state.clock = clock
-    app.state.webhooks = webhooks
-    app.state.webhook_allow_private = settings.webhook_allow_private_addresses
-    return app
 
 
 def _alert_mailer(settings: Settings, runtime: ServiceRuntime, clock: Clock) -> AlertMailer:

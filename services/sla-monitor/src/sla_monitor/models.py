@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Column, Index, text
 from sqlalchemy.orm import DeclarativeBase
 
 from contact_common.db import TableModels, service_metadata
@@ -20,3 +23,9 @@ metadata = Base.metadata
 outbox_message = outbox_table(metadata)
 outbox = Outbox(outbox_message)
 inbox_message = inbox_table(metadata)
+
+
+def partial_index(name: str, *columns: Column[Any], where: str) -> Index:
+    """An index of the rows that match `where` only, alike on PostgreSQL and SQLite."""
+    condition = text(where)
+    return Index(name, *columns, postgresql_where=condition, sqlite_where=condition)

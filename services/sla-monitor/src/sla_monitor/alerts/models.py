@@ -7,7 +7,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
-    Index,
     Integer,
     String,
     Table,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 )
 
 from contact_common.db import UTCDateTime
-from sla_monitor.models import metadata
+from sla_monitor.models import metadata, partial_index
 
 alert_team = Table(
     "alert_team",
@@ -60,9 +59,8 @@ alert_mail = Table(
     # Given up on (too many failures, or too old to be worth sending): kept for the record.
     Column("abandoned_at", UTCDateTime, nullable=True),
 )
-Index(
+partial_index(
     "ix_alert_mail_unsent",
     alert_mail.c.next_attempt_at,
-    postgresql_where=text("sent_at IS NULL AND abandoned_at IS NULL"),
-    sqlite_where=text("sent_at IS NULL AND abandoned_at IS NULL"),
+    where="sent_at IS NULL AND abandoned_at IS NULL",
 )

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from contact_common.auth import require_scope
 from contact_common.errors import PROBLEM_RESPONSES, ProblemError
@@ -21,28 +21,14 @@ from sla_monitor.alerts.exceptions import (
     UnknownServiceArea,
 )
 from sla_monitor.alerts.schemas import DigestQueued, TeamIn, TeamOut, TeamSettings
-from sla_monitor.config import Settings
-from sla_monitor.timekeeping import Clock
+from sla_monitor.dependencies import ClockDep, SettingsDep
 
 router = APIRouter(
     prefix="/v1/alert-teams", tags=["alerts"], dependencies=[Depends(require_scope("admin"))]
 )
 _ERRORS: dict[int | str, dict[str, Any]] = {s: PROBLEM_RESPONSES[s] for s in (401, 403, 404, 422)}
+_ERRORS_OR_CONFLICT = {**_ERRORS, 409: PROBLEM_RESPONSES[409]}
 TeamName = Annotated[Slug, Path(description="The team's name.")]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.runtime.settings
-    return settings
-
-
-def _clock(request: Request) -> Clock:
-    clock: Clock = request.app.state.clock
-    return clock
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
-ClockDep = Annotated[Clock, Depends(_clock)]
 
 
 @asynccontextmanager
@@ -75,7 +61,7 @@ async def list_teams(session: SessionDep) -> list[TeamOut]:
     response_model=TeamOut,
     status_code=status.HTTP_201_CREATED,
     summary="Add an alert team",
-    responses={**_ERRORS, 409: PROBLEM_RESPONSES[409]},
+    responses=_ERRORS_OR_CONFLICT,
 )
 async def add_team(
     body: TeamIn, session: SessionDep, settings: SettingsDep, clock: ClockDep
@@ -85,7 +71,7 @@ async def add_team(
     async with _problems():
         team = await service.add_team(
             session,
-            **body.model_dump(),
+            team=body.team(name=body.name),
             known_service_areas=settings.service_areas,
             now=clock.now(),
         )
@@ -107,8 +93,7 @@ async def replace_team(
     async with _problems():
         team = await service.replace_team(
             session,
-            name=name,
-            **body.model_dump(),
+            team=body.team(name=name),
             known_service_areas=settings.service_areas,
             now=clock.now(),
         )
@@ -134,7 +119,7 @@ async def remove_team(name: TeamName, session: SessionDep) -> Response:
     response_model=DigestQueued,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a team's digest now",
-    responses={**_ERRORS, 409: PROBLEM_RESPONSES[409]},
+    responses=_ERRORS_OR_CONFLICT,
 )
 async def send_digest(
     name: TeamName, session: SessionDep, settings: SettingsDep, clock: ClockDep

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, time
 from typing import Annotated, Self
-from uuid import UUID
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -64,6 +64,18 @@ class TeamSettings(BaseModel):
     timezone: TimeZone = Field(default="Europe/London", description="An IANA time zone.")
     enabled: bool = Field(default=True, description="False pauses the team's mails.")
 
+    def team(self, *, name: str) -> AlertTeam:
+        """The team `name` with these settings, under a new id (a replacement keeps its own)."""
+        return AlertTeam(
+            id=uuid4(),
+            name=name,
+            email=self.email,
+            service_areas=tuple(dict.fromkeys(self.service_areas)),
+            digest_time=self.digest_time,
+            timezone=self.timezone,
+            enabled=self.enabled,
+        )
+
 
 class TeamIn(TeamSettings):
     """A new alert team."""
@@ -88,16 +100,7 @@ class TeamOut(BaseModel):
     @classmethod
     def of(cls, team: AlertTeam) -> Self:
         """The response for a team."""
-        return cls(
-            id=team.id,
-            name=team.name,
-            email=team.email,
-            service_areas=list(team.service_areas),
-            digest_time=team.digest_time,
-            timezone=team.timezone,
-            enabled=team.enabled,
-            last_digest_on=team.last_digest_on,
-        )
+        return cls.model_validate(team, from_attributes=True)
 
 
 class DigestQueued(BaseModel):

@@ -8,7 +8,8 @@ with the team's last digest day in one transaction, so a restart never queues it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -52,58 +53,23 @@ def _check_areas(service_areas: Sequence[str], known: Sequence[str]) -> None:
 
 
 async def add_team(
-    session: AsyncSession,
-    *,
-    name: str,
-    email: str,
-    service_areas: Sequence[str],
-    digest_time: time,
-    timezone: str,
-    enabled: bool,
-    known_service_areas: Sequence[str],
-    now: datetime,
+    session: AsyncSession, *, team: AlertTeam, known_service_areas: Sequence[str], now: datetime
 ) -> AlertTeam:
     """Adds a team; TeamExists if the name is taken."""
-    _check_areas(service_areas, known_service_areas)
-    team = AlertTeam(
-        id=uuid4(),
-        name=name,
-        email=email,
-        service_areas=tuple(dict.fromkeys(service_areas)),
-        digest_time=digest_time,
-        timezone=timezone,
-        enabled=enabled,
-    )
+    _check_areas(team.service_areas, known_service_areas)
     if not await repository.insert_team(session, team, now=now):
-        raise TeamExists(name)
+        raise TeamExists(team.name)
     return team
 
 
 async def replace_team(
-    session: AsyncSession,
-    *,
-    name: str,
-    email: str,
-    service_areas: Sequence[str],
-    digest_time: time,
-    timezone: str,
-    enabled: bool,
-    known_service_areas: Sequence[str],
-    now: datetime,
+    session: AsyncSession, *, team: AlertTeam, known_service_areas: Sequence[str], now: datetime
 ) -> AlertTeam:
-    """Replaces a team's settings; TeamNotFound if there is no such team."""
-    _check_areas(service_areas, known_service_areas)
-    current = await get_team(session, name=name)
-    team = AlertTeam(
-        id=current.id,
-        name=name,
-        email=email,
-        service_areas=tuple(dict.fromkeys(service_areas)),
-        digest_time=digest_time,
-        timezone=timezone,
-        enabled=enabled,
-        last_digest_on=current.last_digest_on,
-    )
+    """Replaces a team's settings, keeping its id and last digest day; TeamNotFound if there is
+    no such team."""
+    _check_areas(team.service_areas, known_service_areas)
+    current = await get_team(session, name=team.name)
+    team = replace(team, id=current.id, last_digest_on=current.last_digest_on)
     await repository.update_team(session, team, now=now)
     return team
 

@@ -172,32 +172,22 @@ def step_of(event: CloudEvent) -> Step | None:
     if family is None:
         return None
     data = event.data
+    # The data's field values: getattr of a field this type lacks goes through pydantic's
+    # __getattr__ and an AttributeError, slow at thousands of events a second.
+    values = data.__dict__
+    # A correction's or void's data is the contact's (corrected) facts, with its receipt.
+    amendment = event.type in AMENDMENTS
     stage: ComplaintStage | None = None
     sequence = 0
-    if event.type in AMENDMENTS:
-        facts = data.__dict__  # a correction's or void's: the contact's (corrected) facts
-        return Step(
-            event_id=event.id,
-            type=event.type,
-            subject=data.subject_id,
-            occurred_at=data.occurred_at,
-            contact_type=family,
-            channel=Channel(facts["channel"]),
-            service_area=facts["service_area"],
-            received_at=facts["received_at"],
-        )
     # The event type tells the data class, which the envelope types only as EventData: every
     # complaint's data has a stage (an escalation's is to_stage), a reopening's a reopen_count.
-    if family is ContactType.complaint:
+    if family is ContactType.complaint and not amendment:
         stage = data.to_stage if event.type == "complaint.escalated" else data.stage  # type: ignore[attr-defined]
         if not stage.recognised:
             return None
         sequence = _STAGE_SEQUENCE[stage]
     elif event.type == "enquiry.reopened":
         sequence = data.reopen_count  # type: ignore[attr-defined]
-    # The data's field values: getattr of a field this type lacks goes through pydantic's
-    # __getattr__ and an AttributeError, slow at thousands of events a second.
-    values = data.__dict__
     return Step(
         event_id=event.id,
         type=event.type,
@@ -209,7 +199,8 @@ def step_of(event: CloudEvent) -> Step | None:
         service_area=values.get("service_area"),
         stage=stage,
         sequence=sequence,
-        working_days=values.get("working_days"),
+        working_days=None if amendment else values.get("working_days"),
+        received_at=values["received_at"] if amendment else None,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -13,11 +15,21 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
-    text,
 )
 
 from contact_common.db import UTCDateTime
-from sla_monitor.models import metadata
+from sla_monitor.models import metadata, partial_index
+
+
+def _contact_facts() -> list[Column[Any]]:
+    """The contact's facts a clock and a held step both keep (new columns for each table)."""
+    return [
+        Column("contact_type", String(16), nullable=False),
+        Column("channel", String(32), nullable=False),
+        Column("service_area", String(64), nullable=True),
+        Column("stage", String(16), nullable=True),
+    ]
+
 
 clock = Table(
     "clock",
@@ -29,10 +41,7 @@ clock = Table(
     Column("sequence", Integer, nullable=False),
     # The contact.events partition of the subject: its timers belong to that partition's owner.
     Column("partition", SmallInteger, nullable=False),
-    Column("contact_type", String(16), nullable=False),
-    Column("channel", String(32), nullable=False),
-    Column("service_area", String(64), nullable=True),
-    Column("stage", String(16), nullable=True),
+    *_contact_facts(),
     Column("started_at", UTCDateTime, nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
     Column("at_risk_at", UTCDateTime, nullable=False),
@@ -52,37 +61,18 @@ clock = Table(
     UniqueConstraint("commitment", "subject", "sequence", name="uq_clock_commitment_subject"),
 )
 # The timers read running clocks of their partitions by deadline; only those are indexed.
-Index(
-    "ix_clock_pending_due",
-    clock.c.partition,
-    clock.c.due_at,
-    postgresql_where=text("status = 'pending'"),
-    sqlite_where=text("status = 'pending'"),
-)
-Index(
+partial_index("ix_clock_pending_due", clock.c.partition, clock.c.due_at, where="status = 'pending'")
+partial_index(
     "ix_clock_pending_at_risk",
     clock.c.partition,
     clock.c.at_risk_at,
-    postgresql_where=text("status = 'pending' AND NOT at_risk_published"),
-    sqlite_where=text("status = 'pending' AND NOT at_risk_published"),
+    where="status = 'pending' AND NOT at_risk_published",
 )
 Index("ix_clock_subject", clock.c.subject)
 # The worklist reads open clocks (running, or breached with no stop yet) by deadline.
 _OPEN = "status = 'pending' OR (status = 'breached' AND stopped_at IS NULL)"
-Index(
-    "ix_clock_open_due",
-    clock.c.due_at,
-    clock.c.id,
-    postgresql_where=text(_OPEN),
-    sqlite_where=text(_OPEN),
-)
-Index(
-    "ix_clock_breach",
-    clock.c.breached_at,
-    clock.c.id,
-    postgresql_where=text("status = 'breached'"),
-    sqlite_where=text("status = 'breached'"),
-)
+partial_index("ix_clock_open_due", clock.c.due_at, clock.c.id, where=_OPEN)
+partial_index("ix_clock_breach", clock.c.breached_at, clock.c.id, where="status = 'breached'")
 
 held_step = Table(
     "held_step",
@@ -91,10 +81,7 @@ held_step = Table(
     Column("subject", Uuid, nullable=False, index=True),
     Column("event_type", String(100), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
-    Column("contact_type", String(16), nullable=False),
-    Column("channel", String(32), nullable=False),
-    Column("service_area", String(64), nullable=True),
-    Column("stage", String(16), nullable=True),
+    *_contact_facts(),
     Column("sequence", Integer, nullable=False),
     Column("working_days", SmallInteger, nullable=True),
 )

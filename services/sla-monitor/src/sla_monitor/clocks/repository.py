@@ -16,6 +16,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import (
+    ColumnElement,
     CursorResult,
     Row,
     Table,
@@ -30,10 +31,9 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contact_common.db import postgresql_arrays, postgresql_name
+from contact_common.db import insert_for, is_postgresql, postgresql_arrays, postgresql_name
 from contact_common.events import Channel, ComplaintStage, ContactType
 from sla_monitor.clocks.domain import SlaClock, Status, Step
 from sla_monitor.clocks.models import clock, held_step
@@ -68,15 +68,6 @@ _CLOCK_COLUMNS = tuple(column.name for column in clock.columns)
 _HELD_COLUMNS = tuple(column.name for column in held_step.columns)
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def _on_postgresql(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
     """Rows turned into one list per column (the arrays `unnest` takes)."""
     return {name: [row[name] for row in rows] for name in names}
@@ -107,55 +98,34 @@ _UPDATE_CLOCKS = text(
 )
 
 
-def clock_from_row(row: Row[Any]) -> SlaClock:
-    """A domain clock from a clock row."""
-    return SlaClock(
-        id=row.id,
-        commitment=row.commitment,
-        subject=row.subject,
-        sequence=row.sequence,
-        partition=row.partition,
-        contact_type=ContactType(row.contact_type),
-        channel=Channel.received(row.channel),  # maybe a newer producer's
-        service_area=row.service_area,
-        stage=ComplaintStage(row.stage) if row.stage else None,
-        started_at=row.started_at,
-        due_at=row.due_at,
-        at_risk_at=row.at_risk_at,
-        status=Status(row.status),
-        stopped_at=row.stopped_at,
-        breached_at=row.breached_at,
-        flagged_at=row.flagged_at,
-        at_risk_published=row.at_risk_published,
-        extended_at=row.extended_at,
-        breach_withdrawn_at=row.breach_withdrawn_at,
-        revision=row.revision,
-    )
-
-
-def _clock_row(item: SlaClock) -> dict[str, Any]:
+def _facts_from_row(row: Row[Any]) -> dict[str, Any]:
+    """The contact's facts on a clock's or a held step's row, as the domain holds them."""
     return {
-        "id": item.id,
-        "commitment": item.commitment,
-        "subject": item.subject,
-        "sequence": item.sequence,
-        "partition": item.partition,
+        "contact_type": ContactType(row.contact_type),
+        "channel": Channel.received(row.channel),  # maybe a newer producer's
+        "service_area": row.service_area,
+        "stage": ComplaintStage(row.stage) if row.stage else None,
+    }
+
+
+def _facts_row(item: SlaClock | Step) -> dict[str, Any]:
+    """The columns of the contact's facts of a clock or a step (as _facts_from_row reads them)."""
+    return {
         "contact_type": item.contact_type.value,
         "channel": item.channel.value,
         "service_area": item.service_area,
         "stage": item.stage.value if item.stage else None,
-        "started_at": item.started_at,
-        "due_at": item.due_at,
-        "at_risk_at": item.at_risk_at,
-        "status": item.status.value,
-        "stopped_at": item.stopped_at,
-        "breached_at": item.breached_at,
-        "flagged_at": item.flagged_at,
-        "at_risk_published": item.at_risk_published,
-        "extended_at": item.extended_at,
-        "breach_withdrawn_at": item.breach_withdrawn_at,
-        "revision": item.revision,
     }
+
+
+def clock_from_row(row: Row[Any]) -> SlaClock:
+    """A domain clock from a clock row (its columns are the clock's fields, enums by value)."""
+    return SlaClock(**{**row._asdict(), **_facts_from_row(row), "status": Status(row.status)})
+
+
+def _clock_row(item: SlaClock) -> dict[str, Any]:
+    values = {name: getattr(item, name) for name in _CLOCK_COLUMNS}
+    return {**values, **_facts_row(item), "status": item.status.value}
 
 
 def _step_from_row(row: Row[Any]) -> Step:
@@ -164,10 +134,7 @@ def _step_from_row(row: Row[Any]) -> Step:
         type=row.event_type,
         subject=row.subject,
         occurred_at=row.occurred_at,
-        contact_type=ContactType(row.contact_type),
-        channel=Channel.received(row.channel),  # maybe a newer producer's
-        service_area=row.service_area,
-        stage=ComplaintStage(row.stage) if row.stage else None,
+        **_facts_from_row(row),
         sequence=row.sequence,
         working_days=row.working_days,
     )
@@ -180,7 +147,7 @@ async def lock_clocks_of(session: AsyncSession, subjects: Sequence[UUID]) -> lis
     """The clocks of these contacts, locked for this transaction (in id order: no deadlocks)."""
     if not subjects:
         return []
-    if _on_postgresql(session):
+    if is_postgresql(session):
         result = await session.execute(_LOCK_CLOCKS, {"subjects": list(subjects)})
     else:
         result = await session.execute(
@@ -196,7 +163,7 @@ async def held_steps_of(session: AsyncSession, subjects: Sequence[UUID]) -> list
     """The steps kept for these contacts, waiting for a clock to start."""
     if not subjects:
         return []
-    if _on_postgresql(session):
+    if is_postgresql(session):
         result = await session.execute(_HELD_OF, {"subjects": list(subjects)})
     else:
         result = await session.execute(select(held_step).where(held_step.c.subject.in_(subjects)))
@@ -208,10 +175,10 @@ async def insert_clocks(session: AsyncSession, clocks: Sequence[SlaClock]) -> No
     if not clocks:
         return
     rows = [_clock_row(c) for c in clocks]
-    if _on_postgresql(session):
+    if is_postgresql(session):
         await session.execute(_INSERT_CLOCKS, _columns(rows, _CLOCK_COLUMNS))
     else:
-        await session.execute(_insert(session, clock).on_conflict_do_nothing(), rows)
+        await session.execute(insert_for(session, clock).on_conflict_do_nothing(), rows)
 
 
 async def update_clocks(session: AsyncSession, clocks: Iterable[SlaClock]) -> None:
@@ -219,7 +186,7 @@ async def update_clocks(session: AsyncSession, clocks: Iterable[SlaClock]) -> No
     rows = [_clock_row(c) for c in clocks]
     if not rows:
         return
-    if _on_postgresql(session):
+    if is_postgresql(session):
         await session.execute(_UPDATE_CLOCKS, _columns(rows, ("id", *_MUTABLE)))
         return
     statement = (
@@ -242,19 +209,16 @@ async def insert_held(session: AsyncSession, steps: Sequence[Step]) -> None:
             "subject": s.subject,
             "event_type": s.type,
             "occurred_at": s.occurred_at,
-            "contact_type": s.contact_type.value,
-            "channel": s.channel.value,
-            "service_area": s.service_area,
-            "stage": s.stage.value if s.stage else None,
+            **_facts_row(s),
             "sequence": s.sequence,
             "working_days": s.working_days,
         }
         for s in steps
     ]
-    if _on_postgresql(session):
+    if is_postgresql(session):
         await session.execute(_INSERT_HELD, _columns(rows, _HELD_COLUMNS))
     else:
-        await session.execute(_insert(session, held_step).on_conflict_do_nothing(), rows)
+        await session.execute(insert_for(session, held_step).on_conflict_do_nothing(), rows)
 
 
 # -- the timers ------------------------------------------------------------------------------------
@@ -264,39 +228,45 @@ async def deadlines_until(
     session: AsyncSession, *, partitions: Sequence[int], until: datetime, limit: int
 ) -> list[Deadline]:
     """Running clocks of these partitions due by `until`, earliest first."""
-    if not partitions:
-        return []
-    result = await session.execute(
-        select(clock.c.due_at, clock.c.id, clock.c.partition)
-        .where(
-            clock.c.status == Status.pending.value,
-            clock.c.partition.in_(partitions),
-            clock.c.due_at <= until,
-        )
-        .order_by(clock.c.due_at)
-        .limit(limit)
-    )
-    return [Deadline(row.due_at, row.id, row.partition) for row in result]
+    return await _due_by(session, clock.c.due_at, partitions, until=until, limit=limit)
 
 
 async def at_risk_until(
     session: AsyncSession, *, partitions: Sequence[int], until: datetime, limit: int
 ) -> list[Deadline]:
     """Running clocks of these partitions at risk by `until` and not yet announced."""
+    return await _due_by(
+        session, clock.c.at_risk_at, partitions, until=until, limit=limit, unannounced=True
+    )
+
+
+async def _due_by(
+    session: AsyncSession,
+    moment: ColumnElement[datetime],
+    partitions: Sequence[int],
+    *,
+    until: datetime,
+    limit: int,
+    unannounced: bool = False,
+) -> list[Deadline]:
+    """Running clocks of these partitions whose `moment` comes by `until`, earliest first;
+    `unannounced` keeps those whose at-risk notice is still to publish."""
     if not partitions:
         return []
+    conditions = [
+        clock.c.status == Status.pending.value,
+        clock.c.partition.in_(partitions),
+        moment <= until,
+    ]
+    if unannounced:
+        conditions.append(clock.c.at_risk_published.is_(False))
     result = await session.execute(
-        select(clock.c.at_risk_at, clock.c.id, clock.c.partition)
-        .where(
-            clock.c.status == Status.pending.value,
-            clock.c.at_risk_published.is_(False),
-            clock.c.partition.in_(partitions),
-            clock.c.at_risk_at <= until,
-        )
-        .order_by(clock.c.at_risk_at)
+        select(moment, clock.c.id, clock.c.partition)
+        .where(*conditions)
+        .order_by(moment)
         .limit(limit)
     )
-    return [Deadline(row.at_risk_at, row.id, row.partition) for row in result]
+    return [Deadline(at, clock_id, partition) for at, clock_id, partition in result]
 
 
 async def flag_breaches(

@@ -45,24 +45,8 @@ class ClockOut(BaseModel):
     @classmethod
     def of(cls, item: SlaClock) -> ClockOut:
         """The API view of a clock."""
-        return cls(
-            clock_id=item.id,
-            commitment=item.commitment,
-            subject=item.subject,
-            sequence=item.sequence,
-            contact_type=item.contact_type,
-            channel=item.channel,
-            service_area=item.service_area,
-            stage=item.stage,
-            started_at=item.started_at,
-            due_at=item.due_at,
-            at_risk_at=item.at_risk_at,
-            status=item.status,
-            stopped_at=item.stopped_at,
-            breached_at=item.breached_at,
-            extended_at=item.extended_at,
-            breach_withdrawn_at=item.breach_withdrawn_at,
-        )
+        fields = {name: getattr(item, name) for name in cls.model_fields if name != "clock_id"}
+        return cls(clock_id=item.id, **fields)
 
 
 class BreachPage(BaseModel):

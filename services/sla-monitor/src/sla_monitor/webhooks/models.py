@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 
 from contact_common.db import UTCDateTime
-from sla_monitor.models import metadata
+from sla_monitor.models import metadata, partial_index
 
 webhook_subscription = Table(
     "webhook_subscription",
@@ -64,11 +64,8 @@ webhook_delivery = Table(
     UniqueConstraint("subscription_id", "event_id", name="uq_webhook_delivery_event"),
 )
 # The worker reads pending deliveries by due time; only those are indexed.
-Index(
-    "ix_webhook_delivery_due",
-    webhook_delivery.c.next_attempt_at,
-    postgresql_where=text("status = 'pending'"),
-    sqlite_where=text("status = 'pending'"),
+partial_index(
+    "ix_webhook_delivery_due", webhook_delivery.c.next_attempt_at, where="status = 'pending'"
 )
 Index(
     "ix_webhook_delivery_subscription",

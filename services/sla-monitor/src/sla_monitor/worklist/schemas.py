@@ -42,22 +42,7 @@ class WorklistItem(BaseModel):
     @classmethod
     def of(cls, row: WorklistRow) -> WorklistItem:
         """The API view of a worklist row."""
-        return cls(
-            clock_id=row.clock_id,
-            subject_type=row.subject_type,
-            subject_id=row.subject_id,
-            reference=row.reference,
-            commitment=row.commitment,
-            service_area=row.service_area,
-            stage=row.stage,
-            assignee_id=row.assignee_id,
-            assignee_name=row.assignee_name,
-            assignee_team=row.assignee_team,
-            started_at=row.started_at,
-            due_at=row.due_at,
-            at_risk_at=row.at_risk_at,
-            status=row.status,
-        )
+        return cls.model_validate(row, from_attributes=True)
 
 
 class WorklistPage(BaseModel):
