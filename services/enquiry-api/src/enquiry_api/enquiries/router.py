@@ -16,7 +16,7 @@ from contact_common.errors import PROBLEM_RESPONSES
 from contact_common.events import Channel, StaffId
 from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest, idempotent
 from contact_common.pagination import PageSize, ReceivedFrom, ReceivedTo
-from contact_common.service import SessionDep
+from contact_common.service import SessionDep, post_route
 from enquiry_api.common import Email, Phone, SettingsDep, Uprn
 from enquiry_api.config import Settings
 from enquiry_api.enquiries import corrections, service
@@ -281,17 +281,18 @@ def _step_route(
         )
         return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
 
-    # What FastAPI validates and documents: the body, required unless `optional_body`.
-    route.__annotations__["body"] = body_type | None if optional_body else body_type
-    route.__defaults__ = (None,) if optional_body else None
-    route.__name__ = route.__qualname__ = name  # the OpenAPI operationId, as before
-    router.post(
-        f"/{{enquiry_id}}/{path}",
+    route.__defaults__ = (None,) if optional_body else None  # the body is optional or required
+    post_route(
+        router,
+        route,
+        path=f"/{{enquiry_id}}/{path}",
+        name=name,
+        body=body_type | None if optional_body else body_type,
         response_model=EnquiryOut,
         summary=summary,
         description=description,
         responses=_STEP_ERRORS,
-    )(route)
+    )
 
 
 _step_route(
