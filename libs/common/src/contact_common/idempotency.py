@@ -271,10 +271,9 @@ class IdempotencyStore:
         """
         now = now or datetime.now(UTC)
         token = uuid4()
+        fresh = self._fresh(scope, fingerprint=fingerprint, token=token, now=now)
         async with transaction(factory) as session:
-            if await self._insert(
-                session, scope=scope, fingerprint=fingerprint, token=token, now=now
-            ):
+            if await self._insert(session, fresh):
                 return Claim(scope, token)
             row = (
                 await session.execute(
@@ -283,9 +282,7 @@ class IdempotencyStore:
             ).one_or_none()
             if row is None or row.created_at <= now - self.retention:
                 # Purged since the insert, or expired: the key is new again.
-                await self._take(
-                    session, scope=scope, fingerprint=fingerprint, token=token, now=now
-                )
+                await self._take(session, scope=scope, fresh=fresh)
                 return Claim(scope, token)
             if row.fingerprint != fingerprint:
                 raise IdempotencyKeyReused(scope.key)
@@ -301,42 +298,26 @@ class IdempotencyStore:
             )
             return Claim(scope, token)
 
-    async def _insert(
-        self,
-        session: AsyncSession,
-        *,
-        scope: KeyScope,
-        fingerprint: str,
-        token: UUID,
-        now: datetime,
-    ) -> bool:
+    async def _insert(self, session: AsyncSession, fresh: dict[str, Any]) -> bool:
+        """Inserts a claim's row (`_fresh`) unless its key has one: True if inserted."""
         statement = (
             insert_for(session, self.table)
-            .values(**self._fresh(scope, fingerprint=fingerprint, token=token, now=now))
+            .values(**fresh)
             .on_conflict_do_nothing()
             .returning(self.table.c.id)
         )
         return (await session.execute(statement)).first() is not None
 
-    async def _take(
-        self,
-        session: AsyncSession,
-        *,
-        scope: KeyScope,
-        fingerprint: str,
-        token: UUID,
-        now: datetime,
-    ) -> None:
+    async def _take(self, session: AsyncSession, *, scope: KeyScope, fresh: dict[str, Any]) -> None:
         """Claims a key whose row expired or went away since the first insert was tried."""
         await session.execute(delete(self.table).where(self._where(scope)))
-        if not await self._insert(
-            session, scope=scope, fingerprint=fingerprint, token=token, now=now
-        ):
+        if not await self._insert(session, fresh):
             # Another request claimed the key in between: it is in flight.
             raise IdempotencyKeyInFlight(scope.key)
 
     @staticmethod
     def _fresh(scope: KeyScope, *, fingerprint: str, token: UUID, now: datetime) -> dict[str, Any]:
+        """The row of a new claim on the key."""
         return {
             "api_key_id": scope.api_key_id,
             "method": scope.method,

@@ -227,6 +227,24 @@ def keep_idempotency_keys(app: FastAPI, *, table: Table, settings: IntakeSetting
 _frozen = False
 
 
+def post_route(
+    router: APIRouter,
+    route: Callable[..., Any],
+    *,
+    path: str,
+    name: str,
+    body: Any,
+    **options: Any,
+) -> None:
+    """Adds `route`, a handler a factory made for one of several like POST routes, at `path`:
+    `body` is the type FastAPI validates and documents for its `body` parameter, `name` the
+    function name FastAPI gives the operation (its OpenAPI operationId); `options` as for
+    `APIRouter.post`."""
+    route.__annotations__["body"] = body
+    route.__name__ = route.__qualname__ = name
+    router.post(path, **options)(route)
+
+
 def _freeze_startup_objects() -> None:
     """Moves what start-up built (modules, the app, its models and schemas) out of the garbage
     collector's sight, once per process.

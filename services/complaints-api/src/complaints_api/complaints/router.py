@@ -31,7 +31,7 @@ from contact_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES
 from contact_common.events import Channel, ComplaintOutcome, ComplaintStage
 from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest, idempotent
 from contact_common.pagination import PageSize, ReceivedFrom, ReceivedTo
-from contact_common.service import SessionDep
+from contact_common.service import SessionDep, post_route
 
 router = APIRouter(prefix="/v1/complaints", tags=["complaints"])
 
@@ -217,15 +217,17 @@ def _step_route(
         )
         return await idempotency.answer(session, content=updated)
 
-    route.__annotations__["body"] = body_type  # what FastAPI validates and documents
-    route.__name__ = route.__qualname__ = name  # the OpenAPI operationId, as before
-    router.post(
-        f"/{{complaint_id}}/{path}",
+    post_route(
+        router,
+        route,
+        path=f"/{{complaint_id}}/{path}",
+        name=name,
+        body=body_type,
         summary=summary,
         description=description,
         response_model=ComplaintDetail,
         responses=_STEP_ERRORS,
-    )(route)
+    )
 
 
 _step_route(

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contact_common.auth import Principal, require_scope, require_scope_for
 from contact_common.errors import PROBLEM_RESPONSES
 from contact_common.events import Channel, StaffId
 from contact_common.idempotency import IDEMPOTENCY_RESPONSES, IdempotentRequest, idempotent
 from contact_common.pagination import PageSize, ReceivedFrom, ReceivedTo
-from contact_common.service import SessionDep
+from contact_common.service import SessionDep, post_route
 from enquiry_api.common import Email, Phone, SettingsDep, Uprn
+from enquiry_api.config import Settings
 from enquiry_api.enquiries import corrections, service
 from enquiry_api.enquiries.domain import EnquiryStatus, phone_digits
+from enquiry_api.enquiries.models import Enquiry
 from enquiry_api.enquiries.repository import EnquiryFilter
 from enquiry_api.enquiries.schemas import (
     AcknowledgeRequest,
@@ -186,148 +191,162 @@ async def read_enquiry(
     return enquiry_detail(enquiry, history, updates, settings=settings)
 
 
-@router.post(
-    "/{enquiry_id}/acknowledge",
-    response_model=EnquiryOut,
+Step = Callable[..., Awaitable[Enquiry]]
+
+
+class _Take(Protocol):
+    """A step as a route takes it: the enquiry, the request's body, who and with what settings."""
+
+    def __call__(
+        self,
+        session: AsyncSession,
+        *,
+        enquiry_id: UUID,
+        body: Any,
+        actor: Principal,
+        settings: Settings,
+    ) -> Awaitable[Enquiry]: ...
+
+
+def _staff_step(step: Step, *fields: str) -> _Take:
+    """Takes `step` with the body's `at` and `officer_id`, and its `fields` by name."""
+
+    async def take(
+        session: AsyncSession,
+        *,
+        enquiry_id: UUID,
+        body: Any,
+        actor: Principal,
+        settings: Settings,
+    ) -> Enquiry:
+        return await step(
+            session,
+            enquiry_id=enquiry_id,
+            **{name: getattr(body, name) for name in fields},
+            at=body.at,
+            actor=actor,
+            officer_id=body.officer_id,
+            settings=settings,
+        )
+
+    return take
+
+
+async def _void(
+    session: AsyncSession,
+    *,
+    enquiry_id: UUID,
+    body: VoidRequest,
+    actor: Principal,
+    settings: Settings,
+) -> Enquiry:
+    return await corrections.void(
+        session,
+        enquiry_id=enquiry_id,
+        reason_code=body.reason_code,
+        reason=body.reason,
+        duplicate_of=body.duplicate_of,
+        actor=actor,
+    )
+
+
+def _step_route(
+    path: str,
+    name: str,
+    take: _Take,
+    body_type: type[BaseModel],
+    *,
+    optional_body: bool,
+    summary: str,
+    description: str,
+) -> None:
+    """Adds a lifecycle step's route: it reads the body (its defaults if `optional_body` and none
+    was sent), takes the step and answers through the request's Idempotency-Key, so a retry gets
+    the first answer."""
+
+    async def route(
+        enquiry_id: UUID,
+        idempotency: Idempotent,
+        session: SessionDep,
+        principal: Writer,
+        settings: SettingsDep,
+        body: BaseModel | None,
+    ) -> Response:
+        enquiry = await take(
+            session,
+            enquiry_id=enquiry_id,
+            body=body or body_type(),
+            actor=principal,
+            settings=settings,
+        )
+        return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
+
+    route.__defaults__ = (None,) if optional_body else None  # the body is optional or required
+    post_route(
+        router,
+        route,
+        path=f"/{{enquiry_id}}/{path}",
+        name=name,
+        body=body_type | None if optional_body else body_type,
+        response_model=EnquiryOut,
+        summary=summary,
+        description=description,
+        responses=_STEP_ERRORS,
+    )
+
+
+_step_route(
+    "acknowledge",
+    "acknowledge_enquiry",
+    _staff_step(service.acknowledge),
+    AcknowledgeRequest,
+    optional_body=True,
     summary="Acknowledge an enquiry",
     description="Allowed once, before a response. Publishes enquiry.acknowledged. 409 says the "
     "current status and what is allowed next. Needs `enquiries:write`.",
-    responses=_STEP_ERRORS,
 )
-async def acknowledge_enquiry(
-    enquiry_id: UUID,
-    idempotency: Idempotent,
-    session: SessionDep,
-    principal: Writer,
-    settings: SettingsDep,
-    body: AcknowledgeRequest | None = None,
-) -> Response:
-    body = body or AcknowledgeRequest()
-    enquiry = await service.acknowledge(
-        session,
-        enquiry_id=enquiry_id,
-        at=body.at,
-        actor=principal,
-        officer_id=body.officer_id,
-        settings=settings,
-    )
-    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
-
-
-@router.post(
-    "/{enquiry_id}/assign",
-    response_model=EnquiryOut,
+_step_route(
+    "assign",
+    "assign_enquiry",
+    _staff_step(service.assign, "service_area", "assignee_id"),
+    AssignRequest,
+    optional_body=False,
     summary="Assign an enquiry to a service area or officer",
     description="Allowed any time before it is resolved. Handing it to another service area is "
     "a hand-off (no first-point resolution after it). Publishes enquiry.assigned. Needs "
     "`enquiries:write`.",
-    responses=_STEP_ERRORS,
 )
-async def assign_enquiry(
-    enquiry_id: UUID,
-    body: AssignRequest,
-    idempotency: Idempotent,
-    session: SessionDep,
-    principal: Writer,
-    settings: SettingsDep,
-) -> Response:
-    enquiry = await service.assign(
-        session,
-        enquiry_id=enquiry_id,
-        service_area=body.service_area,
-        assignee_id=body.assignee_id,
-        at=body.at,
-        actor=principal,
-        officer_id=body.officer_id,
-        settings=settings,
-    )
-    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
-
-
-@router.post(
-    "/{enquiry_id}/respond",
-    response_model=EnquiryOut,
+_step_route(
+    "respond",
+    "respond_to_enquiry",
+    _staff_step(service.respond),
+    RespondRequest,
+    optional_body=True,
     summary="Record a response to an enquiry",
     description="A substantive response was sent; once per round (again after a reopen). "
     "Publishes enquiry.responded. Needs `enquiries:write`.",
-    responses=_STEP_ERRORS,
 )
-async def respond_to_enquiry(
-    enquiry_id: UUID,
-    idempotency: Idempotent,
-    session: SessionDep,
-    principal: Writer,
-    settings: SettingsDep,
-    body: RespondRequest | None = None,
-) -> Response:
-    body = body or RespondRequest()
-    enquiry = await service.respond(
-        session,
-        enquiry_id=enquiry_id,
-        at=body.at,
-        actor=principal,
-        officer_id=body.officer_id,
-        settings=settings,
-    )
-    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
-
-
-@router.post(
-    "/{enquiry_id}/resolve",
-    response_model=EnquiryOut,
+_step_route(
+    "resolve",
+    "resolve_enquiry",
+    _staff_step(service.resolve, "first_point"),
+    ResolveRequest,
+    optional_body=True,
     summary="Resolve an enquiry",
     description="Allowed from any unresolved status. `first_point` is refused (409) once the "
     "enquiry was handed to another service area or reopened. Publishes enquiry.resolved. Needs "
     "`enquiries:write`.",
-    responses=_STEP_ERRORS,
 )
-async def resolve_enquiry(
-    enquiry_id: UUID,
-    idempotency: Idempotent,
-    session: SessionDep,
-    principal: Writer,
-    settings: SettingsDep,
-    body: ResolveRequest | None = None,
-) -> Response:
-    body = body or ResolveRequest()
-    enquiry = await service.resolve(
-        session,
-        enquiry_id=enquiry_id,
-        first_point=body.first_point,
-        at=body.at,
-        actor=principal,
-        officer_id=body.officer_id,
-        settings=settings,
-    )
-    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
-
-
-@router.post(
-    "/{enquiry_id}/reopen",
-    response_model=EnquiryOut,
+_step_route(
+    "reopen",
+    "reopen_enquiry",
+    _staff_step(service.reopen),
+    ReopenRequest,
+    optional_body=True,
     summary="Reopen a resolved enquiry",
     description="Only a resolved enquiry can be reopened; its response clock starts again as a "
     "new clock. Publishes enquiry.reopened with reopen_count. Needs `enquiries:write`.",
-    responses=_STEP_ERRORS,
 )
-async def reopen_enquiry(
-    enquiry_id: UUID,
-    idempotency: Idempotent,
-    session: SessionDep,
-    principal: Writer,
-    settings: SettingsDep,
-    body: ReopenRequest | None = None,
-) -> Response:
-    body = body or ReopenRequest()
-    enquiry = await service.reopen(
-        session,
-        enquiry_id=enquiry_id,
-        at=body.at,
-        actor=principal,
-        officer_id=body.officer_id,
-        settings=settings,
-    )
-    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
 
 
 @router.patch(
@@ -362,31 +381,16 @@ async def correct_enquiry(
     return enquiry_out(enquiry, settings)
 
 
-@router.post(
-    "/{enquiry_id}/void",
-    response_model=EnquiryOut,
+_step_route(
+    "void",
+    "void_enquiry",
+    _void,
+    VoidRequest,
+    optional_body=False,
     summary="Void an enquiry (a duplicate, spam or a test)",
     description="The enquiry's status becomes voided: it takes no further steps (409), its "
     "clocks are cancelled, a breach of it is withdrawn and it is removed from every figure. "
     "`duplicate_of` names the enquiry a duplicate repeats. Publishes enquiry.voided. Once "
     "only (409); a retry with the same `Idempotency-Key` gets the first answer. Needs "
     "`enquiries:write`.",
-    responses=_STEP_ERRORS,
 )
-async def void_enquiry(
-    enquiry_id: UUID,
-    body: VoidRequest,
-    idempotency: Idempotent,
-    session: SessionDep,
-    principal: Writer,
-    settings: SettingsDep,
-) -> Response:
-    enquiry = await corrections.void(
-        session,
-        enquiry_id=enquiry_id,
-        reason_code=body.reason_code,
-        reason=body.reason,
-        duplicate_of=body.duplicate_of,
-        actor=principal,
-    )
-    return await idempotency.answer(session, content=enquiry_out(enquiry, settings))
