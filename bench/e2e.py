@@ -1129,6 +1129,11 @@ def main() -> None:
     bench = commands.add_parser("bench", help="one run, printed as JSON (not BENCHMARKS.md)")
     bench.add_argument("--rate", type=float, default=GOAL_RATE)
     bench.add_argument("--seconds", type=float, default=300)
+    bench.add_argument(
+        "--private-postgres",
+        action="store_true",
+        help="on a PostgreSQL cluster of its own: its CPU, top statements and slow plans",
+    )
     args = parser.parse_args()
 
     import uvloop
@@ -1136,7 +1141,11 @@ def main() -> None:
     if args.command == "load":
         print(json.dumps(uvloop.run(load(args)), default=str))
     else:
-        figures = uvloop.run(measure_once(rate=args.rate, seconds=args.seconds))
+        figures = uvloop.run(
+            measure_once(
+                rate=args.rate, seconds=args.seconds, private_postgres=args.private_postgres
+            )
+        )
         result = report([figures], rate=args.rate, seconds=args.seconds)
         print(json.dumps({"rows": result["rows"], "extra": result["extra"]}, indent=1, default=str))
 

@@ -24,6 +24,7 @@ import asyncpg
 
 from contact_devtools.broker import free_port, wait_for_port
 
+LOG_COPY = Path(__file__).resolve().parent.parent / "var" / "bench" / "postgres.log"
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 # Settings copied from the machine's server (Debian's defaults) so figures compare with it.
 SETTINGS = {
@@ -32,11 +33,20 @@ SETTINGS = {
     "fsync": "on",
     "synchronous_commit": "on",
     "max_connections": "200",
-    "shared_preload_libraries": "pg_stat_statements",
+    "shared_preload_libraries": "pg_stat_statements,auto_explain",
+    # The plans of slow statements go to the server's log, kept as var/bench/postgres.log.
+    "auto_explain.log_min_duration": "3ms",
+    "auto_explain.log_format": "text",
     "pg_stat_statements.track": "all",
     "pg_stat_statements.max": "2000",
     "track_io_timing": "on",
     "listen_addresses": "127.0.0.1",
+    # A benchmark's tables start empty and grow by thousands of rows a minute. With the default
+    # 60 s between autovacuum rounds, statements prepared while a table was empty keep their
+    # sequential scans for up to a minute after it holds thousands of rows (auto_explain showed
+    # sla.clock, metrics.counted_clock and the outboxes scanned whole per batch). A database in
+    # service grows by that much in days, between many ANALYZEs; 5 s gets closer to that.
+    "autovacuum_naptime": "5s",
 }
 
 
@@ -97,6 +107,9 @@ def private_cluster() -> Iterator[Cluster]:
                 _as_owner([_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
                 check=False, capture_output=True,
             )  # fmt: skip
+        with contextlib.suppress(OSError):
+            LOG_COPY.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / "server.log", LOG_COPY)
         shutil.rmtree(root, ignore_errors=True)
 
 
