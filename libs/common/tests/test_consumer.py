@@ -497,3 +497,35 @@ class RawTap:
             for batch in (await self.consumer.getmany(timeout_ms=200)).values():
                 self.records.extend(batch)
         return self.records
+
+
+# -- lingering for a larger batch ----------------------------------------------------------------
+
+
+async def test_a_lingering_consumer_hands_over_what_came_meanwhile_in_one_batch(
+    reader: Reader, producer: AIOKafkaProducer
+) -> None:
+    warm_up = feedback()
+    subject = uuid.UUID(warm_up.subject)  # one contact: one partition, in order
+    first, *later = feedback(subject), feedback(subject), feedback(subject)
+    batches: list[list[uuid.UUID]] = []
+
+    async def handle(batch: Sequence[ConsumedEvent]) -> None:
+        batches.append([item.event.id for item in batch])
+        await reader.handle(batch)
+
+    consumer = reader.consumer()
+    consumer.handler, consumer.linger_ms = handle, 1500
+    async with consuming(consumer):
+        # Once the warm-up is handled the consumer is assigned and fetching as it goes.
+        await send_event(producer, warm_up)
+        await until(lambda: _at_least(reader.handled(warm_up), 1), what="the warm-up")
+        await send_event(producer, first)
+        await asyncio.sleep(0.3)  # well within the linger that the first record starts
+        for event in later:
+            await send_event(producer, event)
+        await until(lambda: _at_least(reader.handled(later[-1]), 1), what="the last event")
+
+    after_warm_up = batches[[warm_up.id in batch for batch in batches].index(True) + 1 :]
+    assert after_warm_up[0] == [first.id, *(event.id for event in later)]
+    assert all([await reader.handled(event) == 1 for event in (first, *later)])

@@ -41,6 +41,7 @@ SHARED_VARIABLES = (
     "database_url",
     "kafka_bootstrap_servers",
     "kafka_fetch_max_wait_ms",
+    "kafka_consumer_linger_ms",
     "api_keys_file",
     "topic_partitions",
     "rate_limit",
@@ -160,6 +161,13 @@ class ServiceSettings(BaseSettings):
     database_echo: bool = False
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str = ""
+    kafka_consumer_linger_ms: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="After a batch smaller than the consumer's maximum, wait this long for "
+        "more before handling it: fewer, larger transactions for this much latency.",
+    )
     kafka_fetch_max_wait_ms: int = Field(
         default=50,
         ge=1,

@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bootstrap_servers=settings.kafka_bootstrap_servers,
             client_id=settings.effective_client_id,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            linger_ms=settings.kafka_consumer_linger_ms,
             handler=events_handler(
                 runtime.session_factory,
                 group=settings.consumer_group,

@@ -116,6 +116,7 @@ def _consumer(
         client_id=settings.effective_client_id,
         max_records=settings.consumer_batch_size,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        linger_ms=settings.kafka_consumer_linger_ms,
         handler=contact_events_handler(
             session_factory=runtime.session_factory,
             policy=policy,

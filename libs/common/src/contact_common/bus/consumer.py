@@ -199,6 +199,7 @@ class EventConsumer:
         fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
         tracer: Tracer | None = None,
         rejoin_stall_seconds: float = DEFAULT_REJOIN_STALL_SECONDS,
+        linger_ms: int = 0,
     ) -> None:
         self.group_id = group_id
         self.topics = tuple(topics)
@@ -213,6 +214,10 @@ class EventConsumer:
         # The service's tracer (ServiceRuntime.tracing): a span per event, none when None.
         self.tracer = tracer
         self.rejoin_stall_seconds = rejoin_stall_seconds
+        # After a batch smaller than max_records, wait this long for more before handling it:
+        # fewer, larger transactions (each costs a round of SQL and an offset commit) at the
+        # price of this much latency.
+        self.linger_ms = linger_ms
         self._unsettled_since: float | None = None
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
@@ -296,7 +301,7 @@ class EventConsumer:
         self._unsettled_since = None
         while not self._stopping.is_set():
             self._check_settled(consumer)
-            batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            batches = await self._next_batches(consumer)
             self._in_hand = set(batches)
             for tp, records in batches.items():
                 try:
@@ -305,6 +310,26 @@ class EventConsumer:
                     self._in_hand.discard(tp)
             if batches:
                 self._record_lag(consumer)
+
+    async def _next_batches(
+        self, consumer: AIOKafkaConsumer
+    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """The next records by partition; after a small batch, whatever else comes within
+        `linger_ms` too (aiokafka fetches a partition again only once its last records are
+        taken, so this takes them as they come until the linger or the batch is full)."""
+        batches: dict[TopicPartition, list[ConsumerRecord]] = await consumer.getmany(
+            timeout_ms=200, max_records=self.max_records
+        )
+        count = sum(len(records) for records in batches.values())
+        deadline = time.monotonic() + self.linger_ms / 1000
+        while batches and count < self.max_records and (left := deadline - time.monotonic()) > 0:
+            more = await consumer.getmany(
+                timeout_ms=max(1, int(left * 1000)), max_records=self.max_records - count
+            )
+            for tp, records in more.items():
+                batches.setdefault(tp, []).extend(records)  # later offsets of the partition
+                count += len(records)
+        return batches
 
     def _check_settled(self, consumer: AIOKafkaConsumer) -> None:
         """Raises ConsumerStalled once the member has been unsettled for too long."""
