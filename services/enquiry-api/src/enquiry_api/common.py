@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contact_common.auth import Principal, require_scope
 from contact_common.errors import PROBLEM_RESPONSES, ProblemError, invalid_field, invalid_fields
 from contact_common.service import SessionDep
+from contact_common.text import SingleLine, Storable
 from enquiry_api.config import Settings
 
 SOURCE = "/enquiry-api"
@@ -133,14 +134,23 @@ Phone = Annotated[
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    SingleLine,
 ]
 """An email address (checked for shape, not deliverability)."""
 
 Uprn = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,12}$")]
 """A Unique Property Reference Number: up to 12 digits."""
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), Storable
+]
 """Free text a resident or officer wrote."""
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), SingleLine]
+"""A person's name."""
+
+Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), Storable]
+"""A postal address or a description of a place (may span lines)."""
 
 
 def field_errors(error: ValidationError, prefix: str) -> list[dict[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -231,10 +232,18 @@ async def test_bad_enquiries_get_a_problem_naming_the_field(
         (body_of(description=""), "body.description"),
         (body_of(customer={"email": "not-an-email"}), "body.customer.email"),
         (body_of(customer={"uprn": "12-34"}), "body.customer.uprn"),
+        # PostgreSQL text holds no NUL, UTF-8 no unpaired surrogate: refused, never a 500.
+        (body_of(customer={"email": "J\u0000@example.org"}), "body.customer.email"),
+        (body_of(description="nul \u0000 byte"), "body.description"),
+        (body_of(customer={"name": "lone \ud800 surrogate"}), "body.customer.name"),
+        (body_of(customer={"address": "1 High St\u0000"}), "body.customer.address"),
         (body_of(surprise="field"), "body.surprise"),
     ]
     for body, field in cases:
-        response = await admin.post("/v1/enquiries", json=body)
+        # json.dumps escapes to ASCII, as a client may: `\ud800` reaches the server as JSON text.
+        response = await admin.post(
+            "/v1/enquiries", content=json.dumps(body), headers={"content-type": "application/json"}
+        )
         assert response.status_code == 422, (body, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert field in [e["field"] for e in response.json()["errors"]], response.text

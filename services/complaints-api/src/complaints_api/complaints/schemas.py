@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,28 +18,19 @@ from complaints_api.complaints.domain import Action, Status
 from contact_common.commitments import DueStatus
 from contact_common.events import Channel, ComplaintOutcome, ComplaintStage, ServiceArea, VoidReason
 from contact_common.instants import Instant
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL: refuse it here as bad input rather than fail on insert.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-NoNul = AfterValidator(_no_nul)
+from contact_common.text import SingleLine, Storable
 
 Officer = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    NoNul,
+    Storable,
     Field(description="The officer's staff id (or name) as the council's systems record it."),
 ]
 Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), NoNul
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000), Storable
 ]
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000), NoNul
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000), Storable
 ]
 
 _AT = (
@@ -57,10 +47,10 @@ class _Request(BaseModel):
 class Customer(_Request):
     """The complainant's details: personal data, kept here only and erasable."""
 
-    name: Annotated[str, NoNul] | None = Field(
+    name: Annotated[str, SingleLine] | None = Field(
         default=None, max_length=200, description="The customer's name."
     )
-    email: str | None = Field(
+    email: Annotated[str, SingleLine] | None = Field(
         default=None,
         max_length=320,
         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
@@ -72,7 +62,7 @@ class Customer(_Request):
         pattern=r"^[0-9+()\s-]{3,40}$",
         description="The customer's phone number.",
     )
-    address: Annotated[str, NoNul] | None = Field(
+    address: Annotated[str, Storable] | None = Field(
         default=None, max_length=500, description="Postal address."
     )
     uprn: str | None = Field(

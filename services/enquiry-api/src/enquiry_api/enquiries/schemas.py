@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from contact_common.commitments import DueStatus, EnquiryState, enquiry_clocks, next_due
 from contact_common.events import Channel, ServiceArea, StaffId, VoidReason
 from contact_common.instants import Instant
-from enquiry_api.common import Email, Phone, Text, Uprn, utc_now
+from contact_common.text import SingleLine
+from enquiry_api.common import Address, Email, Name, Phone, Text, Uprn, utc_now
 from enquiry_api.config import Settings
 from enquiry_api.enquiries.domain import Action, EnquiryStatus, allowed_actions
 from enquiry_api.enquiries.models import Enquiry, EnquiryHistory
@@ -25,14 +26,10 @@ class Customer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
-        default=None, description="The customer's name."
-    )
+    name: Name | None = Field(default=None, description="The customer's name.")
     email: Email | None = Field(default=None, description="The customer's email address.")
     phone: Phone | None = Field(default=None, description="The customer's telephone number.")
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = (
-        Field(default=None, description="The customer's postal address.")
-    )
+    address: Address | None = Field(default=None, description="The customer's postal address.")
     uprn: Uprn | None = Field(
         default=None, description="The Unique Property Reference Number of the customer's address."
     )
@@ -43,8 +40,8 @@ class Location(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    address: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = (
-        Field(default=None, description="A description of the place, e.g. a street address.")
+    address: Address | None = Field(
+        default=None, description="A description of the place, e.g. a street address."
     )
     lat: float | None = Field(default=None, ge=-90, le=90, description="WGS84 latitude.")
     long: float | None = Field(default=None, ge=-180, le=180, description="WGS84 longitude.")
@@ -125,7 +122,9 @@ class ReopenRequest(StepBase):
     """Reopen a resolved enquiry; its response clock starts again, as a new clock."""
 
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), SingleLine
+]
 """Why, in staff's words, for the audit history (never sent in an event)."""
 
 

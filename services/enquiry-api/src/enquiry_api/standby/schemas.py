@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from contact_common.errors import FieldError
 from contact_common.events import ServiceArea
 from contact_common.instants import Instant
+from contact_common.text import SingleLine, Storable
 from enquiry_api.calls.schemas import ExternalId
 from enquiry_api.common import Phone
 
@@ -27,13 +28,13 @@ class StandbyRecordIn(BaseModel):
     answered_at: Instant = Field(description="When the contractor answered it.")
     ended_at: Instant = Field(description="When the call ended.")
     category: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine
     ] = Field(description="The contractor's category of the call, e.g. housing_repair.")
     service_area: ServiceArea = Field(
         description="The council service area it concerns; a follow-up is assigned to it."
     )
     action_taken: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), Storable
     ] = Field(description="What the contractor did.")
     requires_follow_up: bool = Field(
         description="True if a department must follow it up on the next working day: opens an "
@@ -42,9 +43,9 @@ class StandbyRecordIn(BaseModel):
     caller_phone: Phone | None = Field(
         default=None, description="The caller's number, for a call back (personal data)."
     )
-    notes: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = Field(
-        default=None, description="The contractor's notes (may be personal data)."
-    )
+    notes: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), Storable] | None
+    ) = Field(default=None, description="The contractor's notes (may be personal data).")
 
     @model_validator(mode="after")
     def _times_in_order(self) -> Self:

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from contact_common.events import StaffId
+from contact_common.text import SingleLine
 
-
-def _printable(value: str) -> str:
-    # PostgreSQL text holds no NUL and UTF-8 no lone surrogate: refuse them (and other control
-    # characters, which no name or address has) as bad input rather than fail on insert.
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-Printable = AfterValidator(_printable)
+# No control character (nor NUL, nor an unpaired surrogate): names and addresses have none.
+Printable = SingleLine
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
 ]
