@@ -104,6 +104,20 @@ async def test_each_default_commitment_met_and_breached(
         await publish(producer, events)
 
         async def stops_applied() -> bool:
+            # Each subject's last event applied (a subject's events keep their order), before the
+            # clock jumps: a stop applied after the jump would race the timer's breach.
+            last_steps = {
+                (call_met.id, "phone-answer"): "met",
+                (call_late.id, "phone-answer"): "breached",
+                (visit_met.id, "reception-attend"): "met",
+                (visit_late.id, "reception-attend"): "breached",
+                (email_met.id, "email-respond"): "met",
+                (letter_met.id, "letter-respond"): "met",
+                (voicemail_met.id, "voicemail-respond"): "met",
+            }
+            for (subject, commitment), status in last_steps.items():
+                if (await statuses(client, subject)).get((commitment, 0)) != status:
+                    return False
             return (
                 (await statuses(client, stage2_silent.id)).get(("complaint-acknowledge", 2))
                 == "pending"
