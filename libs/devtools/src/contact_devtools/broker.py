@@ -131,7 +131,9 @@ class S3Store:
 
     def start(self) -> S3Store:
         """Starts moto_server and creates the bucket; stops the server if either fails."""
-        moto = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
+        # The project's own (pinned) server beside this interpreter, before any on the PATH.
+        ours = Path(sys.executable).with_name("moto_server")
+        moto = str(ours) if ours.exists() else shutil.which("moto_server") or str(ours)
         self.process = start_group(
             [moto, "-H", "127.0.0.1", "-p", str(self.port)], env=minimal_env()
         )
