@@ -10,13 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from contact_common.events import StaffId
 from contact_common.text import SingleLine
 
-# No control character (nor NUL, nor an unpaired surrogate): names and addresses have none.
-Printable = SingleLine
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), SingleLine
 ]
 Team = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Printable
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), SingleLine
 ]
 # A mailbox address as RFC 5321 allows in practice: local@domain with a dot in the domain.
 TeamEmail = Annotated[
@@ -24,7 +22,7 @@ TeamEmail = Annotated[
     StringConstraints(
         strip_whitespace=True, max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
     ),
-    Printable,
+    SingleLine,
 ]
 
 
